@@ -1,0 +1,21 @@
+"""App settings under the `SCIM` namespace of Django's settings, read when used.
+
+| key                | default    | meaning                                                        |
+| ------------------ | ---------- | -------------------------------------------------------------- |
+| MAX_RESULTS        | 1000       | largest page a list returns (`filter.maxResults`)              |
+| DEFAULT_COUNT      | 100        | page size when the client sends no `count`                     |
+| MAX_PAYLOAD_BYTES  | 10485760   | largest request body accepted (413 beyond)                     |
+"""
+
+from django.conf import settings
+
+DEFAULTS = {
+    "MAX_RESULTS": 1000,
+    "DEFAULT_COUNT": 100,
+    "MAX_PAYLOAD_BYTES": 10 * 1024 * 1024,
+}
+
+
+def get(name: str):
+    """Return the app setting `name` from `settings.SCIM`, or its default."""
+    return getattr(settings, "SCIM", {}).get(name, DEFAULTS[name])

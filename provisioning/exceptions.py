@@ -1,0 +1,59 @@
+"""The one exception handler: every error under /scim/v2 becomes a SCIM error response.
+
+SCIM errors carry their own status and scimType; DRF's and Django's exceptions are mapped onto
+them (RFC 7644 §3.12). Anything else is a bug: it is logged with its traceback and answered
+with a generic 500 that reveals nothing. The transaction of the request is rolled back.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from .scim import errors
+
+logger = logging.getLogger(__name__)
+
+_DRF_TO_SCIM = (
+    (drf.NotAuthenticated, errors.Unauthorized),
+    (drf.AuthenticationFailed, errors.Unauthorized),
+    (drf.PermissionDenied, errors.Forbidden),
+    (drf.NotFound, errors.NotFound),
+    (drf.MethodNotAllowed, errors.MethodNotAllowed),
+    (drf.NotAcceptable, errors.NotAcceptable),
+    (drf.UnsupportedMediaType, errors.UnsupportedMediaType),
+    (drf.ParseError, errors.InvalidSyntax),
+)
+
+
+def to_scim_error(exc: Exception) -> errors.SCIMError:
+    """Return the SCIM error that answers `exc`."""
+    if isinstance(exc, errors.SCIMError):
+        return exc
+    if isinstance(exc, Http404):
+        return errors.NotFound()
+    if isinstance(exc, PermissionDenied):
+        return errors.Forbidden()
+    for drf_class, scim_class in _DRF_TO_SCIM:
+        if isinstance(exc, drf_class):
+            return scim_class(str(exc.detail))
+    logger.error("Unhandled error", exc_info=exc)
+    return errors.InternalError()
+
+
+def error_response(error: errors.SCIMError, headers: dict | None = None) -> Response:
+    """Return the response for `error`."""
+    return Response(error.to_scim(), status=error.status, headers=headers)
+
+
+def scim_exception_handler(exc: Exception, context: dict) -> Response:
+    """Answer `exc` with a SCIM error body and roll the request's transaction back."""
+    set_rollback()
+    headers = {}
+    auth_header = getattr(exc, "auth_header", None)
+    if auth_header:
+        headers["WWW-Authenticate"] = auth_header
+    return error_response(to_scim_error(exc), headers)

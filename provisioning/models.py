@@ -1,0 +1,98 @@
+"""Rows: tenants, their bearer tokens, and the identities they provision.
+
+Every identity row carries its tenant, and every uniqueness rule is per tenant and enforced by a
+database constraint, so concurrent creates cannot slip past a check. Each resource keeps its
+whole SCIM document in `data` (jsonb) so every attribute round-trips exactly, and mirrors the
+attributes IdPs match and sort on into indexed columns.
+"""
+
+import uuid
+
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+DEFAULT_TENANT_SLUG = "default"
+
+
+class Tenant(models.Model):
+    """One IdP connection: it owns its tokens and everything provisioned through them."""
+
+    slug = models.SlugField(unique=True, help_text="Short name used in commands and logs.")
+    name = models.CharField(max_length=200, help_text="Human-readable name of the connection.")
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Token(models.Model):
+    """A bearer token of a tenant, stored only as a SHA-256 digest of its secret."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(max_length=200, blank=True, help_text="What the token is for.")
+    prefix = models.CharField(
+        max_length=16,
+        editable=False,
+        help_text="The first characters of the secret, to tell tokens apart.",
+    )
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="After this instant the token is refused. Empty: never."
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.name or 'token'} ({self.prefix}…)"
+
+    def is_usable(self, now=None) -> bool:
+        """Return whether the token is neither revoked nor expired."""
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class User(models.Model):
+    """A provisioned SCIM User (RFC 7643 §4.1, with the EnterpriseUser extension of §4.3)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="users")
+    user_name = models.TextField(help_text="userName; unique case-insensitively per tenant.")
+    external_id = models.TextField(null=True, blank=True, help_text="externalId, as sent.")
+    display_name = models.TextField(null=True, blank=True)
+    given_name = models.TextField(null=True, blank=True, help_text="name.givenName")
+    family_name = models.TextField(null=True, blank=True, help_text="name.familyName")
+    email = models.TextField(
+        null=True, blank=True, help_text="The primary email, else the work one, else the first."
+    )
+    active = models.BooleanField(null=True, blank=True, help_text="active; empty when not sent.")
+    data = models.JSONField(default=dict, help_text="The SCIM document, without id and meta.")
+    version = models.PositiveBigIntegerField(
+        default=1, help_text="Grows by one with every change; meta.version is derived from it."
+    )
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    last_modified = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "SCIM user"
+        constraints = [
+            models.UniqueConstraint(
+                "tenant", Lower("user_name"), name="provisioning_user_username_ci_unique"
+            ),
+        ]
+        indexes = [
+            # The default list order (RFC 7644 §3.4.2.4 paging needs a stable one).
+            models.Index(fields=["tenant", "created", "id"], name="prov_user_tenant_created"),
+            models.Index(fields=["tenant", "external_id"], name="prov_user_tenant_extid"),
+            models.Index("tenant", Lower("email"), name="prov_user_tenant_email_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.user_name

@@ -1,0 +1,50 @@
+"""The documents of the discovery endpoints (RFC 7644 §4) and the ListResponse (§3.4.2).
+
+Everything here is derived from the schema table and from what the server really supports;
+a feature is advertised only once it works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .schema import LIST_RESPONSE_URN, SERVICE_PROVIDER_CONFIG_SCHEMA_URN
+
+
+def service_provider_config(base_url: str, *, max_results: int) -> dict:
+    """Return the `/ServiceProviderConfig` document (RFC 7643 §5)."""
+    return {
+        "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA_URN],
+        "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
+        "patch": {"supported": False},
+        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+        "filter": {"supported": False, "maxResults": max_results},
+        "changePassword": {"supported": False},
+        "sort": {"supported": False},
+        "etag": {"supported": False},
+        "authenticationSchemes": [
+            {
+                "type": "oauthbearertoken",
+                "name": "OAuth Bearer Token",
+                "description": "Authentication with a bearer token issued by the server's "
+                "administrators (RFC 6750 header form).",
+                "specUri": "https://www.rfc-editor.org/rfc/rfc6750",
+                "primary": True,
+            }
+        ],
+        "meta": {
+            "resourceType": "ServiceProviderConfig",
+            "location": f"{base_url}/ServiceProviderConfig",
+        },
+    }
+
+
+def list_response(resources: Sequence[dict], *, total: int, start_index: int) -> dict:
+    """Return a ListResponse (RFC 7644 §3.4.2); `itemsPerPage` is what this page holds."""
+    return {
+        "schemas": [LIST_RESPONSE_URN],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": len(resources),
+        "Resources": list(resources),
+    }

@@ -1,0 +1,143 @@
+"""SCIM protocol errors (RFC 7644 §3.12).
+
+Each class carries the HTTP status and, where RFC 7644 §3.12 Table 9 defines one, the
+``scimType``. The HTTP layer turns any of them into an error response; nothing else in the
+code builds error bodies.
+"""
+
+from __future__ import annotations
+
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+class SCIMError(Exception):
+    """A client-visible SCIM error: an HTTP status, an optional scimType and a detail."""
+
+    status: int = 400
+    scim_type: str | None = None
+    default_detail: str = "The request is not valid."
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail or self.default_detail
+        super().__init__(self.detail)
+
+    def to_scim(self) -> dict:
+        """Return the RFC 7644 §3.12 error body; ``status`` is a string, as the RFC shows."""
+        body = {"schemas": [ERROR_SCHEMA], "status": str(self.status), "detail": self.detail}
+        if self.scim_type:
+            body["scimType"] = self.scim_type
+        return body
+
+
+# scimType values of RFC 7644 §3.12 Table 9.
+
+
+class InvalidFilter(SCIMError):
+    scim_type = "invalidFilter"
+    default_detail = "The specified filter syntax was invalid, or the attribute and comparison combination is not supported."
+
+
+class TooMany(SCIMError):
+    scim_type = "tooMany"
+    default_detail = (
+        "The specified filter yields more results than the server is willing to return."
+    )
+
+
+class Uniqueness(SCIMError):
+    status = 409
+    scim_type = "uniqueness"
+    default_detail = "One or more of the attribute values are already in use or are reserved."
+
+
+class Mutability(SCIMError):
+    scim_type = "mutability"
+    default_detail = (
+        "The attempted modification is not compatible with the target attribute's mutability."
+    )
+
+
+class InvalidSyntax(SCIMError):
+    scim_type = "invalidSyntax"
+    default_detail = "The request body message structure was invalid."
+
+
+class InvalidPath(SCIMError):
+    scim_type = "invalidPath"
+    default_detail = "The path attribute was invalid or malformed."
+
+
+class NoTarget(SCIMError):
+    scim_type = "noTarget"
+    default_detail = "The specified path did not yield an attribute or attribute value that could be operated on."
+
+
+class InvalidValue(SCIMError):
+    scim_type = "invalidValue"
+    default_detail = "A required value was missing, or the value specified was not compatible with the operation or attribute type."
+
+
+class InvalidVersion(SCIMError):
+    scim_type = "invalidVers"
+    default_detail = "The specified SCIM protocol version is not supported."
+
+
+class Sensitive(SCIMError):
+    status = 403
+    scim_type = "sensitive"
+    default_detail = (
+        "The request cannot be completed because it contains sensitive information in its URI."
+    )
+
+
+# Errors without a scimType: RFC 7644 §3.12 lists their status codes only.
+
+
+class Unauthorized(SCIMError):
+    status = 401
+    default_detail = "Authorization failure. The authorization header is invalid or missing."
+
+
+class Forbidden(SCIMError):
+    status = 403
+    default_detail = "Operation is not permitted."
+
+
+class NotFound(SCIMError):
+    status = 404
+    default_detail = "Specified resource or endpoint does not exist."
+
+
+class MethodNotAllowed(SCIMError):
+    status = 405
+    default_detail = "The HTTP method is not allowed on this endpoint."
+
+
+class NotAcceptable(SCIMError):
+    status = 406
+    default_detail = "The server can only answer with application/scim+json or application/json."
+
+
+class PreconditionFailed(SCIMError):
+    status = 412
+    default_detail = "The resource has changed on the server: the If-Match version does not match."
+
+
+class PayloadTooLarge(SCIMError):
+    status = 413
+    default_detail = "The request body exceeds the maximum payload size."
+
+
+class UnsupportedMediaType(SCIMError):
+    status = 415
+    default_detail = "The request body must be application/scim+json or application/json."
+
+
+class InternalError(SCIMError):
+    status = 500
+    default_detail = "An internal error occurred. It has been logged."
+
+
+class NotImplementedByServer(SCIMError):
+    status = 501
+    default_detail = "The service provider does not support the requested operation."

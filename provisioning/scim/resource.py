@@ -1,0 +1,230 @@
+"""Reading resources from request bodies and writing them into responses.
+
+`parse_resource` turns a POST or PUT body into the canonical document the server stores:
+attribute names in the schema's spelling, values checked against the schema table's types,
+read-only and unknown attributes dropped. `render_resource` turns a stored document back into
+the SCIM representation.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InvalidSyntax, InvalidValue
+from .schema import COMMON_ATTRIBUTES, Attribute, ResourceType, Schema, Type
+from .schema import Mutability as Mut
+
+# Attributes a client sends but the server owns (RFC 7643 §3.1, §4.1.2 `groups`): ignored on
+# input, as RFC 7644 §3.5.1 says of read-only attributes in a replacement.
+_EXTERNAL_ID = COMMON_ATTRIBUTES["externalid"]
+
+
+def parse_resource(body: Any, resource_type: ResourceType) -> dict:
+    """Return the canonical document for a POST or PUT body of `resource_type`.
+
+    The document holds `externalId`, the core schema's attributes, and one object per schema
+    extension keyed by its URN. Values that are `null` or empty are unassigned (RFC 7643 §2.5)
+    and left out. `password` is write-only: it is checked, then not kept.
+    """
+    if not isinstance(body, Mapping):
+        raise InvalidSyntax("The request body must be a JSON object.")
+    _check_schemas(_member(body, "schemas"), resource_type)
+
+    document: dict = {}
+    seen: set[str] = set()
+    for key, value in body.items():
+        lowered = key.lower()
+        if lowered in seen:
+            raise InvalidSyntax(f"Attribute '{key}' appears more than once.")
+        seen.add(lowered)
+        extension = resource_type.extension(key)
+        if extension is not None:
+            parsed = _parse_extension(extension, value)
+            if parsed:
+                document[extension.id] = parsed
+            continue
+        attr = _EXTERNAL_ID if lowered == "externalid" else resource_type.schema.attribute(key)
+        if attr is None:
+            continue  # schemas, id, meta and attributes the server does not know
+        parsed = _parse_value(attr, value, attr.name)
+        if parsed is not None and _kept(attr):
+            document[attr.name] = parsed
+
+    for attr in resource_type.schema.attributes:
+        if attr.required and attr.name not in document:
+            raise InvalidValue(f"Attribute '{attr.name}' is required.")
+    return _ordered(document, resource_type)
+
+
+@dataclass(frozen=True)
+class Meta:
+    """The server-owned facts about a stored resource (RFC 7643 §3.1 `meta`)."""
+
+    created: dt.datetime
+    last_modified: dt.datetime
+    version: int
+    location: str
+
+
+def render_resource(resource_type: ResourceType, id: str, document: Mapping, meta: Meta) -> dict:
+    """Return the SCIM representation of a stored resource (RFC 7643 §3)."""
+    schemas = [resource_type.schema.id]
+    schemas.extend(ext.schema.id for ext in resource_type.extensions if ext.schema.id in document)
+    resource = {"schemas": schemas, "id": id, **document}
+    resource["meta"] = {
+        "resourceType": resource_type.name,
+        "created": format_datetime(meta.created),
+        "lastModified": format_datetime(meta.last_modified),
+        "location": meta.location,
+        "version": format_version(meta.version),
+    }
+    return resource
+
+
+def format_datetime(value: dt.datetime) -> str:
+    """Return `value` as an RFC 3339 date-time in UTC with a `Z` suffix."""
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def format_version(version: int) -> str:
+    """Return `version` as a weak entity tag (RFC 7644 §3.14)."""
+    return f'W/"{version}"'
+
+
+def _member(body: Mapping, key: str) -> Any:
+    """Return the member `key` of `body`; attribute names are case-insensitive (RFC 7643 §2.1)."""
+    for name, value in body.items():
+        if name.lower() == key:
+            return value
+    return None
+
+
+def _check_schemas(schemas: Any, resource_type: ResourceType) -> None:
+    """Require the core schema URN in `schemas` (RFC 7643 §3); other URNs are tolerated.
+
+    Entra sends an extra, unpublished schema URI on Groups, which must not be refused.
+    """
+    if not isinstance(schemas, list) or not all(isinstance(s, str) for s in schemas):
+        raise InvalidSyntax(
+            f"'schemas' must be a list of schema URIs including '{resource_type.schema.id}'."
+        )
+    if resource_type.schema.id.lower() not in (s.lower() for s in schemas):
+        raise InvalidSyntax(f"'schemas' must include '{resource_type.schema.id}'.")
+
+
+def _parse_extension(schema: Schema, value: Any) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidValue(f"Schema extension '{schema.id}' must be a JSON object.")
+    return _parse_object(schema.attributes, schema.attribute, value, schema.id)
+
+
+def _parse_object(attributes, lookup, value: Mapping, where: str) -> dict:
+    """Return the known, writable members of a JSON object in the schema's order."""
+    parsed: dict = {}
+    for key, member in value.items():
+        attr = lookup(key)
+        if attr is None:
+            continue
+        if attr.name in parsed:
+            raise InvalidSyntax(f"Attribute '{where}.{key}' appears more than once.")
+        result = _parse_value(attr, member, f"{where}.{attr.name}")
+        if result is not None and _kept(attr):
+            parsed[attr.name] = result
+    return {a.name: parsed[a.name] for a in attributes if a.name in parsed}
+
+
+def _kept(attr: Attribute) -> bool:
+    # Read-only values belong to the server; write-only ones are accepted and not stored.
+    return attr.mutability not in (Mut.READ_ONLY, Mut.WRITE_ONLY)
+
+
+def _parse_value(attr: Attribute, value: Any, where: str) -> Any:
+    """Return `value` checked and normalised for `attr`, or None when it is unassigned."""
+    if value is None:
+        return None
+    if attr.multi_valued:
+        if not isinstance(value, list):
+            raise InvalidValue(f"Attribute '{where}' is multi-valued and must be a JSON array.")
+        items = [_parse_single(attr, item, where) for item in value]
+        items = [item for item in items if item is not None]
+        if attr.is_complex and sum(1 for i in items if i.get("primary") is True) > 1:
+            # RFC 7643 §2.4: the primary attribute value 'true' MUST appear no more than once.
+            raise InvalidValue(f"Attribute '{where}' has more than one primary value.")
+        return items or None
+    return _parse_single(attr, value, where)
+
+
+def _parse_single(attr: Attribute, value: Any, where: str) -> Any:
+    if value is None:
+        return None
+    if attr.is_complex:
+        if isinstance(value, str) and attr.sub_attribute("value") is not None:
+            # Entra sends `manager` as a bare id, and "" to clear it: read it as {"value": ...}.
+            return {"value": value} if value else None
+        if not isinstance(value, Mapping):
+            raise InvalidValue(f"Attribute '{where}' must be a JSON object.")
+        return _parse_object(attr.sub_attributes, attr.sub_attribute, value, where) or None
+    return coerce_scalar(attr, value, where)
+
+
+def coerce_scalar(attr: Attribute, value: Any, where: str | None = None) -> Any:
+    """Return a simple (non-complex) value checked against `attr`'s type (RFC 7643 §2.3).
+
+    Booleans sent as the strings "True"/"False" (Entra's PATCH dialect) are read as booleans.
+    """
+    where = where or attr.name
+    kind = attr.type
+    if kind is Type.BOOLEAN:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise InvalidValue(f"Attribute '{where}' must be a boolean.")
+    if kind is Type.INTEGER:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise InvalidValue(f"Attribute '{where}' must be an integer.")
+    if kind is Type.DECIMAL:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        raise InvalidValue(f"Attribute '{where}' must be a number.")
+    if not isinstance(value, str):
+        raise InvalidValue(f"Attribute '{where}' must be a string.")
+    if kind is Type.DATETIME and parse_datetime(value) is None:
+        raise InvalidValue(
+            f"Attribute '{where}' must be an xsd:dateTime, e.g. 2024-01-31T12:00:00Z."
+        )
+    if kind is Type.BINARY:
+        try:
+            base64.b64decode(value, validate=True)
+        except binascii.Error:
+            raise InvalidValue(f"Attribute '{where}' must be base64-encoded.") from None
+    return value
+
+
+def parse_datetime(value: str) -> dt.datetime | None:
+    """Return the instant an xsd:dateTime string names, or None when it is not one.
+
+    A date-time without a zone offset is read as UTC.
+    """
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if "T" not in value.upper():
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _ordered(document: dict, resource_type: ResourceType) -> dict:
+    """Return `document` with its attributes in the schema table's order."""
+    order = [_EXTERNAL_ID.name, *(a.name for a in resource_type.schema.attributes)]
+    order.extend(ext.schema.id for ext in resource_type.extensions)
+    return {name: document[name] for name in order if name in document}

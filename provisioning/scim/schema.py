@@ -1,0 +1,695 @@
+"""The schema table: every attribute the server knows, as RFC 7643 §7 describes attributes.
+
+`/Schemas`, `/ResourceTypes`, `/ServiceProviderConfig`, request validation, filtering, sorting,
+projection and PATCH all read these definitions; no other module declares an attribute list.
+The definitions follow the schema representations of RFC 7643 §8.7.1 (User, Group,
+EnterpriseUser) and §8.7.2 (ServiceProviderConfig, ResourceType, Schema).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Type(StrEnum):
+    STRING = "string"
+    BOOLEAN = "boolean"
+    DECIMAL = "decimal"
+    INTEGER = "integer"
+    DATETIME = "dateTime"
+    BINARY = "binary"
+    REFERENCE = "reference"
+    COMPLEX = "complex"
+
+
+class Mutability(StrEnum):
+    READ_ONLY = "readOnly"
+    READ_WRITE = "readWrite"
+    IMMUTABLE = "immutable"
+    WRITE_ONLY = "writeOnly"
+
+
+class Returned(StrEnum):
+    ALWAYS = "always"
+    NEVER = "never"
+    DEFAULT = "default"
+    REQUEST = "request"
+
+
+class Uniqueness(StrEnum):
+    NONE = "none"
+    SERVER = "server"
+    GLOBAL = "global"
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One attribute or sub-attribute definition (RFC 7643 §7)."""
+
+    name: str
+    type: Type = Type.STRING
+    multi_valued: bool = False
+    description: str = ""
+    required: bool = False
+    case_exact: bool = False
+    mutability: Mutability = Mutability.READ_WRITE
+    returned: Returned = Returned.DEFAULT
+    uniqueness: Uniqueness = Uniqueness.NONE
+    canonical_values: tuple[str, ...] = ()
+    reference_types: tuple[str, ...] = ()
+    sub_attributes: tuple[Attribute, ...] = ()
+    # The indexed database column that mirrors this attribute, where there is one; filters and
+    # sorting on it run against the column instead of the JSON document.
+    column: str | None = None
+    _by_name: dict[str, Attribute] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_name = {sub.name.lower(): sub for sub in self.sub_attributes}
+        object.__setattr__(self, "_by_name", by_name)
+
+    @property
+    def is_complex(self) -> bool:
+        return self.type is Type.COMPLEX
+
+    @property
+    def is_read_only(self) -> bool:
+        return self.mutability is Mutability.READ_ONLY
+
+    def sub_attribute(self, name: str) -> Attribute | None:
+        """Return the sub-attribute called `name`; names are case-insensitive (RFC 7643 §2.1)."""
+        return self._by_name.get(name.lower())
+
+    def to_scim(self) -> dict:
+        """Return the attribute's representation for the `/Schemas` endpoint (RFC 7643 §7)."""
+        rep: dict = {
+            "name": self.name,
+            "type": self.type.value,
+            "multiValued": self.multi_valued,
+            "description": self.description,
+            "required": self.required,
+            "caseExact": self.case_exact,
+            "mutability": self.mutability.value,
+            "returned": self.returned.value,
+            "uniqueness": self.uniqueness.value,
+        }
+        if self.canonical_values:
+            rep["canonicalValues"] = list(self.canonical_values)
+        if self.type is Type.REFERENCE:
+            rep["referenceTypes"] = list(self.reference_types)
+        if self.sub_attributes:
+            rep["subAttributes"] = [sub.to_scim() for sub in self.sub_attributes]
+        return rep
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A schema (RFC 7643 §7): its URN, name and attributes."""
+
+    id: str
+    name: str
+    description: str
+    attributes: tuple[Attribute, ...]
+    _by_name: dict[str, Attribute] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {a.name.lower(): a for a in self.attributes})
+
+    def attribute(self, name: str) -> Attribute | None:
+        """Return the top-level attribute called `name`, case-insensitively."""
+        return self._by_name.get(name.lower())
+
+    def to_scim(self, base_url: str) -> dict:
+        """Return the schema as a `/Schemas` resource (RFC 7643 §7)."""
+        return {
+            "schemas": [SCHEMA_SCHEMA_URN],
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "attributes": [a.to_scim() for a in self.attributes],
+            "meta": {"resourceType": "Schema", "location": f"{base_url}/Schemas/{self.id}"},
+        }
+
+
+@dataclass(frozen=True)
+class SchemaExtension:
+    schema: Schema
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """A resource type (RFC 7643 §6): its endpoint, core schema and schema extensions."""
+
+    id: str
+    endpoint: str
+    description: str
+    schema: Schema
+    extensions: tuple[SchemaExtension, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.id
+
+    @property
+    def schemas(self) -> tuple[Schema, ...]:
+        return (self.schema, *(ext.schema for ext in self.extensions))
+
+    def extension(self, urn: str) -> Schema | None:
+        """Return the extension schema whose URN is `urn`; URNs compare case-insensitively."""
+        for ext in self.extensions:
+            if ext.schema.id.lower() == urn.lower():
+                return ext.schema
+        return None
+
+    def schema_for(self, urn: str) -> Schema | None:
+        """Return the core or extension schema whose URN is `urn`."""
+        if urn.lower() == self.schema.id.lower():
+            return self.schema
+        return self.extension(urn)
+
+    def attribute(self, name: str, schema_urn: str | None = None) -> Attribute | None:
+        """Return the attribute `name`, looked up in `schema_urn` or else in the core schema.
+
+        The common attributes `id`, `externalId` and `meta` (RFC 7643 §3.1) belong to every
+        resource type and are found whatever core URN qualifies them.
+        """
+        if schema_urn is not None:
+            schema = self.schema_for(schema_urn)
+            if schema is None:
+                return None
+            if schema is not self.schema:
+                return schema.attribute(name)
+        return COMMON_ATTRIBUTES.get(name.lower()) or self.schema.attribute(name)
+
+    def to_scim(self, base_url: str) -> dict:
+        """Return the resource type as a `/ResourceTypes` resource (RFC 7643 §6)."""
+        rep = {
+            "schemas": [RESOURCE_TYPE_SCHEMA_URN],
+            "id": self.id,
+            "name": self.name,
+            "endpoint": self.endpoint,
+            "description": self.description,
+            "schema": self.schema.id,
+            "meta": {
+                "resourceType": "ResourceType",
+                "location": f"{base_url}/ResourceTypes/{self.id}",
+            },
+        }
+        if self.extensions:
+            rep["schemaExtensions"] = [
+                {"schema": ext.schema.id, "required": ext.required} for ext in self.extensions
+            ]
+        return rep
+
+
+# Short constructors keep the tables below readable. Defaults are RFC 7643 §2.2's.
+def _string(name: str, description: str = "", **kw) -> Attribute:
+    return Attribute(name, Type.STRING, description=description, **kw)
+
+
+def _bool(name: str, description: str = "", **kw) -> Attribute:
+    return Attribute(name, Type.BOOLEAN, description=description, **kw)
+
+
+def _ref(name: str, reference_types: tuple[str, ...], description: str = "", **kw) -> Attribute:
+    return Attribute(
+        name, Type.REFERENCE, description=description, reference_types=reference_types, **kw
+    )
+
+
+def _complex(name: str, subs: tuple[Attribute, ...], description: str = "", **kw) -> Attribute:
+    return Attribute(name, Type.COMPLEX, description=description, sub_attributes=subs, **kw)
+
+
+def _multi_valued(
+    name: str,
+    description: str,
+    types: tuple[str, ...],
+    value: Attribute | None = None,
+) -> Attribute:
+    """Return a multi-valued complex attribute with RFC 7643 §2.4's default sub-attributes."""
+    return _complex(
+        name,
+        (
+            value or _string("value", f"The value of the {name} entry."),
+            _string("display", "A human-readable name, primarily used for display purposes."),
+            _string("type", "A label indicating the attribute's function.", canonical_values=types),
+            _bool("primary", "Whether this value is the preferred one; true at most once."),
+        ),
+        description,
+        multi_valued=True,
+    )
+
+
+USER_SCHEMA_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_SCHEMA_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+ENTERPRISE_USER_SCHEMA_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+SERVICE_PROVIDER_CONFIG_SCHEMA_URN = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+RESOURCE_TYPE_SCHEMA_URN = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
+SCHEMA_SCHEMA_URN = "urn:ietf:params:scim:schemas:core:2.0:Schema"
+LIST_RESPONSE_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+
+_READ_ONLY = Mutability.READ_ONLY
+
+# RFC 7643 §3.1: attributes of every resource, not listed in the resource's own schema.
+COMMON_ATTRIBUTES: dict[str, Attribute] = {
+    a.name.lower(): a
+    for a in (
+        _string(
+            "id",
+            "A unique identifier for the resource, assigned by the service provider.",
+            case_exact=True,
+            mutability=_READ_ONLY,
+            returned=Returned.ALWAYS,
+            uniqueness=Uniqueness.SERVER,
+            column="id",
+        ),
+        _string(
+            "externalId",
+            "An identifier for the resource as defined by the provisioning client.",
+            case_exact=True,
+            column="external_id",
+        ),
+        _complex(
+            "meta",
+            (
+                _string(
+                    "resourceType",
+                    "The name of the resource type.",
+                    case_exact=True,
+                    mutability=_READ_ONLY,
+                ),
+                Attribute(
+                    "created",
+                    Type.DATETIME,
+                    "When the resource was added.",
+                    mutability=_READ_ONLY,
+                    column="created",
+                ),
+                Attribute(
+                    "lastModified",
+                    Type.DATETIME,
+                    "When the resource was last changed.",
+                    mutability=_READ_ONLY,
+                    column="last_modified",
+                ),
+                _ref(
+                    "location",
+                    ("uri",),
+                    "The URI of the resource.",
+                    case_exact=True,
+                    mutability=_READ_ONLY,
+                ),
+                _string(
+                    "version",
+                    "The version (entity tag) of the resource.",
+                    case_exact=True,
+                    mutability=_READ_ONLY,
+                ),
+            ),
+            "Resource metadata.",
+            mutability=_READ_ONLY,
+        ),
+    )
+}
+
+USER_SCHEMA = Schema(
+    USER_SCHEMA_URN,
+    "User",
+    "User Account",
+    (
+        _string(
+            "userName",
+            "Unique identifier for the User, used to authenticate; unique case-insensitively.",
+            required=True,
+            uniqueness=Uniqueness.SERVER,
+            column="user_name",
+        ),
+        _complex(
+            "name",
+            (
+                _string("formatted", "The full name, formatted for display."),
+                _string("familyName", "The family name of the User.", column="family_name"),
+                _string("givenName", "The given name of the User.", column="given_name"),
+                _string("middleName", "The middle name(s) of the User."),
+                _string("honorificPrefix", "The honorific prefix(es) of the User."),
+                _string("honorificSuffix", "The honorific suffix(es) of the User."),
+            ),
+            "The components of the user's real name.",
+        ),
+        _string(
+            "displayName", "The name of the User, suitable for display.", column="display_name"
+        ),
+        _string("nickName", "The casual way to address the user."),
+        _ref("profileUrl", ("external",), "A URI pointing to the User's online profile."),
+        _string("title", "The user's title, such as 'Vice President'."),
+        _string("userType", "The relationship between the organization and the user."),
+        _string("preferredLanguage", "The User's preferred written or spoken language."),
+        _string("locale", "The User's default location, for localizing items."),
+        _string("timezone", "The User's time zone in the IANA Time Zone database format."),
+        _bool("active", "The User's administrative status.", column="active"),
+        _string(
+            "password",
+            "The User's cleartext password; accepted on write, never returned.",
+            mutability=Mutability.WRITE_ONLY,
+            returned=Returned.NEVER,
+        ),
+        _multi_valued("emails", "Email addresses for the user.", ("work", "home", "other")),
+        _multi_valued(
+            "phoneNumbers",
+            "Phone numbers for the User.",
+            ("work", "home", "mobile", "fax", "pager", "other"),
+        ),
+        _multi_valued(
+            "ims",
+            "Instant messaging addresses for the User.",
+            ("aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"),
+        ),
+        _multi_valued(
+            "photos",
+            "URLs of photos of the User.",
+            ("photo", "thumbnail"),
+            value=_ref("value", ("external",), "The URL of a photo of the User."),
+        ),
+        _complex(
+            "addresses",
+            (
+                _string("formatted", "The full mailing address, formatted for display."),
+                _string("streetAddress", "The full street address component."),
+                _string("locality", "The city or locality component."),
+                _string("region", "The state or region component."),
+                _string("postalCode", "The zip code or postal code component."),
+                _string("country", "The country name component."),
+                _string(
+                    "type",
+                    "A label indicating the attribute's function.",
+                    canonical_values=("work", "home", "other"),
+                ),
+                _bool("primary", "Whether this is the preferred mailing address."),
+            ),
+            "A physical mailing address for this User.",
+            multi_valued=True,
+        ),
+        _complex(
+            "groups",
+            (
+                _string("value", "The identifier of the User's group.", mutability=_READ_ONLY),
+                _ref("$ref", ("User", "Group"), "The URI of the group.", mutability=_READ_ONLY),
+                _string("display", "A human-readable name of the group.", mutability=_READ_ONLY),
+                _string(
+                    "type",
+                    "How the membership was derived.",
+                    canonical_values=("direct", "indirect"),
+                    mutability=_READ_ONLY,
+                ),
+            ),
+            "The groups the user belongs to, directly or indirectly.",
+            multi_valued=True,
+            mutability=_READ_ONLY,
+        ),
+        _multi_valued("entitlements", "A list of entitlements for the User.", ()),
+        _multi_valued("roles", "A list of roles for the User.", ()),
+        _multi_valued(
+            "x509Certificates",
+            "A list of certificates issued to the User.",
+            (),
+            value=Attribute("value", Type.BINARY, "The DER-encoded X.509 certificate."),
+        ),
+    ),
+)
+
+ENTERPRISE_USER_SCHEMA = Schema(
+    ENTERPRISE_USER_SCHEMA_URN,
+    "EnterpriseUser",
+    "Enterprise User",
+    (
+        _string("employeeNumber", "A string identifier, typically numeric or alphanumeric."),
+        _string("costCenter", "Identifies the name of a cost center."),
+        _string("organization", "Identifies the name of an organization."),
+        _string("division", "Identifies the name of a division."),
+        _string("department", "Identifies the name of a department."),
+        _complex(
+            "manager",
+            (
+                _string("value", "The id of the SCIM resource representing the manager."),
+                _ref("$ref", ("User",), "The URI of the SCIM resource representing the manager."),
+                _string("displayName", "The displayName of the manager.", mutability=_READ_ONLY),
+            ),
+            "The User's manager.",
+        ),
+    ),
+)
+
+USER_RESOURCE_TYPE = ResourceType(
+    "User",
+    "/Users",
+    "User Account",
+    USER_SCHEMA,
+    (SchemaExtension(ENTERPRISE_USER_SCHEMA, required=False),),
+)
+
+RESOURCE_TYPES: tuple[ResourceType, ...] = (USER_RESOURCE_TYPE,)
+
+
+def _authentication_scheme_attrs() -> tuple[Attribute, ...]:
+    return (
+        _string(
+            "type",
+            "The authentication scheme.",
+            required=True,
+            mutability=_READ_ONLY,
+            canonical_values=("oauth", "oauth2", "oauthbearertoken", "httpbasic", "httpdigest"),
+        ),
+        _string(
+            "name", "The common authentication scheme name.", required=True, mutability=_READ_ONLY
+        ),
+        _string(
+            "description",
+            "A description of the authentication scheme.",
+            required=True,
+            mutability=_READ_ONLY,
+        ),
+        _ref("specUri", ("external",), "The specification of the scheme.", mutability=_READ_ONLY),
+        _ref(
+            "documentationUri",
+            ("external",),
+            "The documentation of the scheme.",
+            mutability=_READ_ONLY,
+        ),
+        _bool("primary", "Whether this is the preferred scheme.", mutability=_READ_ONLY),
+    )
+
+
+def _supported(name: str, description: str, *extra: Attribute) -> Attribute:
+    return _complex(
+        name,
+        (
+            _bool(
+                "supported",
+                "Whether the operation is supported.",
+                required=True,
+                mutability=_READ_ONLY,
+            ),
+            *extra,
+        ),
+        description,
+        required=True,
+        mutability=_READ_ONLY,
+    )
+
+
+def _integer(name: str, description: str) -> Attribute:
+    return Attribute(name, Type.INTEGER, description, required=True, mutability=_READ_ONLY)
+
+
+SERVICE_PROVIDER_CONFIG_SCHEMA = Schema(
+    SERVICE_PROVIDER_CONFIG_SCHEMA_URN,
+    "Service Provider Configuration",
+    "Schema for representing the service provider's configuration",
+    (
+        _ref(
+            "documentationUri",
+            ("external",),
+            "The service provider's help documentation.",
+            mutability=_READ_ONLY,
+        ),
+        _supported("patch", "PATCH configuration options."),
+        _supported(
+            "bulk",
+            "Bulk configuration options.",
+            _integer("maxOperations", "The maximum number of operations."),
+            _integer("maxPayloadSize", "The maximum payload size in bytes."),
+        ),
+        _supported(
+            "filter",
+            "Filter configuration options.",
+            _integer("maxResults", "The maximum number of resources returned in a response."),
+        ),
+        _supported("changePassword", "Change password configuration options."),
+        _supported("sort", "Sort configuration options."),
+        _supported("etag", "ETag configuration options."),
+        _complex(
+            "authenticationSchemes",
+            _authentication_scheme_attrs(),
+            "Supported authentication scheme properties.",
+            multi_valued=True,
+            required=True,
+            mutability=_READ_ONLY,
+        ),
+    ),
+)
+
+RESOURCE_TYPE_SCHEMA = Schema(
+    RESOURCE_TYPE_SCHEMA_URN,
+    "ResourceType",
+    "Specifies the schema that describes a SCIM resource type",
+    (
+        _string("id", "The resource type's server unique id.", mutability=_READ_ONLY),
+        _string("name", "The resource type name.", required=True, mutability=_READ_ONLY),
+        _string(
+            "description", "The resource type's human-readable description.", mutability=_READ_ONLY
+        ),
+        _ref(
+            "endpoint",
+            ("uri",),
+            "The resource type's HTTP-addressable endpoint.",
+            required=True,
+            mutability=_READ_ONLY,
+        ),
+        _ref(
+            "schema",
+            ("uri",),
+            "The resource type's primary/base schema URI.",
+            required=True,
+            case_exact=True,
+            mutability=_READ_ONLY,
+        ),
+        _complex(
+            "schemaExtensions",
+            (
+                _ref(
+                    "schema",
+                    ("uri",),
+                    "The URI of a schema extension.",
+                    required=True,
+                    case_exact=True,
+                    mutability=_READ_ONLY,
+                ),
+                _bool(
+                    "required",
+                    "Whether resources must include the extension.",
+                    required=True,
+                    mutability=_READ_ONLY,
+                ),
+            ),
+            "A list of URIs of the resource type's schema extensions.",
+            multi_valued=True,
+            mutability=_READ_ONLY,
+        ),
+    ),
+)
+
+
+def _attribute_definition_attrs(nested: bool) -> tuple[Attribute, ...]:
+    """Return the sub-attributes that describe an attribute in the Schema schema (§7)."""
+    attrs = [
+        _string(
+            "name", "The attribute's name.", required=True, case_exact=True, mutability=_READ_ONLY
+        ),
+        _string(
+            "type",
+            "The attribute's data type.",
+            required=True,
+            mutability=_READ_ONLY,
+            canonical_values=tuple(t.value for t in Type),
+        ),
+        _bool(
+            "multiValued",
+            "Whether the attribute is multi-valued.",
+            required=True,
+            mutability=_READ_ONLY,
+        ),
+        _string(
+            "description",
+            "A human-readable description of the attribute.",
+            case_exact=True,
+            mutability=_READ_ONLY,
+        ),
+        _bool("required", "Whether the attribute is required.", mutability=_READ_ONLY),
+        _string(
+            "canonicalValues",
+            "A collection of suggested canonical values.",
+            multi_valued=True,
+            case_exact=True,
+            mutability=_READ_ONLY,
+        ),
+        _bool("caseExact", "Whether a string attribute is case sensitive.", mutability=_READ_ONLY),
+        _string(
+            "mutability",
+            "Whether the attribute is modifiable.",
+            case_exact=True,
+            mutability=_READ_ONLY,
+            canonical_values=tuple(m.value for m in Mutability),
+        ),
+        _string(
+            "returned",
+            "When the attribute is returned in a response.",
+            case_exact=True,
+            mutability=_READ_ONLY,
+            canonical_values=tuple(r.value for r in Returned),
+        ),
+        _string(
+            "uniqueness",
+            "How the service provider enforces uniqueness.",
+            case_exact=True,
+            mutability=_READ_ONLY,
+            canonical_values=tuple(u.value for u in Uniqueness),
+        ),
+        _string(
+            "referenceTypes",
+            "The resource types that a reference may refer to.",
+            multi_valued=True,
+            case_exact=True,
+            mutability=_READ_ONLY,
+        ),
+    ]
+    if not nested:
+        attrs.append(
+            _complex(
+                "subAttributes",
+                _attribute_definition_attrs(nested=True),
+                "The sub-attributes of a complex attribute.",
+                multi_valued=True,
+                mutability=_READ_ONLY,
+            )
+        )
+    return tuple(attrs)
+
+
+SCHEMA_SCHEMA = Schema(
+    SCHEMA_SCHEMA_URN,
+    "Schema",
+    "Specifies the schema attributes of a SCIM resource",
+    (
+        _string("id", "The unique URI of the schema.", required=True, mutability=_READ_ONLY),
+        _string("name", "The schema's human-readable name.", mutability=_READ_ONLY),
+        _string("description", "The schema's human-readable description.", mutability=_READ_ONLY),
+        _complex(
+            "attributes",
+            _attribute_definition_attrs(nested=False),
+            "The service provider's attributes for this schema.",
+            multi_valued=True,
+            required=True,
+            mutability=_READ_ONLY,
+        ),
+    ),
+)
+
+# Every schema published at /Schemas: the resources' schemas, then RFC 7643 §8.7.2's.
+SCHEMAS: tuple[Schema, ...] = (
+    *dict.fromkeys(s for rt in RESOURCE_TYPES for s in rt.schemas),
+    SERVICE_PROVIDER_CONFIG_SCHEMA,
+    RESOURCE_TYPE_SCHEMA,
+    SCHEMA_SCHEMA,
+)

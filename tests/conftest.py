@@ -1,0 +1,125 @@
+"""Shared fixtures. Fixtures are factories where a test may want several of a thing."""
+
+import json
+
+import pytest
+from rest_framework.test import APIClient
+
+from provisioning import tokens
+from provisioning.models import Tenant
+
+SCIM_JSON = "application/scim+json"
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+
+
+@pytest.fixture
+def make_tenant(db):
+    """Return a factory of tenants with distinct slugs."""
+    counter = iter(range(1, 10_000))
+
+    def make(slug: str | None = None) -> Tenant:
+        slug = slug or f"tenant-{next(counter)}"
+        return Tenant.objects.create(slug=slug, name=slug.title())
+
+    return make
+
+
+@pytest.fixture
+def tenant(make_tenant) -> Tenant:
+    return make_tenant("acme")
+
+
+class SCIMClient(APIClient):
+    """An API client that speaks application/scim+json under /scim/v2 with a bearer token."""
+
+    base = "/scim/v2"
+
+    def __init__(self, secret: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if secret:
+            self.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    def _url(self, path: str) -> str:
+        return path if path.startswith("/scim/") else f"{self.base}{path}"
+
+    def get(self, path, data=None, **extra):
+        return super().get(self._url(path), data, HTTP_ACCEPT=SCIM_JSON, **extra)
+
+    def delete(self, path, **extra):
+        return super().delete(self._url(path), HTTP_ACCEPT=SCIM_JSON, **extra)
+
+    def _send(self, method, path, body, **extra):
+        """Send `body` as JSON; a str or bytes body is sent as it is (for malformed input)."""
+        extra.setdefault("content_type", SCIM_JSON)
+        extra.setdefault("HTTP_ACCEPT", SCIM_JSON)
+        if not isinstance(body, str | bytes):
+            body = json.dumps(body)
+        return getattr(super(), method)(self._url(path), body, **extra)
+
+    def post(self, path, body=None, **extra):
+        return self._send("post", path, body, **extra)
+
+    def put(self, path, body=None, **extra):
+        return self._send("put", path, body, **extra)
+
+    def patch(self, path, body=None, **extra):
+        return self._send("patch", path, body, **extra)
+
+
+@pytest.fixture
+def make_client(db):
+    """Return a factory of SCIM clients authenticated as a (new) token of a tenant."""
+
+    def make(tenant: Tenant) -> SCIMClient:
+        _, secret = tokens.issue(tenant, name="test")
+        return SCIMClient(secret)
+
+    return make
+
+
+@pytest.fixture
+def scim(make_client, tenant) -> SCIMClient:
+    """A SCIM client of the `acme` tenant."""
+    return make_client(tenant)
+
+
+@pytest.fixture
+def anonymous(db) -> SCIMClient:
+    """A SCIM client without credentials."""
+    return SCIMClient()
+
+
+def user_body(user_name: str = "bjensen", **attributes) -> dict:
+    """Return a minimal User creation body with extra attributes."""
+    return {"schemas": [USER_SCHEMA], "userName": user_name, **attributes}
+
+
+@pytest.fixture
+def make_user(scim):
+    """Return a factory that creates users through the API and returns their JSON."""
+
+    def make(user_name: str = "bjensen", client: SCIMClient | None = None, **attributes) -> dict:
+        response = (client or scim).post("/Users", user_body(user_name, **attributes))
+        assert response.status_code == 201, response.content
+        return response.json()
+
+    return make
+
+
+def assert_scim_error(
+    response, status: int, scim_type: str | None = None, detail: str | None = None
+):
+    """Assert that `response` is a SCIM error (RFC 7644 §3.12) with this status and scimType."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith(SCIM_JSON)
+    body = response.json()
+    assert body["schemas"] == [ERROR_SCHEMA]
+    assert body["status"] == str(status)
+    assert body.get("scimType") == scim_type
+    assert isinstance(body["detail"], str) and body["detail"]
+    if detail is not None:
+        assert detail in body["detail"], body["detail"]
+    return body
