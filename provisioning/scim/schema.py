@@ -8,7 +8,7 @@ EnterpriseUser) and §8.7.2 (ServiceProviderConfig, ResourceType, Schema).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
 
 
@@ -49,6 +49,7 @@ class Attribute:
 
     name: str
     type: Type = Type.STRING
+    _: KW_ONLY
     multi_valued: bool = False
     description: str = ""
     required: bool = False
@@ -283,14 +284,14 @@ COMMON_ATTRIBUTES: dict[str, Attribute] = {
                 Attribute(
                     "created",
                     Type.DATETIME,
-                    "When the resource was added.",
+                    description="When the resource was added.",
                     mutability=_READ_ONLY,
                     column="created",
                 ),
                 Attribute(
                     "lastModified",
                     Type.DATETIME,
-                    "When the resource was last changed.",
+                    description="When the resource was last changed.",
                     mutability=_READ_ONLY,
                     column="last_modified",
                 ),
@@ -414,7 +415,7 @@ USER_SCHEMA = Schema(
             "x509Certificates",
             "A list of certificates issued to the User.",
             (),
-            value=Attribute("value", Type.BINARY, "The DER-encoded X.509 certificate."),
+            value=Attribute("value", Type.BINARY, description="The DER-encoded X.509 certificate."),
         ),
     ),
 )
@@ -500,12 +501,16 @@ def _supported(name: str, description: str, *extra: Attribute) -> Attribute:
 
 
 def _integer(name: str, description: str) -> Attribute:
-    return Attribute(name, Type.INTEGER, description, required=True, mutability=_READ_ONLY)
+    return Attribute(
+        name, Type.INTEGER, description=description, required=True, mutability=_READ_ONLY
+    )
 
 
 SERVICE_PROVIDER_CONFIG_SCHEMA = Schema(
     SERVICE_PROVIDER_CONFIG_SCHEMA_URN,
-    "Service Provider Configuration",
+    # RFC 7643 §8.7.2 writes "Service Provider Configuration"; clients (scim2-tester among them)
+    # look the schema up by the resource name, as for "ResourceType" and "Schema".
+    "ServiceProviderConfig",
     "Schema for representing the service provider's configuration",
     (
         _ref(
