@@ -8,7 +8,9 @@ attributes IdPs match and sort on into indexed columns.
 
 import uuid
 
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
+from django.db.models.fields.json import KT
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -92,7 +94,45 @@ class User(models.Model):
             models.Index(fields=["tenant", "created", "id"], name="prov_user_tenant_created"),
             models.Index(fields=["tenant", "external_id"], name="prov_user_tenant_extid"),
             models.Index("tenant", Lower("email"), name="prov_user_tenant_email_ci"),
+            models.Index("tenant", Lower("display_name"), name="prov_user_displayname_ci"),
+            # Substring filters (co, sw, ew) on the common string attributes: trigram indexes
+            # answer LIKE '%x%' on lower(column) without reading every row.
+            *(
+                GinIndex(
+                    OpClass(Lower(column), name="gin_trgm_ops"), name=f"prov_user_{column}_trgm"
+                )
+                for column in ("user_name", "display_name", "given_name", "family_name", "email")
+            ),
         ]
 
     def __str__(self) -> str:
         return self.user_name
+
+
+class UserValue(models.Model):
+    """One value of a User's multi-valued attribute (an email, a phone number, ...) as a row.
+
+    The values stay in `User.data` too; these rows exist so that filters on them, such as
+    Entra's `emails[type eq "work"].value eq "x"`, are index scans rather than document scans.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="values")
+    attribute = models.TextField(help_text="The attribute's name, e.g. 'emails'.")
+    position = models.PositiveIntegerField(help_text="The value's place in the attribute's list.")
+    element = models.JSONField(help_text="The value: an object of sub-attributes.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "attribute", "position"], name="prov_uservalue_user"),
+            models.Index(
+                "tenant", "attribute", Lower(KT("element__value")), name="prov_uservalue_value_ci"
+            ),
+            GinIndex(
+                OpClass(Lower(KT("element__value")), name="gin_trgm_ops"),
+                name="prov_uservalue_value_trgm",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.attribute}[{self.position}]"

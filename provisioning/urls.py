@@ -9,25 +9,35 @@ from .storage import users
 
 app_name = "scim"
 
+# Each resource type and the storage module that serves it.
+RESOURCES = ((USER_RESOURCE_TYPE, users),)
+
+
+def _resource_routes(resource_type, store) -> list:
+    endpoint = resource_type.endpoint.lstrip("/")
+    kwargs = {"resource_type": resource_type, "store": store}
+    return [
+        re_path(rf"^{endpoint}/?$", views.ResourceListView.as_view(**kwargs)),
+        # Before the detail route, which would read ".search" as an id.
+        re_path(rf"^{endpoint}/\.search/?$", views.ResourceSearchView.as_view(**kwargs)),
+        re_path(
+            rf"^{endpoint}/(?P<resource_id>[^/]+)/?$", views.ResourceDetailView.as_view(**kwargs)
+        ),
+    ]
+
+
 urlpatterns = [
-    # Before the resource routes, which would read ".search" as a resource id.
-    re_path(
-        r"^(.*/)?\.search/?$",
-        views.NotImplementedView.as_view(detail="/.search is not supported yet."),
-    ),
     re_path(r"^ServiceProviderConfig/?$", views.ServiceProviderConfigView.as_view()),
     re_path(r"^ResourceTypes/?$", views.ResourceTypesView.as_view()),
     re_path(r"^ResourceTypes/(?P<resource_type_id>[^/]+)/?$", views.ResourceTypesView.as_view()),
     re_path(r"^Schemas/?$", views.SchemasView.as_view()),
     re_path(r"^Schemas/(?P<schema_id>[^/]+)/?$", views.SchemasView.as_view()),
-    re_path(
-        r"^Users/?$",
-        views.ResourceListView.as_view(resource_type=USER_RESOURCE_TYPE, store=users),
+    *(
+        route
+        for resource_type, store in RESOURCES
+        for route in _resource_routes(resource_type, store)
     ),
-    re_path(
-        r"^Users/(?P<resource_id>[^/]+)/?$",
-        views.ResourceDetailView.as_view(resource_type=USER_RESOURCE_TYPE, store=users),
-    ),
+    re_path(r"^\.search/?$", views.RootSearchView.as_view(resources=RESOURCES)),
     # RFC 7644 §3.11: a server without /Me SHOULD answer 501.
     re_path(r"^Me(/.*)?$", views.NotImplementedView.as_view(detail="/Me is not supported.")),
     re_path(r"^Bulk/?$", views.NotImplementedView.as_view(detail="Bulk is not supported.")),

@@ -2,6 +2,8 @@
 the pure SCIM modules, and render; every error is raised and answered by the one handler in
 `provisioning.exceptions`."""
 
+from dataclasses import replace
+
 from django.http import JsonResponse
 from django.urls import get_script_prefix
 from rest_framework.response import Response
@@ -9,8 +11,10 @@ from rest_framework.views import APIView
 
 from . import app_settings
 from .scim import discovery, errors
+from .scim.projection import Projection
 from .scim.resource import Meta, parse_resource, render_resource
-from .scim.schema import RESOURCE_TYPES, SCHEMAS, ResourceType
+from .scim.schema import RESOURCE_TYPES, SCHEMAS, SEARCH_REQUEST_URN, ResourceType
+from .storage.listing import ListRequest
 
 BASE_PATH = "scim/v2"
 
@@ -18,16 +22,6 @@ BASE_PATH = "scim/v2"
 def base_url(request) -> str:
     """Return the absolute URL of the SCIM service root, e.g. `https://host/scim/v2`."""
     return request.build_absolute_uri(f"{get_script_prefix()}{BASE_PATH}")
-
-
-def _int_param(request, name: str, default: int) -> int:
-    value = request.query_params.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise errors.InvalidValue(f"'{name}' must be an integer, not '{value}'.") from None
 
 
 class DiscoveryView(APIView):
@@ -80,35 +74,59 @@ class ResourceView(APIView):
     resource_type: ResourceType = None
     store = None
 
-    def render(self, request, obj) -> dict:
-        location = f"{base_url(request)}{self.resource_type.endpoint}/{obj.pk}"
-        meta = Meta(obj.created, obj.last_modified, obj.version, location)
-        return render_resource(self.resource_type, str(obj.pk), obj.data, meta)
+    def location(self, request, obj) -> str:
+        return f"{base_url(request)}{self.resource_type.endpoint}/{obj.pk}"
+
+    def render(self, request, obj, projection: Projection | None = None) -> dict:
+        meta = Meta(obj.created, obj.last_modified, obj.version, self.location(request, obj))
+        resource = render_resource(self.resource_type, str(obj.pk), obj.data, meta)
+        projection = projection or self.projection(request.query_params)
+        return projection.apply(resource)
+
+    def projection(self, params) -> Projection:
+        """Return the `attributes`/`excludedAttributes` projection (RFC 7644 §3.4.2.5, §3.9)."""
+        return Projection.from_params(
+            self.resource_type, params.get("attributes"), params.get("excludedAttributes")
+        )
 
     @property
     def tenant(self):
         return self.request.user.tenant
+
+    def list_response(self, request, params, *, from_body: bool) -> Response:
+        list_request = _list_request(params, from_body=from_body)
+        page = self.store.search(self.tenant, list_request)
+        projection = self.projection(params)
+        resources = [self.render(request, obj, projection) for obj in page.items]
+        return Response(
+            discovery.list_response(
+                resources,
+                total=page.total,
+                start_index=page.start_index,
+                next_cursor=page.next_cursor,
+                previous_cursor=page.previous_cursor,
+            )
+        )
 
 
 class ResourceListView(ResourceView):
     """`GET` lists a resource type (RFC 7644 §3.4.2), `POST` creates one (§3.3)."""
 
     def get(self, request):
-        if "filter" in request.query_params:
-            raise errors.InvalidFilter("Filtering is not supported yet.")
-        # RFC 7644 §3.4.2.4: startIndex below 1 is 1; a negative count is 0; count is capped.
-        start_index = max(1, _int_param(request, "startIndex", 1))
-        count = _int_param(request, "count", app_settings.get("DEFAULT_COUNT"))
-        count = min(max(0, count), app_settings.get("MAX_RESULTS"))
-        total, objs = self.store.page(self.tenant, start_index, count)
-        resources = [self.render(request, obj) for obj in objs]
-        return Response(discovery.list_response(resources, total=total, start_index=start_index))
+        return self.list_response(request, request.query_params, from_body=False)
 
     def post(self, request):
         document = parse_resource(request.data, self.resource_type)
         obj = self.store.create(self.tenant, document)
         body = self.render(request, obj)
-        return Response(body, status=201, headers={"Location": body["meta"]["location"]})
+        return Response(body, status=201, headers={"Location": self.location(request, obj)})
+
+
+class ResourceSearchView(ResourceView):
+    """`POST /{Resources}/.search`: a query whose parameters travel in the body (§3.4.3)."""
+
+    def post(self, request):
+        return self.list_response(request, _search_body(request.data), from_body=True)
 
 
 class ResourceDetailView(ResourceView):
@@ -130,6 +148,117 @@ class ResourceDetailView(ResourceView):
         return Response(status=204)
 
 
+class RootSearchView(APIView):
+    """`POST /.search`: one query over every resource type (RFC 7644 §3.4.3).
+
+    Results come type by type, in the order of `resources`, and `startIndex`/`count` page
+    through that sequence. A filter naming an attribute that one type lacks matches nothing of
+    that type; it is an error only when no type knows it.
+    """
+
+    resources: tuple = ()
+
+    def post(self, request):
+        params = _search_body(request.data)
+        list_request = _list_request(params, from_body=True)
+        if list_request.cursor is not None:
+            raise errors.InvalidValue(
+                "Cursor paging is per resource type: POST /{Resources}/.search."
+            )
+        if list_request.sort_by and len(self.resources) > 1:
+            raise errors.InvalidValue("Sorting is per resource type: POST /{Resources}/.search.")
+        tenant = request.user.tenant
+        skip, wanted, total, resources, failures = (
+            list_request.start_index - 1,
+            list_request.count,
+            0,
+            [],
+            [],
+        )
+        for resource_type, store in self.resources:
+            try:
+                page = store.search(
+                    tenant, replace(list_request, start_index=skip + 1, count=wanted)
+                )
+            except errors.InvalidFilter as exc:
+                failures.append(exc)
+                continue
+            total += page.total
+            skip = max(0, skip - page.total)
+            wanted -= len(page.items)
+            view = ResourceView(resource_type=resource_type, store=store)
+            projection = view.projection(params)
+            resources.extend(view.render(request, obj, projection) for obj in page.items)
+        if len(failures) == len(self.resources):
+            raise failures[0]
+        return Response(
+            discovery.list_response(resources, total=total, start_index=list_request.start_index)
+        )
+
+
+def _search_body(body) -> dict:
+    """Return the parameters of a SearchRequest body (RFC 7644 §3.4.3)."""
+    if not isinstance(body, dict):
+        raise errors.InvalidSyntax("The request body must be a SearchRequest JSON object.")
+    schemas = body.get("schemas")
+    if not isinstance(schemas, list) or SEARCH_REQUEST_URN not in schemas:
+        raise errors.InvalidSyntax(f"'schemas' must include '{SEARCH_REQUEST_URN}'.")
+    return body
+
+
+def _list_request(params, *, from_body: bool) -> ListRequest:
+    """Return the list parameters of a query string or a SearchRequest body, checked.
+
+    RFC 7644 §3.4.2.4: a startIndex below 1 is 1, a negative count is 0, and count is capped
+    at `filter.maxResults`.
+    """
+    filter_text = _param(params, "filter", str)
+    sort_by = _param(params, "sortBy", str)
+    sort_order = (_param(params, "sortOrder", str) or "ascending").lower()
+    # `cursor` with an empty value asks for the first page of cursor paging (RFC 9865).
+    if sort_order not in ("ascending", "descending"):
+        raise errors.InvalidValue("'sortOrder' must be 'ascending' or 'descending'.")
+    start_index = _param(params, "startIndex", int, from_body=from_body)
+    count = _param(params, "count", int, from_body=from_body)
+    cursor = _param(params, "cursor", str)
+    if cursor is not None and start_index is not None:
+        raise errors.InvalidValue("'cursor' and 'startIndex' cannot be used together.")
+    if count is None:
+        count = app_settings.get("DEFAULT_COUNT")
+    return ListRequest(
+        filter=filter_text,
+        sort_by=sort_by or None,
+        descending=sort_order == "descending",
+        start_index=max(1, start_index or 1),
+        count=min(max(0, count), app_settings.get("MAX_RESULTS")),
+        cursor=cursor,
+    )
+
+
+def _param(params, name: str, kind: type, *, from_body: bool = False):
+    """Return the parameter `name` as `kind`, or None when absent.
+
+    Query strings carry text; a SearchRequest body carries JSON, where integers are numbers.
+    """
+    value = params.get(name)
+    if value is None:
+        return None
+    if kind is int:
+        if value == "" and not from_body:
+            return None  # `?count=` is no count
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if not from_body and isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        raise errors.InvalidValue(f"'{name}' must be an integer.")
+    if not isinstance(value, str):
+        raise errors.InvalidValue(f"'{name}' must be a string.")
+    return value
+
+
 class NotImplementedView(APIView):
     """An endpoint of RFC 7644 the server does not offer: 501 (RFC 7644 §3.12)."""
 
@@ -138,7 +267,7 @@ class NotImplementedView(APIView):
     def fail(self, request, *args, **kwargs):
         raise errors.NotImplementedByServer(self.detail)
 
-    get = post = put = patch = delete = fail
+    get = post = put = patch = delete = options = fail
 
 
 class UnknownEndpointView(APIView):
@@ -147,7 +276,7 @@ class UnknownEndpointView(APIView):
     def fail(self, request, *args, **kwargs):
         raise errors.NotFound(f"No SCIM endpoint at '{request.path}'.")
 
-    get = post = put = patch = delete = fail
+    get = post = put = patch = delete = options = fail
 
 
 def server_error(request):

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "provisioning",
 ]
@@ -131,6 +132,8 @@ REST_FRAMEWORK = {
         "provisioning.renderers.JSONRenderer",
     ],
     "EXCEPTION_HANDLER": "provisioning.exceptions.scim_exception_handler",
+    # No OPTIONS metadata: SCIM defines none, so OPTIONS is a 405 like any other method.
+    "DEFAULT_METADATA_CLASS": None,
     "UNAUTHENTICATED_USER": None,
 }
 

@@ -18,9 +18,9 @@ def service_provider_config(base_url: str, *, max_results: int) -> dict:
         "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
         "patch": {"supported": False},
         "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
-        "filter": {"supported": False, "maxResults": max_results},
+        "filter": {"supported": True, "maxResults": max_results},
         "changePassword": {"supported": False},
-        "sort": {"supported": False},
+        "sort": {"supported": True},
         "etag": {"supported": False},
         "authenticationSchemes": [
             {
@@ -39,12 +39,26 @@ def service_provider_config(base_url: str, *, max_results: int) -> dict:
     }
 
 
-def list_response(resources: Sequence[dict], *, total: int, start_index: int) -> dict:
-    """Return a ListResponse (RFC 7644 §3.4.2); `itemsPerPage` is what this page holds."""
-    return {
-        "schemas": [LIST_RESPONSE_URN],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": len(resources),
-        "Resources": list(resources),
-    }
+def list_response(
+    resources: Sequence[dict],
+    *,
+    total: int,
+    start_index: int | None,
+    next_cursor: str | None = None,
+    previous_cursor: str | None = None,
+) -> dict:
+    """Return a ListResponse (RFC 7644 §3.4.2); `itemsPerPage` is what this page holds.
+
+    A page of cursor paging has no `startIndex` but may carry `nextCursor` and
+    `previousCursor` (RFC 9865).
+    """
+    response: dict = {"schemas": [LIST_RESPONSE_URN], "totalResults": total}
+    if start_index is not None:
+        response["startIndex"] = start_index
+    response["itemsPerPage"] = len(resources)
+    if next_cursor:
+        response["nextCursor"] = next_cursor
+    if previous_cursor:
+        response["previousCursor"] = previous_cursor
+    response["Resources"] = list(resources)
+    return response

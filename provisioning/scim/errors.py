@@ -141,3 +141,10 @@ class InternalError(SCIMError):
 class NotImplementedByServer(SCIMError):
     status = 501
     default_detail = "The service provider does not support the requested operation."
+
+
+class InvalidCursor(SCIMError):
+    """RFC 9865 §2.4: the cursor is not one the server issued or can resume from."""
+
+    scim_type = "invalidCursor"
+    default_detail = "The cursor value is invalid."

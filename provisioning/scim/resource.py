@@ -56,8 +56,8 @@ def parse_resource(body: Any, resource_type: ResourceType) -> dict:
             document[attr.name] = parsed
 
     for attr in resource_type.schema.attributes:
-        if attr.required and attr.name not in document:
-            raise InvalidValue(f"Attribute '{attr.name}' is required.")
+        if attr.required and document.get(attr.name) in (None, ""):
+            raise InvalidValue(f"Attribute '{attr.name}' is required and must not be empty.")
     return _ordered(document, resource_type)
 
 

@@ -9,11 +9,14 @@ import uuid
 from contextlib import contextmanager
 
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef
 from django.utils import timezone
 
-from ..models import Tenant, User
+from ..models import Tenant, User, UserValue
 from ..scim.errors import NotFound, Uniqueness
-from ..scim.schema import COMMON_ATTRIBUTES, USER_SCHEMA
+from ..scim.schema import COMMON_ATTRIBUTES, USER_RESOURCE_TYPE, USER_SCHEMA
+from .listing import ListRequest, Page, list_page
+from .query import Source
 
 USERNAME_CONSTRAINT = "provisioning_user_username_ci_unique"
 
@@ -45,6 +48,24 @@ def columns_for(document: dict) -> dict:
     return columns
 
 
+def _value_rows(user: User) -> list[UserValue]:
+    """Return one row per value of the user's multi-valued attributes, for filtering."""
+    rows = []
+    for schema in USER_RESOURCE_TYPE.schemas:
+        container = user.data if schema is USER_SCHEMA else user.data.get(schema.id, {})
+        for attr in schema.attributes:
+            if not attr.multi_valued:
+                continue
+            key = attr.name if schema is USER_SCHEMA else f"{schema.id}:{attr.name}"
+            rows.extend(
+                UserValue(
+                    tenant_id=user.tenant_id, user=user, attribute=key, position=i, element=element
+                )
+                for i, element in enumerate(container.get(attr.name, []))
+            )
+    return rows
+
+
 def _main_email(emails: list[dict]) -> str | None:
     """Return the primary email, else the work email, else the first one."""
     for wanted in (lambda e: e.get("primary") is True, lambda e: e.get("type") == "work", bool):
@@ -73,6 +94,7 @@ def create(tenant: Tenant, document: dict) -> User:
     )
     with _unique_user_name(document["userName"]):
         user.save(force_insert=True)
+    UserValue.objects.bulk_create(_value_rows(user))
     return user
 
 
@@ -89,6 +111,8 @@ def replace(tenant: Tenant, user_id: str, document: dict) -> User:
     user.last_modified = timezone.now()
     with _unique_user_name(document["userName"]):
         user.save()
+    UserValue.objects.filter(user=user).delete()
+    UserValue.objects.bulk_create(_value_rows(user))
     return user
 
 
@@ -99,18 +123,19 @@ def delete(tenant: Tenant, user_id: str) -> None:
         raise NotFound(f"User '{user_id}' not found.")
 
 
-def page(tenant: Tenant, start_index: int, count: int) -> tuple[int, list[User]]:
-    """Return the tenant's user count and the `count` users from the 1-based `start_index`.
+def source(tenant: Tenant) -> Source:
+    """Return where filters and sorts find the tenant's user attributes."""
+    return Source(
+        USER_RESOURCE_TYPE,
+        values=lambda key: UserValue.objects.filter(
+            tenant=tenant, user=OuterRef("pk"), attribute=key
+        ),
+    )
 
-    Users come in creation order, ties broken by id, so that offset pages neither skip nor
-    repeat a user (RFC 7644 §3.4.2.4).
-    """
-    queryset = User.objects.filter(tenant=tenant)
-    total = queryset.count()
-    if count == 0 or start_index > total:
-        return total, []
-    offset = start_index - 1
-    return total, list(queryset.order_by("created", "id")[offset : offset + count])
+
+def search(tenant: Tenant, request: ListRequest) -> Page:
+    """Return the page of the tenant's users that a list or search request asks for."""
+    return list_page(User.objects.filter(tenant=tenant), source(tenant), request)
 
 
 @contextmanager

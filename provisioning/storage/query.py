@@ -1,0 +1,374 @@
+"""SCIM filters and sort orders as QuerySet expressions (RFC 7644 §3.4.2.2, §3.4.2.3).
+
+The parsed filter (`provisioning.scim.filter`) is resolved against the schema table and turned
+into a `Q`: attributes the table mirrors into columns compare against those indexed columns,
+values of multi-valued attributes against their rows (an `EXISTS` over `UserValue`), and the
+rest against the jsonb document. Nothing is filtered in Python and no SQL is written by hand.
+
+Semantics follow the schema table: `caseExact: false` strings compare through `lower()` on
+both sides (so the case-insensitive indexes serve them); ordering operators on booleans,
+binaries and complex attributes are an `invalidFilter`, as are unknown attributes. Every
+comparison is two-valued (a missing attribute compares false, never NULL), so that `not (...)`
+and `ne` match resources that lack the attribute.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db.models import (
+    Exists,
+    Expression,
+    F,
+    OrderBy,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+)
+from django.db.models import lookups as lk
+from django.db.models.fields.json import KT, KeyTransform
+from django.db.models.functions import Cast, Lower
+
+from ..scim.errors import InvalidFilter, InvalidValue
+from ..scim.filter import (
+    And,
+    AttrPath,
+    Compare,
+    Filter,
+    Not,
+    Or,
+    Present,
+    ValuePath,
+    parse_attr_path,
+    parse_filter,
+)
+from ..scim.resource import parse_datetime
+from ..scim.schema import Attribute, ResourceType, Schema, Type
+
+_NOTHING = Q(pk__in=[])
+_STRING_TYPES = (Type.STRING, Type.REFERENCE, Type.BINARY)
+_ORDERING_OPS = {
+    "gt": lk.GreaterThan,
+    "ge": lk.GreaterThanOrEqual,
+    "lt": lk.LessThan,
+    "le": lk.LessThanOrEqual,
+}
+_PATTERN_OPS = {"co": lk.Contains, "sw": lk.StartsWith, "ew": lk.EndsWith}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a resource type's attributes live: its document column and its value rows."""
+
+    resource_type: ResourceType
+    # Return the rows of the multi-valued attribute `key` that belong to the outer resource.
+    values: Callable[[str], QuerySet]
+    document: str = "data"
+
+
+def filter_q(text: str, source: Source) -> Q:
+    """Return the `Q` that selects the resources matching the SCIM filter `text`."""
+    return _Compiler(source).compile(parse_filter(text))
+
+
+def order_by(sort_by: str, descending: bool, source: Source) -> list[OrderBy]:
+    """Return the ordering for `sortBy`/`sortOrder` (RFC 7644 §3.4.2.3).
+
+    Strings sort case-insensitively unless case-exact; a multi-valued attribute sorts by its
+    primary value, else its first; resources without a value come last in either order.
+    """
+    path = parse_attr_path(sort_by, error=InvalidValue)
+    target = _Compiler(source).resolve(path, error=InvalidValue)
+    if target.attr.is_complex or target.attr.type is Type.BINARY:
+        raise InvalidValue(f"Cannot sort by '{sort_by}': it is not a simple attribute.")
+    if target.multi_parent is not None:
+        rows = source.values(target.multi_key).order_by(
+            KeyTransform("primary", "element").desc(nulls_last=True), "position"
+        )
+        expression = _subquery_value(rows, target.attr)
+    else:
+        expression = target.text()
+    if target.attr.type in _STRING_TYPES and not target.attr.case_exact:
+        expression = Lower(expression)
+    return [expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)]
+
+
+def _subquery_value(rows: QuerySet, attr: Attribute) -> Expression:
+    return Subquery(rows.annotate(sort_value=KT(f"element__{attr.name}")).values("sort_value")[:1])
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A resolved attribute: its definition and where its value is read."""
+
+    attr: Attribute
+    column: str | None = None  # an indexed column that mirrors it
+    json_path: tuple[str, ...] = ()  # else its keys inside the document
+    multi_parent: Attribute | None = (
+        None  # set when it is (a sub-attribute of) a multi-valued attribute
+    )
+    multi_key: str = ""
+    document: str = "data"
+
+    def text(self) -> Expression:
+        """Return the value as text (or the column as it is)."""
+        if self.column:
+            return F(self.column)
+        return KT("__".join((self.document, *self.json_path)))
+
+    def json(self) -> Expression:
+        """Return the value as jsonb (for booleans kept in the document)."""
+        expression: Expression = F(self.document)
+        for key in self.json_path:
+            expression = KeyTransform(key, expression)
+        return expression
+
+
+class _Compiler:
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.resource_type = source.resource_type
+
+    # --- resolution ------------------------------------------------------------------------
+
+    def resolve(self, path: AttrPath, error: type = InvalidFilter) -> _Target:
+        """Return where the attribute `path` names lives; unknown attributes are errors."""
+        schema, attr = self._attribute(path, error)
+        sub = None
+        if path.sub_attr:
+            sub = attr.sub_attribute(path.sub_attr)
+            if sub is None:
+                raise error(f"Unknown attribute '{path}'.")
+        elif attr.is_complex and attr.multi_valued and attr.sub_attribute("value"):
+            # RFC 7644 §3.4.2.2: a complex multi-valued attribute without a sub-attribute is
+            # compared through its "value" sub-attribute (`emails co "@example.com"`).
+            sub = attr.sub_attribute("value")
+        leaf = sub or attr
+        core = schema is self.resource_type.schema or schema is None
+        prefix = () if core else (schema.id,)
+        if attr.multi_valued:
+            key = attr.name if core else f"{schema.id}:{attr.name}"
+            return _Target(
+                leaf, json_path=(leaf.name,) if sub else (), multi_parent=attr, multi_key=key
+            )
+        if leaf.column:
+            return _Target(leaf, column=leaf.column)
+        keys = (*prefix, attr.name, *((sub.name,) if sub else ()))
+        return _Target(leaf, json_path=keys, document=self.source.document)
+
+    def _attribute(self, path: AttrPath, error: type) -> tuple[Schema | None, Attribute]:
+        rt = self.resource_type
+        if path.schema is not None:
+            attr = rt.attribute(path.attr, path.schema)
+            schema = rt.schema_for(path.schema)
+        else:
+            attr, schema = rt.attribute(path.attr), rt.schema
+            if attr is None:
+                # An extension attribute written without its URN: accepted where unambiguous.
+                for extension in (ext.schema for ext in rt.extensions):
+                    if extension.attribute(path.attr) is not None:
+                        attr, schema = extension.attribute(path.attr), extension
+                        break
+        if attr is None:
+            raise error(f"Unknown attribute '{path}'.")
+        if attr.name == "groups" and schema is rt.schema and rt.name == "User":
+            raise error("Filtering on 'groups' is not supported yet.")
+        return (None if attr.name in ("id", "externalId", "meta") else schema), attr
+
+    # --- compilation -----------------------------------------------------------------------
+
+    def compile(self, node: Filter) -> Q:
+        match node:
+            case And(left, right):
+                return self.compile(left) & self.compile(right)
+            case Or(left, right):
+                return self.compile(left) | self.compile(right)
+            case Not(expr):
+                return ~self.compile(expr)
+            case ValuePath(path, inner):
+                target = self.resolve(AttrPath(path.attr, None, path.schema))
+                if target.multi_parent is None:
+                    raise InvalidFilter(f"'{path}[...]' needs a multi-valued attribute.")
+                parent = target.multi_parent
+                return Q(
+                    Exists(
+                        self.source.values(target.multi_key).filter(self._element(inner, parent))
+                    )
+                )
+            case Present(path) | Compare(path, _, _):
+                special = self._special(node)
+                if special is not None:
+                    return special
+                target = self.resolve(path)
+                if target.multi_parent is not None:
+                    element_node = _relative(node, target)
+                    rows = self.source.values(target.multi_key)
+                    if element_node is None:  # `emails pr`: any value at all
+                        return Q(Exists(rows))
+                    return Q(Exists(rows.filter(self._element(element_node, target.multi_parent))))
+                return self._leaf(node, target)
+        raise InvalidFilter("Unsupported filter expression.")  # pragma: no cover - exhaustive
+
+    def _element(self, node: Filter, parent: Attribute) -> Q:
+        """Compile a filter over one value of the multi-valued attribute `parent`."""
+        match node:
+            case And(left, right):
+                return self._element(left, parent) & self._element(right, parent)
+            case Or(left, right):
+                return self._element(left, parent) | self._element(right, parent)
+            case Not(expr):
+                return ~self._element(expr, parent)
+            case ValuePath():
+                raise InvalidFilter("A value filter cannot contain another value filter.")
+            case Present(path) | Compare(path, _, _):
+                if path.sub_attr or path.schema:
+                    raise InvalidFilter(f"'{path}' is not a sub-attribute of '{parent.name}'.")
+                sub = parent.sub_attribute(path.attr)
+                if sub is None:
+                    raise InvalidFilter(f"Unknown attribute '{parent.name}.{path.attr}'.")
+                return self._leaf(node, _Target(sub, json_path=(sub.name,), document="element"))
+        raise InvalidFilter("Unsupported filter expression.")  # pragma: no cover - exhaustive
+
+    def _special(self, node: Present | Compare) -> Q | None:
+        """Compile filters on `id` and `meta` attributes that have no plain storage."""
+        path = node.path
+        name = path.attr.lower()
+        if name == "id" and not path.sub_attr:
+            if isinstance(node, Present):
+                return Q()
+            if node.op in ("eq", "ne") and isinstance(node.value, str):
+                try:
+                    matched = Q(pk=uuid.UUID(node.value))
+                except ValueError:
+                    matched = _NOTHING
+                return matched if node.op == "eq" else ~matched
+            id_text = _Target(Attribute("id", case_exact=True), column="id")
+            return self._leaf(node, id_text, lhs=Cast(F("pk"), TextField()))
+        if name == "meta" and not path.sub_attr and isinstance(node, Present):
+            return Q()  # every resource has meta
+        if name == "meta" and path.sub_attr:
+            sub = path.sub_attr.lower()
+            if sub == "resourcetype":
+                if isinstance(node, Present):
+                    return Q()
+                return Q() if _python_match(node, self.resource_type.name) else _NOTHING
+            if sub in ("location", "version"):
+                # Both are derived from the request's host and the version counter.
+                raise InvalidFilter(f"Filtering on 'meta.{path.sub_attr}' is not supported.")
+        return None
+
+    def _leaf(self, node: Present | Compare, target: _Target, lhs: Expression | None = None) -> Q:
+        attr = target.attr
+        if isinstance(node, Present):
+            return self._present(target)
+        op, value = node.op, node.value
+        if value is None:
+            # `attr eq null` asks for an unassigned attribute; `ne null` for an assigned one.
+            if op == "eq":
+                return ~self._present(target)
+            if op == "ne":
+                return self._present(target)
+            raise InvalidFilter(f"'{op}' cannot compare with null.")
+        if attr.is_complex:
+            raise InvalidFilter(f"'{attr.name}' is complex: compare one of its sub-attributes.")
+        if attr.type is Type.BOOLEAN:
+            return self._boolean(node, target)
+        if attr.type in (Type.DATETIME, Type.INTEGER, Type.DECIMAL) and not target.column:
+            raise InvalidFilter(f"Filtering on '{attr.name}' is not supported.")
+        if attr.type is Type.DATETIME:
+            return self._datetime(node, target)
+        if not isinstance(value, str):
+            raise InvalidFilter(f"'{attr.name}' is a string: compare it with a string.")
+        if attr.type is Type.BINARY and op in _ORDERING_OPS:
+            # RFC 7644 §3.4.2.2: gt/ge/lt/le on Binary attributes SHALL be invalidFilter.
+            raise InvalidFilter(f"'{op}' does not apply to binary attribute '{attr.name}'.")
+        lhs = lhs if lhs is not None else target.text()
+        rhs: Expression = Value(value)
+        if not attr.case_exact:
+            lhs, rhs = Lower(lhs), Lower(rhs)
+        if op in ("eq", "ne"):
+            matched = Q(lk.Exact(lhs, rhs)) & Q(lk.IsNull(lhs, False))
+            return matched if op == "eq" else ~matched
+        lookup = _PATTERN_OPS.get(op) or _ORDERING_OPS[op]
+        return Q(lookup(lhs, rhs)) & Q(lk.IsNull(lhs, False))
+
+    def _present(self, target: _Target) -> Q:
+        """RFC 7644 §3.4.2.2 `pr`: a non-empty, non-null value."""
+        if target.attr.is_complex:
+            parent = "__".join((target.document, *target.json_path[:-1]))
+            return Q(**{f"{parent}__has_key": target.json_path[-1]})
+        lhs = target.text()
+        present = Q(lk.IsNull(lhs, False))
+        if target.attr.type in _STRING_TYPES:
+            present &= ~Q(lk.Exact(lhs, ""))
+        return present
+
+    def _boolean(self, node: Compare, target: _Target) -> Q:
+        if node.op not in ("eq", "ne"):
+            raise InvalidFilter(
+                f"'{node.op}' does not apply to boolean attribute '{target.attr.name}'."
+            )
+        value = node.value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            value = value.lower() == "true"
+        if not isinstance(value, bool):
+            raise InvalidFilter(
+                f"'{target.attr.name}' is a boolean: compare it with true or false."
+            )
+        if target.column:
+            lhs: Expression = F(target.column)
+            matched = Q(lk.Exact(lhs, value))
+        else:
+            # jsonb: a JSON comparison, so that `true` matches the stored JSON true.
+            lhs = target.json()
+            matched = Q(**{"__".join((target.document, *target.json_path)): value})
+        matched &= Q(lk.IsNull(lhs, False))
+        return matched if node.op == "eq" else ~matched
+
+    def _datetime(self, node: Compare, target: _Target) -> Q:
+        if node.op in _PATTERN_OPS:
+            raise InvalidFilter(
+                f"'{node.op}' does not apply to date-time attribute '{target.attr.name}'."
+            )
+        instant = parse_datetime(node.value) if isinstance(node.value, str) else None
+        if instant is None:
+            raise InvalidFilter(
+                f"'{target.attr.name}' is a date-time: compare it with an xsd:dateTime string."
+            )
+        lhs = F(target.column)
+        if node.op in ("eq", "ne"):
+            matched = Q(lk.Exact(lhs, instant))
+            return matched if node.op == "eq" else ~matched
+        return Q(_ORDERING_OPS[node.op](lhs, instant))
+
+
+def _relative(node: Present | Compare, target: _Target) -> Present | Compare | None:
+    """Return `node` rewritten against one value of its multi-valued attribute."""
+    if not target.json_path:
+        return None if isinstance(node, Present) else node
+    sub = AttrPath(target.json_path[0])
+    if isinstance(node, Present):
+        return Present(sub)
+    return Compare(sub, node.op, node.value)
+
+
+def _python_match(node: Compare, actual: str) -> bool:
+    """Evaluate a comparison against a constant string, case-insensitively."""
+    if not isinstance(node.value, str):
+        raise InvalidFilter("'meta.resourceType' is a string: compare it with a string.")
+    left, right = actual.lower(), node.value.lower()
+    return {
+        "eq": left == right,
+        "ne": left != right,
+        "co": right in left,
+        "sw": left.startswith(right),
+        "ew": left.endswith(right),
+        "gt": left > right,
+        "ge": left >= right,
+        "lt": left < right,
+        "le": left <= right,
+    }[node.op]

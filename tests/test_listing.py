@@ -1,0 +1,210 @@
+"""Sorting (RFC 7644 §3.4.2.3), index paging (§3.4.2.4), cursor paging (RFC 9865) and
+POST /.search (§3.4.3)."""
+
+import pytest
+
+from tests.conftest import LIST_SCHEMA, assert_scim_error
+
+SEARCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+
+@pytest.fixture
+def roster(make_user):
+    """Five users created in this order, with names that sort differently from creation."""
+    specs = [
+        ("delta", {"name": {"familyName": "d"}, "emails": [{"value": "z@x.com", "type": "work"}]}),
+        (
+            "Alpha",
+            {
+                "name": {"familyName": "B"},
+                "emails": [{"value": "a@x.com"}, {"value": "m@x.com", "primary": True}],
+            },
+        ),
+        ("charlie", {"emails": [{"value": "c@x.com"}]}),
+        ("bravo", {"name": {"familyName": "a"}}),
+        ("echo", {"name": {"familyName": "C"}}),
+    ]
+    return [make_user(name, **attrs)["userName"] for name, attrs in specs]
+
+
+def names(response) -> list[str]:
+    assert response.status_code == 200, response.content
+    return [r["userName"] for r in response.json()["Resources"]]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({}, ["delta", "Alpha", "charlie", "bravo", "echo"]),
+        ({"sortBy": "userName"}, ["Alpha", "bravo", "charlie", "delta", "echo"]),
+        (
+            {"sortBy": "username", "sortOrder": "descending"},
+            ["echo", "delta", "charlie", "bravo", "Alpha"],
+        ),
+        # Unassigned values sort last in both orders.
+        ({"sortBy": "name.familyName"}, ["bravo", "Alpha", "echo", "delta", "charlie"]),
+        (
+            {"sortBy": "name.familyName", "sortOrder": "descending"},
+            ["delta", "echo", "Alpha", "bravo", "charlie"],
+        ),
+        # A multi-valued attribute sorts by its primary value, else its first.
+        ({"sortBy": "emails"}, ["charlie", "Alpha", "delta", "bravo", "echo"]),
+        ({"sortBy": "emails.value"}, ["charlie", "Alpha", "delta", "bravo", "echo"]),
+        (
+            {"sortBy": "meta.created", "sortOrder": "descending"},
+            ["echo", "bravo", "charlie", "Alpha", "delta"],
+        ),
+    ],
+    ids=[
+        "default-creation-order",
+        "userName",
+        "descending",
+        "nulls-last-asc",
+        "nulls-last-desc",
+        "multi-valued-primary",
+        "multi-valued-sub",
+        "meta.created",
+    ],
+)
+def test_sorting(scim, roster, params, expected):
+    """sortBy/sortOrder order the results per RFC 7644 §3.4.2.3; the default order is stable."""
+    assert names(scim.get("/Users", params)) == expected
+
+
+@pytest.mark.parametrize(
+    ("params", "scim_type", "detail"),
+    [
+        ({"sortBy": "nope"}, "invalidValue", "Unknown attribute"),
+        ({"sortBy": "name"}, "invalidValue", "not a simple attribute"),
+        ({"sortBy": "userName", "sortOrder": "sideways"}, "invalidValue", "sortOrder"),
+        ({"startIndex": "one"}, "invalidValue", "startIndex"),
+        ({"count": "1.5"}, "invalidValue", "count"),
+        ({"cursor": "", "startIndex": "1"}, "invalidValue", "together"),
+        ({"cursor": "bm9wZQ"}, "invalidCursor", "cursor"),
+        ({"cursor": "", "sortBy": "userName"}, "invalidValue", "sortBy"),
+    ],
+)
+def test_bad_list_parameters(scim, roster, params, scim_type, detail):
+    """Malformed list parameters are 400 with a scimType and a detail naming them."""
+    assert_scim_error(scim.get("/Users", params), 400, scim_type, detail)
+
+
+@pytest.mark.parametrize(
+    ("params", "start", "expected"),
+    [
+        ({"startIndex": 2, "count": 2}, 2, ["Alpha", "charlie"]),
+        ({"startIndex": 0, "count": 1}, 1, ["delta"]),
+        ({"startIndex": -5, "count": 1}, 1, ["delta"]),
+        ({"startIndex": 5, "count": 10}, 5, ["echo"]),
+        ({"startIndex": 6}, 6, []),
+        ({"count": -1}, 1, []),
+        ({"count": 0}, 1, []),
+    ],
+)
+def test_index_paging(scim, roster, params, start, expected):
+    """startIndex is 1-based and clamps to 1; a negative count is 0; totalResults counts all
+    matches and itemsPerPage what this page holds (RFC 7644 §3.4.2.4)."""
+    body = scim.get("/Users", params).json()
+    assert [r["userName"] for r in body["Resources"]] == expected
+    assert (body["totalResults"], body["startIndex"], body["itemsPerPage"]) == (
+        5,
+        start,
+        len(expected),
+    )
+
+
+def test_count_is_capped_at_max_results(scim, roster, settings):
+    """A count above filter.maxResults returns at most maxResults (RFC 7644 §3.4.2.4)."""
+    settings.SCIM = {**settings.SCIM, "MAX_RESULTS": 2}
+    body = scim.get("/Users", {"count": 50}).json()
+    assert body["itemsPerPage"] == 2 and body["totalResults"] == 5
+
+
+def test_offset_pages_neither_skip_nor_repeat(scim, make_user):
+    """Paging through with startIndex visits every user exactly once, in a stable order."""
+    created = [make_user(f"user{i:02d}")["id"] for i in range(23)]
+    seen = []
+    for start in range(1, 24, 5):
+        seen += [
+            r["id"]
+            for r in scim.get("/Users", {"startIndex": start, "count": 5}).json()["Resources"]
+        ]
+    assert seen == created
+
+
+def test_cursor_paging_forward_and_back(scim, make_user):
+    """RFC 9865: an empty cursor starts, nextCursor continues, previousCursor goes back; the
+    last page has no nextCursor and cursor pages carry no startIndex."""
+    created = [make_user(f"user{i:02d}")["id"] for i in range(7)]
+    pages, cursor, bodies = [], "", []
+    while cursor is not None:
+        body = scim.get("/Users", {"cursor": cursor, "count": 3}).json()
+        bodies.append(body)
+        assert "startIndex" not in body and body["totalResults"] == 7
+        pages.append([r["id"] for r in body["Resources"]])
+        cursor = body.get("nextCursor")
+    assert pages == [created[0:3], created[3:6], created[6:7]]
+    assert "previousCursor" not in bodies[0]
+    back = scim.get("/Users", {"cursor": bodies[2]["previousCursor"], "count": 3}).json()
+    assert [r["id"] for r in back["Resources"]] == created[3:6]
+    assert back["nextCursor"] and back["previousCursor"]
+
+
+def test_cursor_paging_with_filter(scim, make_user):
+    """A cursor walk honours the filter on every page."""
+    for i in range(5):
+        make_user(f"keep{i}")
+        make_user(f"drop{i}")
+    body = scim.get("/Users", {"cursor": "", "count": 3, "filter": 'userName sw "keep"'}).json()
+    nxt = scim.get(
+        "/Users", {"cursor": body["nextCursor"], "count": 3, "filter": 'userName sw "keep"'}
+    ).json()
+    assert [r["userName"] for r in body["Resources"] + nxt["Resources"]] == [
+        f"keep{i}" for i in range(5)
+    ]
+    assert "nextCursor" not in nxt
+
+
+def test_search_endpoint_takes_parameters_in_the_body(scim, roster):
+    """POST /Users/.search with a SearchRequest answers like GET with the same parameters
+    (RFC 7644 §3.4.3), including attribute projection."""
+    response = scim.post(
+        "/Users/.search",
+        {
+            "schemas": [SEARCH_SCHEMA],
+            "filter": 'userName sw "b" or userName sw "c"',
+            "sortBy": "userName",
+            "sortOrder": "descending",
+            "startIndex": 1,
+            "count": 10,
+            "attributes": ["userName"],
+        },
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["schemas"] == [LIST_SCHEMA]
+    assert [r["userName"] for r in body["Resources"]] == ["charlie", "bravo"]
+    assert set(body["Resources"][0]) == {"schemas", "id", "userName"}
+
+
+def test_root_search_covers_every_resource_type(scim, roster):
+    """POST /.search at the service root searches all resource types (RFC 7644 §3.4.3)."""
+    response = scim.post("/.search", {"schemas": [SEARCH_SCHEMA], "filter": 'userName eq "ECHO"'})
+    assert names(response) == ["echo"]
+    assert response.json()["totalResults"] == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"filter": "userName pr"}, {"schemas": ["urn:nope"]}, ["not", "an", "object"]],
+    ids=["no-schemas", "wrong-schema", "not-an-object"],
+)
+def test_search_request_needs_its_schema(scim, body):
+    """A SearchRequest must name its schema (RFC 7644 §3.4.3)."""
+    assert_scim_error(scim.post("/Users/.search", body), 400, "invalidSyntax")
+
+
+def test_search_count_must_be_a_json_integer(scim):
+    """In a SearchRequest body, count is a JSON number, not a string."""
+    response = scim.post("/Users/.search", {"schemas": [SEARCH_SCHEMA], "count": "10"})
+    assert_scim_error(response, 400, "invalidValue", "count")
