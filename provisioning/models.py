@@ -65,7 +65,10 @@ class User(models.Model):
     """A provisioned SCIM User (RFC 7643 §4.1, with the EnterpriseUser extension of §4.3)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="users")
+    # No index of its own: every index below leads with the tenant.
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="users", db_index=False
+    )
     user_name = models.TextField(help_text="userName; unique case-insensitively per tenant.")
     external_id = models.TextField(null=True, blank=True, help_text="externalId, as sent.")
     display_name = models.TextField(null=True, blank=True)
@@ -116,7 +119,7 @@ class UserValue(models.Model):
     Entra's `emails[type eq "work"].value eq "x"`, are index scans rather than document scans.
     """
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="values")
     attribute = models.TextField(help_text="The attribute's name, e.g. 'emails'.")
     position = models.PositiveIntegerField(help_text="The value's place in the attribute's list.")

@@ -39,7 +39,9 @@ class ServiceProviderConfigView(DiscoveryView):
     def get(self, request):
         return Response(
             discovery.service_provider_config(
-                base_url(request), max_results=app_settings.get("MAX_RESULTS")
+                base_url(request),
+                max_results=app_settings.get("MAX_RESULTS"),
+                default_count=app_settings.get("DEFAULT_COUNT"),
             )
         )
 

@@ -41,11 +41,11 @@ def names(response) -> list[str]:
             {"sortBy": "username", "sortOrder": "descending"},
             ["echo", "delta", "charlie", "bravo", "Alpha"],
         ),
-        # Unassigned values sort last in both orders.
+        # Unassigned values come last when ascending, first when descending.
         ({"sortBy": "name.familyName"}, ["bravo", "Alpha", "echo", "delta", "charlie"]),
         (
             {"sortBy": "name.familyName", "sortOrder": "descending"},
-            ["delta", "echo", "Alpha", "bravo", "charlie"],
+            ["charlie", "delta", "echo", "Alpha", "bravo"],
         ),
         # A multi-valued attribute sorts by its primary value, else its first.
         ({"sortBy": "emails"}, ["charlie", "Alpha", "delta", "bravo", "echo"]),

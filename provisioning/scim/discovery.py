@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from .schema import LIST_RESPONSE_URN, SERVICE_PROVIDER_CONFIG_SCHEMA_URN
 
 
-def service_provider_config(base_url: str, *, max_results: int) -> dict:
-    """Return the `/ServiceProviderConfig` document (RFC 7643 §5)."""
+def service_provider_config(base_url: str, *, max_results: int, default_count: int) -> dict:
+    """Return the `/ServiceProviderConfig` document (RFC 7643 §5, RFC 9865 §4)."""
     return {
         "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA_URN],
         "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
@@ -22,6 +22,15 @@ def service_provider_config(base_url: str, *, max_results: int) -> dict:
         "changePassword": {"supported": False},
         "sort": {"supported": True},
         "etag": {"supported": False},
+        # RFC 9865 §4. Cursors never expire (they name a position, not a stored result set),
+        # so no cursorTimeout is given.
+        "pagination": {
+            "cursor": True,
+            "index": True,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": default_count,
+            "maxPageSize": max_results,
+        },
         "authenticationSchemes": [
             {
                 "type": "oauthbearertoken",

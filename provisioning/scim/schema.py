@@ -535,6 +535,50 @@ SERVICE_PROVIDER_CONFIG_SCHEMA = Schema(
         _supported("changePassword", "Change password configuration options."),
         _supported("sort", "Sort configuration options."),
         _supported("etag", "ETag configuration options."),
+        # RFC 9865 §4.
+        _complex(
+            "pagination",
+            (
+                _bool(
+                    "cursor",
+                    "Whether cursor-based pagination is supported.",
+                    required=True,
+                    mutability=_READ_ONLY,
+                ),
+                _bool(
+                    "index",
+                    "Whether index-based pagination is supported.",
+                    required=True,
+                    mutability=_READ_ONLY,
+                ),
+                _string(
+                    "defaultPaginationMethod",
+                    "The pagination used when a request names none.",
+                    canonical_values=("cursor", "index"),
+                    mutability=_READ_ONLY,
+                ),
+                Attribute(
+                    "defaultPageSize",
+                    Type.INTEGER,
+                    mutability=_READ_ONLY,
+                    description="Results in a page when a request gives no count.",
+                ),
+                Attribute(
+                    "maxPageSize",
+                    Type.INTEGER,
+                    mutability=_READ_ONLY,
+                    description="The most results a page holds, whatever the count.",
+                ),
+                Attribute(
+                    "cursorTimeout",
+                    Type.INTEGER,
+                    mutability=_READ_ONLY,
+                    description="Seconds a cursor stays valid between page requests.",
+                ),
+            ),
+            "Pagination configuration options.",
+            mutability=_READ_ONLY,
+        ),
         _complex(
             "authenticationSchemes",
             _authentication_scheme_attrs(),

@@ -79,7 +79,8 @@ def order_by(sort_by: str, descending: bool, source: Source) -> list[OrderBy]:
     """Return the ordering for `sortBy`/`sortOrder` (RFC 7644 §3.4.2.3).
 
     Strings sort case-insensitively unless case-exact; a multi-valued attribute sorts by its
-    primary value, else its first; resources without a value come last in either order.
+    primary value, else its first; resources without a value "are ordered last if ascending
+    and first if descending".
     """
     path = parse_attr_path(sort_by, error=InvalidValue)
     target = _Compiler(source).resolve(path, error=InvalidValue)
@@ -94,7 +95,7 @@ def order_by(sort_by: str, descending: bool, source: Source) -> list[OrderBy]:
         expression = target.text()
     if target.attr.type in _STRING_TYPES and not target.attr.case_exact:
         expression = Lower(expression)
-    return [expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)]
+    return [expression.desc(nulls_first=True) if descending else expression.asc(nulls_last=True)]
 
 
 def _subquery_value(rows: QuerySet, attr: Attribute) -> Expression:
@@ -286,15 +287,18 @@ class _Compiler:
         if attr.type is Type.BINARY and op in _ORDERING_OPS:
             # RFC 7644 §3.4.2.2: gt/ge/lt/le on Binary attributes SHALL be invalidFilter.
             raise InvalidFilter(f"'{op}' does not apply to binary attribute '{attr.name}'.")
-        lhs = lhs if lhs is not None else target.text()
-        rhs: Expression = Value(value)
+        raw = lhs if lhs is not None else target.text()
+        lhs, rhs = raw, Value(value)
         if not attr.case_exact:
-            lhs, rhs = Lower(lhs), Lower(rhs)
+            lhs, rhs = Lower(raw), Lower(rhs)
+        # On the raw value, so the planner drops it where the column is NOT NULL and it never
+        # lures the planner into a btree scan of lower(column).
+        assigned = Q(lk.IsNull(raw, False))
         if op in ("eq", "ne"):
-            matched = Q(lk.Exact(lhs, rhs)) & Q(lk.IsNull(lhs, False))
+            matched = Q(lk.Exact(lhs, rhs)) & assigned
             return matched if op == "eq" else ~matched
         lookup = _PATTERN_OPS.get(op) or _ORDERING_OPS[op]
-        return Q(lookup(lhs, rhs)) & Q(lk.IsNull(lhs, False))
+        return Q(lookup(lhs, rhs)) & assigned
 
     def _present(self, target: _Target) -> Q:
         """RFC 7644 §3.4.2.2 `pr`: a non-empty, non-null value."""

@@ -48,7 +48,7 @@ def columns_for(document: dict) -> dict:
     return columns
 
 
-def _value_rows(user: User) -> list[UserValue]:
+def value_rows(user: User) -> list[UserValue]:
     """Return one row per value of the user's multi-valued attributes, for filtering."""
     rows = []
     for schema in USER_RESOURCE_TYPE.schemas:
@@ -94,7 +94,7 @@ def create(tenant: Tenant, document: dict) -> User:
     )
     with _unique_user_name(document["userName"]):
         user.save(force_insert=True)
-    UserValue.objects.bulk_create(_value_rows(user))
+    UserValue.objects.bulk_create(value_rows(user))
     return user
 
 
@@ -112,7 +112,7 @@ def replace(tenant: Tenant, user_id: str, document: dict) -> User:
     with _unique_user_name(document["userName"]):
         user.save()
     UserValue.objects.filter(user=user).delete()
-    UserValue.objects.bulk_create(_value_rows(user))
+    UserValue.objects.bulk_create(value_rows(user))
     return user
 
 
