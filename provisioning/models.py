@@ -14,7 +14,16 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from .scim.schema import USER_SCHEMA
+
 DEFAULT_TENANT_SLUG = "default"
+
+# Multi-valued User attributes whose `value` has a maximum length, so it fits a btree index.
+INDEXED_VALUE_ATTRIBUTES = sorted(
+    attr.name
+    for attr in USER_SCHEMA.attributes
+    if attr.multi_valued and (value := attr.sub_attribute("value")) and value.max_length
+)
 
 
 class Tenant(models.Model):
@@ -128,8 +137,14 @@ class UserValue(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["user", "attribute", "position"], name="prov_uservalue_user"),
+            # Only for attributes whose values have a bounded length (photos and certificates
+            # can outgrow a btree entry); filters on the others scan the user's own rows.
             models.Index(
-                "tenant", "attribute", Lower(KT("element__value")), name="prov_uservalue_value_ci"
+                "tenant",
+                "attribute",
+                Lower(KT("element__value")),
+                name="prov_uservalue_value_ci",
+                condition=models.Q(attribute__in=INDEXED_VALUE_ATTRIBUTES),
             ),
             GinIndex(
                 OpClass(Lower(KT("element__value")), name="gin_trgm_ops"),
@@ -139,3 +154,81 @@ class UserValue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.attribute}[{self.position}]"
+
+
+class Group(models.Model):
+    """A provisioned SCIM Group (RFC 7643 §4.2). Its members are `Membership` rows."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="groups", db_index=False
+    )
+    display_name = models.TextField(help_text="displayName; unique case-insensitively per tenant.")
+    external_id = models.TextField(null=True, blank=True, help_text="externalId, as sent.")
+    data = models.JSONField(
+        default=dict, help_text="The SCIM document, without id, meta and members."
+    )
+    version = models.PositiveBigIntegerField(
+        default=1, help_text="Grows by one with every change, membership included."
+    )
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    last_modified = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "SCIM group"
+        constraints = [
+            models.UniqueConstraint(
+                "tenant", Lower("display_name"), name="provisioning_group_displayname_ci_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "created", "id"], name="prov_group_tenant_created"),
+            models.Index(fields=["tenant", "external_id"], name="prov_group_tenant_extid"),
+            GinIndex(
+                OpClass(Lower("display_name"), name="gin_trgm_ops"),
+                name="prov_group_display_name_trgm",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class Membership(models.Model):
+    """One member of a group: a User or a Group (nested), never both."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # Indexed by (group, id) below, the order members are listed in.
+    group = models.ForeignKey(
+        Group, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, null=True, blank=True, related_name="memberships"
+    )
+    member_group = models.ForeignKey(
+        Group, on_delete=models.CASCADE, null=True, blank=True, related_name="parent_memberships"
+    )
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=True) ^ models.Q(member_group__isnull=True),
+                name="provisioning_membership_one_member",
+            ),
+            # A member is in a group once: adding it again changes nothing.
+            models.UniqueConstraint(
+                fields=["group", "user"],
+                condition=models.Q(user__isnull=False),
+                name="provisioning_membership_user_once",
+            ),
+            models.UniqueConstraint(
+                fields=["group", "member_group"],
+                condition=models.Q(member_group__isnull=False),
+                name="provisioning_membership_group_once",
+            ),
+        ]
+        indexes = [models.Index(fields=["group", "id"], name="prov_membership_group")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id or self.member_group_id} in {self.group_id}"

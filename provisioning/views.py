@@ -24,7 +24,14 @@ def base_url(request) -> str:
     return request.build_absolute_uri(f"{get_script_prefix()}{BASE_PATH}")
 
 
-class DiscoveryView(APIView):
+class SCIMView(APIView):
+    """Base of every SCIM endpoint. SCIM defines no OPTIONS, so it is a 405 like any method
+    the endpoint lacks, and `Allow` never lists it."""
+
+    http_method_names = ["get", "post", "put", "patch", "delete", "head"]
+
+
+class DiscoveryView(SCIMView):
     """Base for the discovery endpoints, which take GET only (RFC 7644 §4)."""
 
     def initial(self, request, *args, **kwargs):
@@ -70,7 +77,7 @@ class SchemasView(DiscoveryView):
         raise errors.NotFound(f"Schema '{schema_id}' not found.")
 
 
-class ResourceView(APIView):
+class ResourceView(SCIMView):
     """Base for the views of one resource type, served by one storage module."""
 
     resource_type: ResourceType = None
@@ -150,7 +157,7 @@ class ResourceDetailView(ResourceView):
         return Response(status=204)
 
 
-class RootSearchView(APIView):
+class RootSearchView(SCIMView):
     """`POST /.search`: one query over every resource type (RFC 7644 §3.4.3).
 
     Results come type by type, in the order of `resources`, and `startIndex`/`count` page
@@ -261,10 +268,12 @@ def _param(params, name: str, kind: type, *, from_body: bool = False):
     return value
 
 
-class NotImplementedView(APIView):
+class NotImplementedView(SCIMView):
     """An endpoint of RFC 7644 the server does not offer: 501 (RFC 7644 §3.12)."""
 
     detail = "This endpoint is not supported."
+
+    http_method_names = [*SCIMView.http_method_names, "options"]
 
     def fail(self, request, *args, **kwargs):
         raise errors.NotImplementedByServer(self.detail)
@@ -272,8 +281,10 @@ class NotImplementedView(APIView):
     get = post = put = patch = delete = options = fail
 
 
-class UnknownEndpointView(APIView):
+class UnknownEndpointView(SCIMView):
     """Any other path under the SCIM root: a SCIM 404 whatever the method."""
+
+    http_method_names = [*SCIMView.http_method_names, "options"]
 
     def fail(self, request, *args, **kwargs):
         raise errors.NotFound(f"No SCIM endpoint at '{request.path}'.")

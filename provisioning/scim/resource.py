@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -197,6 +198,11 @@ def coerce_scalar(attr: Attribute, value: Any, where: str | None = None) -> Any:
         raise InvalidValue(f"Attribute '{where}' must be a number.")
     if not isinstance(value, str):
         raise InvalidValue(f"Attribute '{where}' must be a string.")
+    if attr.max_length is not None and len(value) > attr.max_length:
+        raise InvalidValue(f"Attribute '{where}' is longer than {attr.max_length} characters.")
+    if not storable(value):
+        # PostgreSQL text cannot hold NUL, and UTF-8 cannot encode a lone surrogate.
+        raise InvalidValue(f"Attribute '{where}' contains a NUL character or a lone surrogate.")
     if kind is Type.DATETIME and parse_datetime(value) is None:
         raise InvalidValue(
             f"Attribute '{where}' must be an xsd:dateTime, e.g. 2024-01-31T12:00:00Z."
@@ -207,6 +213,14 @@ def coerce_scalar(attr: Attribute, value: Any, where: str | None = None) -> Any:
         except binascii.Error:
             raise InvalidValue(f"Attribute '{where}' must be base64-encoded.") from None
     return value
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> bool:
+    """Return whether PostgreSQL can store `text`: no NUL, no lone surrogate."""
+    return _UNSTORABLE.search(text) is None
 
 
 def parse_datetime(value: str) -> dt.datetime | None:

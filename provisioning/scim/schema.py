@@ -63,6 +63,9 @@ class Attribute:
     # The indexed database column that mirrors this attribute, where there is one; filters and
     # sorting on it run against the column instead of the JSON document.
     column: str | None = None
+    # The longest string accepted, in characters. Values kept in btree indexes need one: an
+    # index entry holds at most 2704 bytes, and 512 characters of UTF-8 fit in 2048.
+    max_length: int | None = None
     _by_name: dict[str, Attribute] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -233,7 +236,9 @@ def _multi_valued(
     return _complex(
         name,
         (
-            value or _string("value", f"The value of the {name} entry."),
+            # Values of multi-valued attributes are indexed (UserValue) for filtering.
+            value
+            or _string("value", f"The value of the {name} entry.", max_length=INDEXED_MAX_LENGTH),
             _string("display", "A human-readable name, primarily used for display purposes."),
             _string("type", "A label indicating the attribute's function.", canonical_values=types),
             _bool("primary", "Whether this value is the preferred one; true at most once."),
@@ -253,6 +258,7 @@ LIST_RESPONSE_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SEARCH_REQUEST_URN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 _READ_ONLY = Mutability.READ_ONLY
+INDEXED_MAX_LENGTH = 512
 
 # RFC 7643 §3.1: attributes of every resource, not listed in the resource's own schema.
 COMMON_ATTRIBUTES: dict[str, Attribute] = {
@@ -272,6 +278,7 @@ COMMON_ATTRIBUTES: dict[str, Attribute] = {
             "An identifier for the resource as defined by the provisioning client.",
             case_exact=True,
             column="external_id",
+            max_length=INDEXED_MAX_LENGTH,
         ),
         _complex(
             "meta",
@@ -327,6 +334,7 @@ USER_SCHEMA = Schema(
             required=True,
             uniqueness=Uniqueness.SERVER,
             column="user_name",
+            max_length=INDEXED_MAX_LENGTH,
         ),
         _complex(
             "name",
@@ -341,7 +349,10 @@ USER_SCHEMA = Schema(
             "The components of the user's real name.",
         ),
         _string(
-            "displayName", "The name of the User, suitable for display.", column="display_name"
+            "displayName",
+            "The name of the User, suitable for display.",
+            column="display_name",
+            max_length=INDEXED_MAX_LENGTH,
         ),
         _string("nickName", "The casual way to address the user."),
         _ref("profileUrl", ("external",), "A URI pointing to the User's online profile."),
@@ -450,6 +461,45 @@ USER_RESOURCE_TYPE = ResourceType(
     USER_SCHEMA,
     (SchemaExtension(ENTERPRISE_USER_SCHEMA, required=False),),
 )
+
+GROUP_SCHEMA = Schema(
+    GROUP_SCHEMA_URN,
+    "Group",
+    "Group",
+    (
+        _string(
+            "displayName",
+            "A human-readable name for the Group; unique case-insensitively.",
+            required=True,
+            uniqueness=Uniqueness.SERVER,
+            column="display_name",
+            max_length=INDEXED_MAX_LENGTH,
+        ),
+        _complex(
+            "members",
+            (
+                _string("value", "The id of a member.", mutability=Mutability.IMMUTABLE),
+                _ref(
+                    "$ref",
+                    ("User", "Group"),
+                    "The URI of the member.",
+                    mutability=Mutability.IMMUTABLE,
+                ),
+                _string(
+                    "type",
+                    "The type of the member.",
+                    canonical_values=("User", "Group"),
+                    mutability=Mutability.IMMUTABLE,
+                ),
+                _string("display", "The member's display name.", mutability=_READ_ONLY),
+            ),
+            "A list of members of the Group: Users or Groups.",
+            multi_valued=True,
+        ),
+    ),
+)
+
+GROUP_RESOURCE_TYPE = ResourceType("Group", "/Groups", "Group", GROUP_SCHEMA)
 
 RESOURCE_TYPES: tuple[ResourceType, ...] = (USER_RESOURCE_TYPE,)
 

@@ -46,7 +46,7 @@ from ..scim.filter import (
     parse_attr_path,
     parse_filter,
 )
-from ..scim.resource import parse_datetime
+from ..scim.resource import parse_datetime, storable
 from ..scim.schema import Attribute, ResourceType, Schema, Type
 
 _NOTHING = Q(pk__in=[])
@@ -68,11 +68,19 @@ class Source:
     # Return the rows of the multi-valued attribute `key` that belong to the outer resource.
     values: Callable[[str], QuerySet]
     document: str = "data"
+    # Compile a comparison on a sub-attribute of those rows, where they are not JSON
+    # elements (Group members are rows with foreign keys).
+    element_leaf: Callable[[Attribute, Present | Compare], Q] | None = None
 
 
 def filter_q(text: str, source: Source) -> Q:
     """Return the `Q` that selects the resources matching the SCIM filter `text`."""
     return _Compiler(source).compile(parse_filter(text))
+
+
+def element_q(node: Filter, parent: Attribute, source: Source) -> Q:
+    """Return the `Q` over the value rows of `parent` that match the value filter `node`."""
+    return _Compiler(source)._element(node, parent)
 
 
 def order_by(sort_by: str, descending: bool, source: Source) -> list[OrderBy]:
@@ -231,6 +239,8 @@ class _Compiler:
                 sub = parent.sub_attribute(path.attr)
                 if sub is None:
                     raise InvalidFilter(f"Unknown attribute '{parent.name}.{path.attr}'.")
+                if self.source.element_leaf is not None:
+                    return self.source.element_leaf(sub, node)
                 return self._leaf(node, _Target(sub, json_path=(sub.name,), document="element"))
         raise InvalidFilter("Unsupported filter expression.")  # pragma: no cover - exhaustive
 
@@ -284,6 +294,8 @@ class _Compiler:
             return self._datetime(node, target)
         if not isinstance(value, str):
             raise InvalidFilter(f"'{attr.name}' is a string: compare it with a string.")
+        if not storable(value):
+            raise InvalidFilter("A filter value cannot contain a NUL character.")
         if attr.type is Type.BINARY and op in _ORDERING_OPS:
             # RFC 7644 §3.4.2.2: gt/ge/lt/le on Binary attributes SHALL be invalidFilter.
             raise InvalidFilter(f"'{op}' does not apply to binary attribute '{attr.name}'.")

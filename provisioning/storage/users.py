@@ -5,45 +5,26 @@ module keeps the indexed columns in step with the document, turns constraint vio
 SCIM errors, and moves `version`/`lastModified` only when something changed.
 """
 
-import uuid
-from contextlib import contextmanager
-
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import OuterRef
 from django.utils import timezone
 
 from ..models import Tenant, User, UserValue
-from ..scim.errors import NotFound, Uniqueness
-from ..scim.schema import COMMON_ATTRIBUTES, USER_RESOURCE_TYPE, USER_SCHEMA
+from ..scim.schema import USER_RESOURCE_TYPE, USER_SCHEMA
+from .common import Patcher, check_version, get_one, mark_changed, mirrored_columns, unique
+from .common import columns_for as mirrored_values
 from .listing import ListRequest, Page, list_page
 from .query import Source
 
 USERNAME_CONSTRAINT = "provisioning_user_username_ci_unique"
 
 
-def _mirrored_columns() -> list[tuple[str, str, str | None]]:
-    """Return (column, attribute, sub-attribute) for every attribute the schema table mirrors."""
-    mirrored = [(COMMON_ATTRIBUTES["externalid"].column, "externalId", None)]
-    for attr in USER_SCHEMA.attributes:
-        if attr.column:
-            mirrored.append((attr.column, attr.name, None))
-        mirrored.extend(
-            (sub.column, attr.name, sub.name) for sub in attr.sub_attributes if sub.column
-        )
-    return mirrored
-
-
-MIRRORED_COLUMNS = _mirrored_columns()
+MIRRORED_COLUMNS = mirrored_columns(USER_RESOURCE_TYPE)
 
 
 def columns_for(document: dict) -> dict:
-    """Return the column values that mirror `document`."""
-    columns = {}
-    for column, name, sub_name in MIRRORED_COLUMNS:
-        value = document.get(name)
-        if sub_name is not None:
-            value = value.get(sub_name) if isinstance(value, dict) else None
-        columns[column] = value
+    """Return the column values that mirror `document`, the main email included."""
+    columns = mirrored_values(MIRRORED_COLUMNS, document)
     columns["email"] = _main_email(document.get("emails", []))
     return columns
 
@@ -77,13 +58,7 @@ def _main_email(emails: list[dict]) -> str | None:
 
 def get(tenant: Tenant, user_id: str, *, for_update: bool = False) -> User:
     """Return the user `user_id` of `tenant`."""
-    queryset = User.objects.filter(tenant=tenant, pk=_pk(user_id))
-    if for_update:
-        queryset = queryset.select_for_update()
-    user = queryset.first()
-    if user is None:
-        raise NotFound(f"User '{user_id}' not found.")
-    return user
+    return get_one(User.objects.filter(tenant=tenant), user_id, "User", for_update=for_update)
 
 
 def create(tenant: Tenant, document: dict) -> User:
@@ -92,35 +67,53 @@ def create(tenant: Tenant, document: dict) -> User:
     user = User(
         tenant=tenant, data=document, created=now, last_modified=now, **columns_for(document)
     )
-    with _unique_user_name(document["userName"]):
+    with _unique_user_name(document):
         user.save(force_insert=True)
     UserValue.objects.bulk_create(value_rows(user))
     return user
 
 
 @transaction.atomic
-def replace(tenant: Tenant, user_id: str, document: dict) -> User:
+def replace(tenant: Tenant, user_id: str, document: dict, expected_version=None) -> User:
     """Replace the user's document (RFC 7644 §3.5.1); nothing moves when nothing changed."""
     user = get(tenant, user_id, for_update=True)
+    check_version(user, expected_version)
+    return _write(user, document)
+
+
+@transaction.atomic
+def patch(tenant: Tenant, user_id: str, operations: Patcher, expected_version=None) -> User:
+    """Apply PATCH operations to the user's current document, under its row lock.
+
+    The operations run on the document as it is once locked, so concurrent PATCHes of one
+    user apply one after the other and none is lost (RFC 7644 §3.5.2).
+    """
+    user = get(tenant, user_id, for_update=True)
+    check_version(user, expected_version)
+    return _write(user, operations(user.data).document)
+
+
+def _write(user: User, document: dict) -> User:
+    """Store `document` as the user's, with its columns and value rows, if it differs."""
     if user.data == document:
         return user
     for column, value in columns_for(document).items():
         setattr(user, column, value)
     user.data = document
-    user.version += 1
-    user.last_modified = timezone.now()
-    with _unique_user_name(document["userName"]):
+    mark_changed(user)
+    with _unique_user_name(document):
         user.save()
     UserValue.objects.filter(user=user).delete()
     UserValue.objects.bulk_create(value_rows(user))
     return user
 
 
-def delete(tenant: Tenant, user_id: str) -> None:
-    """Delete the user for good (RFC 7644 §3.6)."""
-    deleted, _ = User.objects.filter(tenant=tenant, pk=_pk(user_id)).delete()
-    if not deleted:
-        raise NotFound(f"User '{user_id}' not found.")
+@transaction.atomic
+def delete(tenant: Tenant, user_id: str, expected_version=None) -> None:
+    """Delete the user for good (RFC 7644 §3.6); its memberships go with it."""
+    user = get(tenant, user_id, for_update=True)
+    check_version(user, expected_version)
+    user.delete()
 
 
 def source(tenant: Tenant) -> Source:
@@ -138,28 +131,5 @@ def search(tenant: Tenant, request: ListRequest) -> Page:
     return list_page(User.objects.filter(tenant=tenant), source(tenant), request)
 
 
-@contextmanager
-def _unique_user_name(user_name: str):
-    """Turn a violation of the per-tenant userName constraint into a SCIM 409 `uniqueness`.
-
-    The write runs in a savepoint so that the violation leaves the request's transaction
-    usable; the constraint, not a prior lookup, decides, so concurrent creates are safe.
-    """
-    try:
-        with transaction.atomic():
-            yield
-    except IntegrityError as exc:
-        if (
-            getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
-            == USERNAME_CONSTRAINT
-        ):
-            raise Uniqueness(f"userName '{user_name}' is already in use.") from None
-        raise
-
-
-def _pk(user_id: str) -> uuid.UUID:
-    """Return `user_id` as a UUID; an id that is not even a UUID names no user."""
-    try:
-        return uuid.UUID(user_id)
-    except ValueError:
-        raise NotFound(f"User '{user_id}' not found.") from None
+def _unique_user_name(document: dict):
+    return unique(USERNAME_CONSTRAINT, f"userName '{document['userName']}' is already in use.")

@@ -49,9 +49,17 @@ def live_server_url(django_db_setup) -> str:
     port = _free_port()
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "gunicorn", "scimserver.wsgi",
-            "--bind", f"127.0.0.1:{port}", "--workers", "2",
-            "--no-control-socket", "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "scimserver.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--no-control-socket",
+            "--log-level",
+            "warning",
         ],
         cwd=ROOT,
         env={**os.environ, "DATABASE_URL": urlunsplit(database), "LOG_LEVEL": "WARNING"},

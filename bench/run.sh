@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Benchmark the SCIM server over real HTTP on this machine, in one command:
+#   bench/run.sh                     # 100000 users
+#   BENCH_USERS=2000 bench/run.sh    # a quick run
+# It uses a database of its own, `scim_bench`, on the local PostgreSQL cluster of `make run`
+# (or DATABASE_URL as given), serves it with gunicorn (2 workers) on a free port with a
+# throwaway bootstrap token, seeds BENCH_USERS users unless they are already there, runs
+# `scimbench.py all`, and stops the server on exit. Results: bench/results/<timestamp>.json;
+# the server's log: bench/results/server-<timestamp>.log.
+source "$(dirname "$0")/../scripts/lib.sh"
+
+BENCH_USERS=${BENCH_USERS:-100000}
+BENCH_DIR="$ROOT/bench"
+RESULTS="$BENCH_DIR/results"
+[[ "$BENCH_USERS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_USERS must be a positive integer."
+
+# ensure_database creates $PG_DB_NAME on the local cluster when missing and points DATABASE_URL
+# at it; the benchmark's users get a database of their own, apart from `make run`'s `scim`.
+# A DATABASE_URL set by the user is used as it is.
+PG_DB_NAME=scim_bench
+# The test extras carry httpx2, the benchmark client's HTTP library.
+ensure_venv test
+ensure_secret_key
+ensure_database
+cd "$ROOT"
+PY="$VENV/bin/python"
+
+"$PY" manage.py migrate --noinput -v0
+SCIM_BOOTSTRAP_TOKEN=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(32))')
+export SCIM_BOOTSTRAP_TOKEN
+"$PY" manage.py scim_token bootstrap >/dev/null
+export SCIM_TOKEN=$SCIM_BOOTSTRAP_TOKEN
+
+PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+BASE="http://127.0.0.1:$PORT/scim/v2"
+mkdir -p "$RESULTS"
+SERVER_LOG="$RESULTS/server-$(date -u +%Y%m%dT%H%M%SZ).log"
+
+SERVER_PID=
+stop_server() {
+    [ -n "$SERVER_PID" ] || return 0
+    kill -TERM "$SERVER_PID" 2>/dev/null || return 0
+    # gunicorn's graceful timeout is 10 s; give it a little more, then stop waiting politely.
+    for _ in $(seq 1 60); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.25
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+}
+trap stop_server EXIT
+trap 'exit 130' INT TERM
+
+echo "Starting gunicorn (2 workers) on $BASE, database $(printf %s "$DATABASE_URL" | sed 's|.*/||'); log: $SERVER_LOG" >&2
+"$VENV/bin/gunicorn" scimserver.wsgi \
+    --bind "127.0.0.1:$PORT" \
+    --workers 2 \
+    --timeout 60 \
+    --graceful-timeout 10 \
+    --no-control-socket \
+    >"$SERVER_LOG" 2>&1 &
+SERVER_PID=$!
+
+bench() {
+    "$PY" "$BENCH_DIR/scimbench.py" "$@" --base-url "$BASE"
+}
+
+if ! bench wait --wait-seconds 60; then
+    tail -n 20 "$SERVER_LOG" >&2
+    die "the server did not start; see $SERVER_LOG."
+fi
+
+HAVE=$(bench count)
+if [ "$HAVE" -ge "$BENCH_USERS" ]; then
+    echo "Seeding skipped: the database already holds $HAVE users (BENCH_USERS=$BENCH_USERS)." >&2
+else
+    echo "Seeding $BENCH_USERS users (the database holds $HAVE) ..." >&2
+    bench seed --users "$BENCH_USERS"
+fi
+if [ "$HAVE" -gt "$BENCH_USERS" ]; then
+    echo "Note: benchmarking all $HAVE users; drop the scim_bench database for a smaller population." >&2
+fi
+
+bench all

@@ -1,0 +1,88 @@
+"""What every resource store shares: ids, lookups, uniqueness errors, version moves."""
+
+import uuid
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Model, QuerySet
+from django.utils import timezone
+
+from ..scim.errors import NotFound, PreconditionFailed, Uniqueness
+from ..scim.schema import COMMON_ATTRIBUTES, ResourceType
+
+# Turns a resource's current document into a `provisioning.scim.patch.PatchResult`.
+Patcher = Callable[[dict], Any]
+
+
+def parse_pk(resource_id: str, type_name: str) -> uuid.UUID:
+    """Return `resource_id` as a UUID; an id that is not even a UUID names nothing (404)."""
+    try:
+        return uuid.UUID(resource_id)
+    except ValueError:
+        raise NotFound(f"{type_name} '{resource_id}' not found.") from None
+
+
+def get_one(queryset: QuerySet, resource_id: str, type_name: str, *, for_update: bool = False):
+    """Return the object of `queryset` with this id, locked for update when asked."""
+    queryset = queryset.filter(pk=parse_pk(resource_id, type_name))
+    if for_update:
+        queryset = queryset.select_for_update()
+    obj = queryset.first()
+    if obj is None:
+        raise NotFound(f"{type_name} '{resource_id}' not found.")
+    return obj
+
+
+def mark_changed(obj: Model) -> None:
+    """Move the object's version and lastModified (RFC 7644 §3.14): something changed."""
+    obj.version += 1
+    obj.last_modified = timezone.now()
+
+
+@contextmanager
+def unique(constraint: str, detail: str):
+    """Turn a violation of `constraint` into a SCIM 409 `uniqueness` with `detail`.
+
+    The write runs in a savepoint so that the violation leaves the request's transaction
+    usable; the constraint, not a prior lookup, decides, so concurrent creates are safe.
+    """
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError as exc:
+        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) == constraint:
+            raise Uniqueness(detail) from None
+        raise
+
+
+def check_version(obj: Model, expected: frozenset[int] | None) -> None:
+    """Refuse a write when `If-Match` named only other versions (RFC 7644 §3.14): 412."""
+    if expected is not None and obj.version not in expected:
+        raise PreconditionFailed(
+            f'The resource is at version W/"{obj.version}"; If-Match named another.'
+        )
+
+
+def mirrored_columns(resource_type: ResourceType) -> list[tuple[str, str, str | None]]:
+    """Return (column, attribute, sub-attribute) for each attribute the schema table mirrors."""
+    mirrored = [(COMMON_ATTRIBUTES["externalid"].column, "externalId", None)]
+    for attr in resource_type.schema.attributes:
+        if attr.column:
+            mirrored.append((attr.column, attr.name, None))
+        mirrored.extend(
+            (sub.column, attr.name, sub.name) for sub in attr.sub_attributes if sub.column
+        )
+    return mirrored
+
+
+def columns_for(mirrored: list[tuple[str, str, str | None]], document: dict) -> dict:
+    """Return the column values that mirror `document`."""
+    columns = {}
+    for column, name, sub_name in mirrored:
+        value = document.get(name)
+        if sub_name is not None:
+            value = value.get(sub_name) if isinstance(value, dict) else None
+        columns[column] = value
+    return columns

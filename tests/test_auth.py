@@ -1,0 +1,186 @@
+"""Bearer-token authentication (RFC 6750, RFC 7644 §2): who may call, what is stored, what is
+logged."""
+
+import datetime as dt
+import hashlib
+import logging
+
+import pytest
+from django.utils import timezone
+
+from provisioning import tokens
+from provisioning.models import Token
+from tests.conftest import SCIMClient, assert_scim_error
+
+
+def client_with_header(value: str) -> SCIMClient:
+    client = SCIMClient()
+    client.credentials(HTTP_AUTHORIZATION=value)
+    return client
+
+
+def assert_unauthorized(response) -> None:
+    """Assert a SCIM 401 that tells the client to use a bearer token (RFC 6750 §3)."""
+    assert_scim_error(response, 401)
+    assert response["WWW-Authenticate"] == 'Bearer realm="scim"'
+
+
+@pytest.fixture
+def issued(tenant) -> tuple[Token, str]:
+    """A fresh token of the `acme` tenant and its secret."""
+    return tokens.issue(tenant, name="okta")
+
+
+def test_no_authorization_header_is_401(anonymous):
+    """A request without credentials is a SCIM 401 with `WWW-Authenticate: Bearer`
+    (RFC 7644 §2, RFC 6750 §3)."""
+    assert_unauthorized(anonymous.get("/Users"))
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Basic dXNlcjpwYXNzd29yZA==",
+        "Bearer",
+        "Bearer ",
+        "Bearer a b",
+        "Bearer scim_unknown-token-value",
+        "Token {secret}",
+        "{secret}",
+    ],
+    ids=[
+        "basic",
+        "bearer-alone",
+        "bearer-blank",
+        "bearer-two-words",
+        "unknown-token",
+        "other-scheme-with-secret",
+        "secret-without-scheme",
+    ],
+)
+def test_bad_authorization_header_is_401(issued, header):
+    """Another scheme, a malformed header or an unknown token is a SCIM 401 with
+    `WWW-Authenticate` (RFC 6750 §3.1); a valid secret under another scheme is not accepted."""
+    _, secret = issued
+    client = client_with_header(header.format(secret=secret))
+
+    assert_unauthorized(client.get("/Users"))
+
+
+def test_revoked_token_is_401(issued):
+    """A revoked token is refused (RFC 6750 §3.1 invalid_token)."""
+    token, secret = issued
+    tokens.revoke(token)
+
+    assert_unauthorized(SCIMClient(secret).get("/Users"))
+
+
+def test_expired_token_is_401(issued):
+    """A token past its expiry is refused (RFC 6750 §3.1 invalid_token)."""
+    token, secret = issued
+    Token.objects.filter(pk=token.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+
+    assert_unauthorized(SCIMClient(secret).get("/Users"))
+
+
+def test_token_expiring_later_works(tenant):
+    """A token whose expiry is in the future is accepted."""
+    _, secret = tokens.issue(tenant, expires_at=timezone.now() + dt.timedelta(hours=1))
+
+    assert SCIMClient(secret).get("/Users").status_code == 200
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+def test_valid_token_works(issued, scheme):
+    """A valid token is accepted, the scheme name matched case-insensitively (RFC 7235 §2.1)."""
+    _, secret = issued
+
+    response = client_with_header(f"{scheme} {secret}").get("/Users")
+
+    assert response.status_code == 200, response.content
+
+
+def test_token_acts_for_its_own_tenant(make_tenant, make_client):
+    """A token sees its own tenant's users only."""
+    acme, globex = make_client(make_tenant("acme")), make_client(make_tenant("globex"))
+    acme.post(
+        "/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a"}
+    )
+
+    assert acme.get("/Users").json()["totalResults"] == 1
+    assert globex.get("/Users").json()["totalResults"] == 0
+
+
+def test_last_used_at_is_recorded_once_a_minute(issued, django_assert_num_queries):
+    """last_used_at is set on first use and not rewritten by every request within a minute, so
+    reads stay reads; after a minute it moves again."""
+    token, secret = issued
+    client = SCIMClient(secret)
+    assert token.last_used_at is None
+
+    before = timezone.now()
+    client.get("/Users")
+    token.refresh_from_db()
+    first_use = token.last_used_at
+    assert first_use is not None and first_use >= before
+
+    # 1. token by digest  2. count of users (an empty tenant needs no page query); no UPDATE.
+    with django_assert_num_queries(2):
+        client.get("/Users")
+    token.refresh_from_db()
+    assert token.last_used_at == first_use
+
+    stale = timezone.now() - dt.timedelta(minutes=2)
+    Token.objects.filter(pk=token.pk).update(last_used_at=stale)
+    client.get("/Users")
+    token.refresh_from_db()
+    assert token.last_used_at > stale + dt.timedelta(minutes=1)
+
+
+def test_failed_authentication_does_not_touch_last_used_at(issued):
+    """A refused (revoked) token's last_used_at is not moved by the refused request."""
+    token, secret = issued
+    tokens.revoke(token)
+
+    SCIMClient(secret).get("/Users")
+
+    token.refresh_from_db()
+    assert token.last_used_at is None
+
+
+def test_only_the_sha256_digest_is_stored(issued):
+    """The secret is stored only as its SHA-256 digest: no column holds it (django-rest-knox)."""
+    token, secret = issued
+
+    row = Token.objects.filter(pk=token.pk).values().get()
+
+    assert row["digest"] == hashlib.sha256(secret.encode()).hexdigest()
+    assert not [column for column, value in row.items() if secret in str(value)]
+    assert len(row["prefix"]) < len(secret) // 2
+
+
+@pytest.mark.parametrize("revoked", [False, True], ids=["accepted", "refused"])
+def test_secret_is_never_logged(issued, caplog, settings, revoked):
+    """Neither the secret nor the Authorization header appear in any log output of a request,
+    even at DEBUG with SQL logging on (house style: never log tokens)."""
+    token, secret = issued
+    if revoked:
+        tokens.revoke(token)
+    settings.DEBUG = True  # makes django.db.backends log every query with its parameters
+    header = f"Bearer {secret}"
+    client = SCIMClient(secret)
+
+    # Django's own "django" logger is at INFO; lower it too so nothing escapes the capture.
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="django"):
+        client.post(
+            "/Users",
+            {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "bjensen"},
+        )
+        client.get("/Users")
+        client.get("/Users/not-a-user")
+
+    assert caplog.records, "expected request logging to be captured"
+    logged = caplog.text + "".join(str(r.__dict__) for r in caplog.records)
+    assert secret not in logged
+    assert header not in logged
+    assert any(r.name == "django.db.backends" for r in caplog.records)

@@ -1,0 +1,183 @@
+"""The `scim_token` management command: create, list, revoke and bootstrap bearer tokens; a
+secret is printed once and never again (django-rest-knox)."""
+
+import datetime as dt
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from provisioning import tokens
+from provisioning.models import DEFAULT_TENANT_SLUG, Token
+from tests.conftest import SCIMClient, assert_scim_error
+
+BOOTSTRAP_SECRET = "k8s-provided-secret-0123456789abcdef"
+
+
+def run(*args) -> tuple[str, str]:
+    """Run `scim_token` with `args`; return what it wrote to stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    call_command("scim_token", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def create(*args) -> str:
+    """Create a token with `scim_token create` and return the secret it printed."""
+    out, _ = run("create", *args)
+    return out.strip()
+
+
+def authenticates(secret: str) -> bool:
+    response = SCIMClient(secret).get("/Users")
+    if response.status_code == 401:
+        assert_scim_error(response, 401)
+        return False
+    assert response.status_code == 200, response.content
+    return True
+
+
+def test_create_prints_the_secret_once_on_stdout(db):
+    """`create` prints only the secret on stdout (so it can be piped) and a notice on stderr;
+    the secret authenticates for the default tenant and is stored only as its digest."""
+    out, err = run("create", "--name", "okta")
+
+    secret = out.strip()
+    assert out == f"{secret}\n"
+    assert secret not in err
+    token = Token.objects.get()
+    assert (token.tenant.slug, token.name, token.expires_at) == (DEFAULT_TENANT_SLUG, "okta", None)
+    assert token.digest == tokens.digest(secret)
+    assert token.prefix in err
+    assert authenticates(secret)
+
+
+def test_create_for_a_tenant(make_tenant):
+    """`create --tenant` issues the token for that tenant."""
+    make_tenant("globex")
+
+    create("--tenant", "globex")
+
+    assert Token.objects.get().tenant.slug == "globex"
+
+
+def test_create_for_an_unknown_tenant_fails(db):
+    """`create` for a tenant that does not exist is a CommandError and issues nothing."""
+    with pytest.raises(CommandError, match="nope"):
+        run("create", "--tenant", "nope")
+    assert not Token.objects.exists()
+
+
+def test_create_with_expiry(db):
+    """`--expires-in-days N` makes the token expire N days from now."""
+    before = timezone.now()
+    secret = create("--expires-in-days", "30")
+    after = timezone.now()
+
+    expires_at = Token.objects.get().expires_at
+    assert before + dt.timedelta(days=30) <= expires_at <= after + dt.timedelta(days=30)
+    assert authenticates(secret)
+
+
+def test_list_never_prints_secrets(make_tenant):
+    """`list` shows each token's prefix, tenant, name and state, never a secret."""
+    make_tenant("globex")
+    okta = create("--name", "okta")
+    entra = create("--name", "entra", "--tenant", "globex")
+    tokens.revoke(Token.objects.get(name="entra"))
+
+    out, err = run("list")
+
+    assert okta not in out + err and entra not in out + err
+    lines = {line.split("name=")[1].split()[0]: line for line in out.splitlines()}
+    assert lines.keys() == {"okta", "entra"}
+    assert lines["okta"].startswith(
+        f"{okta[: tokens.PREFIX_LENGTH]}…  tenant=default  name=okta  state=active  "
+    )
+    assert lines["entra"].startswith(
+        f"{entra[: tokens.PREFIX_LENGTH]}…  tenant=globex  name=entra  state=revoked  "
+    )
+
+
+def test_list_filters_by_tenant(make_tenant):
+    """`list --tenant` lists that tenant's tokens only."""
+    make_tenant("globex")
+    create("--name", "okta")
+    create("--name", "entra", "--tenant", "globex")
+
+    out, _ = run("list", "--tenant", "globex")
+
+    assert "name=entra" in out and "name=okta" not in out
+
+
+@pytest.mark.parametrize("suffix", ["", "…"], ids=["bare", "as-listed"])
+def test_revoke_by_prefix(db, suffix):
+    """`revoke <prefix>` (as `list` prints it) revokes that token: it then gets 401; another
+    token keeps working."""
+    secret = create()
+    other = create()
+    assert authenticates(secret)
+
+    run("revoke", secret[: tokens.PREFIX_LENGTH] + suffix)
+
+    assert not authenticates(secret)
+    assert authenticates(other)
+
+
+@pytest.mark.parametrize("prefix", ["scim_", "zzz-no-such-token"], ids=["ambiguous", "unknown"])
+def test_revoke_needs_exactly_one_match(db, prefix):
+    """`revoke` with a prefix matching several tokens or none is a CommandError and revokes
+    nothing."""
+    first, second = create(), create()
+
+    with pytest.raises(CommandError):
+        run("revoke", prefix)
+
+    assert authenticates(first) and authenticates(second)
+
+
+def test_bootstrap_makes_the_environment_secret_valid(db, monkeypatch):
+    """`bootstrap` makes the exact value of SCIM_BOOTSTRAP_TOKEN a token of the default tenant,
+    and does not print it."""
+    monkeypatch.setenv("SCIM_BOOTSTRAP_TOKEN", BOOTSTRAP_SECRET)
+    assert not authenticates(BOOTSTRAP_SECRET)
+
+    out, err = run("bootstrap")
+
+    assert BOOTSTRAP_SECRET not in out + err
+    assert authenticates(BOOTSTRAP_SECRET)
+    token = Token.objects.get()
+    assert token.tenant.slug == DEFAULT_TENANT_SLUG
+    assert not BOOTSTRAP_SECRET.startswith(token.prefix)
+
+
+def test_bootstrap_is_idempotent_and_unrevokes(db, monkeypatch):
+    """Re-running `bootstrap` keeps one token for the secret, and brings a revoked or expired
+    one back (a deployment's start-up command)."""
+    monkeypatch.setenv("SCIM_BOOTSTRAP_TOKEN", BOOTSTRAP_SECRET)
+    run("bootstrap")
+    run("bootstrap")
+    assert Token.objects.count() == 1
+
+    tokens.revoke(Token.objects.get())
+    Token.objects.update(expires_at=timezone.now() - dt.timedelta(days=1))
+    assert not authenticates(BOOTSTRAP_SECRET)
+
+    run("bootstrap")
+
+    assert Token.objects.count() == 1
+    assert authenticates(BOOTSTRAP_SECRET)
+
+
+@pytest.mark.parametrize("value", [None, ""], ids=["unset", "empty"])
+def test_bootstrap_without_the_environment_variable_fails(db, monkeypatch, value):
+    """`bootstrap` without SCIM_BOOTSTRAP_TOKEN is a CommandError and creates no token, so a
+    deployment never lets requests in without a secret."""
+    if value is None:
+        monkeypatch.delenv("SCIM_BOOTSTRAP_TOKEN", raising=False)
+    else:
+        monkeypatch.setenv("SCIM_BOOTSTRAP_TOKEN", value)
+
+    with pytest.raises(CommandError, match="SCIM_BOOTSTRAP_TOKEN"):
+        run("bootstrap")
+    assert not Token.objects.exists()
