@@ -2,7 +2,8 @@
 # Benchmark the SCIM server over real HTTP on this machine, in one command:
 #   bench/run.sh                     # 100000 users
 #   BENCH_USERS=2000 bench/run.sh    # a quick run
-# It uses a database of its own, `scim_bench`, on the local PostgreSQL cluster of `make run`
+# It uses a database of its own per population, `scim_bench_<BENCH_USERS>`, on the local
+# PostgreSQL cluster of `make run`
 # (or DATABASE_URL as given), serves it with gunicorn (2 workers) on a free port with a
 # throwaway bootstrap token, seeds BENCH_USERS users unless they are already there, runs
 # `scimbench.py all`, and stops the server on exit. Results: bench/results/<timestamp>.json;
@@ -17,7 +18,7 @@ RESULTS="$BENCH_DIR/results"
 # ensure_database creates $PG_DB_NAME on the local cluster when missing and points DATABASE_URL
 # at it; the benchmark's users get a database of their own, apart from `make run`'s `scim`.
 # A DATABASE_URL set by the user is used as it is.
-PG_DB_NAME=scim_bench
+PG_DB_NAME=scim_bench_$BENCH_USERS
 # The test extras carry httpx2, the benchmark client's HTTP library.
 ensure_venv test
 ensure_secret_key
@@ -79,7 +80,7 @@ else
     bench seed --users "$BENCH_USERS"
 fi
 if [ "$HAVE" -gt "$BENCH_USERS" ]; then
-    echo "Note: benchmarking all $HAVE users; drop the scim_bench database for a smaller population." >&2
+    echo "Note: benchmarking all $HAVE users; drop the $PG_DB_NAME database for a smaller population." >&2
 fi
 
 bench all

@@ -1,18 +1,21 @@
-"""The Django admin: tenants, tokens (issued here, the secret shown once) and provisioned users.
+"""The Django admin: tenants, tokens (issued here, the secret shown once), provisioned users and
+groups.
 
-Users are read-only here: the IdP owns them, and an edit in the admin would be overwritten by
+Users and groups are read-only here: the IdP owns them, and an edit in the admin would be overwritten by
 the next push. An admin may delete one.
 """
 
 import json
 
 from django.contrib import admin, messages
+from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from . import tokens
-from .models import Tenant, Token, User
+from .models import Group, Tenant, Token, User
+from .storage import groups, users
 
 
 @admin.register(Tenant)
@@ -68,8 +71,29 @@ class TokenAdmin(admin.ModelAdmin):
         self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)
 
 
+class ProvisionedAdmin(admin.ModelAdmin):
+    """Read-only views of what an IdP provisioned; deletes go through the storage layer, so
+    that the groups a deleted member belonged to move their version."""
+
+    store = None
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        self.store.delete(obj.tenant, str(obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
 @admin.register(User)
-class UserAdmin(admin.ModelAdmin):
+class UserAdmin(ProvisionedAdmin):
+    store = users
     list_display = [
         "user_name",
         "display_name",
@@ -100,12 +124,25 @@ class UserAdmin(admin.ModelAdmin):
     ]
     readonly_fields = fields
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
     @admin.display(description="SCIM document")
     def document(self, obj):
         return format_html("<pre>{}</pre>", json.dumps(obj.data, indent=2, ensure_ascii=False))
+
+
+@admin.register(Group)
+class GroupAdmin(ProvisionedAdmin):
+    store = groups
+    list_display = ["display_name", "external_id", "tenant", "member_count", "last_modified"]
+    list_filter = ["tenant"]
+    search_fields = ["display_name", "external_id"]
+    ordering = ["display_name"]
+    show_full_result_count = False
+    fields = ["id", "tenant", "display_name", "external_id", "version", "created", "last_modified"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(members=Count("memberships"))
+
+    @admin.display(description="members", ordering="members")
+    def member_count(self, obj):
+        return obj.members

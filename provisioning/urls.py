@@ -4,25 +4,25 @@ is tolerated."""
 from django.urls import re_path
 
 from . import views
-from .scim.schema import USER_RESOURCE_TYPE
-from .storage import users
+from .scim.schema import GROUP_RESOURCE_TYPE, USER_RESOURCE_TYPE
+from .storage import groups, users
 
 app_name = "scim"
 
-# Each resource type and the storage module that serves it.
-RESOURCES = ((USER_RESOURCE_TYPE, users),)
+# Each resource type, the storage module that serves it, and its detail view.
+RESOURCES = ((USER_RESOURCE_TYPE, users), (GROUP_RESOURCE_TYPE, groups))
+DETAIL_VIEWS = {"User": views.ResourceDetailView, "Group": views.GroupDetailView}
 
 
 def _resource_routes(resource_type, store) -> list:
     endpoint = resource_type.endpoint.lstrip("/")
     kwargs = {"resource_type": resource_type, "store": store}
+    detail = DETAIL_VIEWS[resource_type.id]
     return [
         re_path(rf"^{endpoint}/?$", views.ResourceListView.as_view(**kwargs)),
         # Before the detail route, which would read ".search" as an id.
         re_path(rf"^{endpoint}/\.search/?$", views.ResourceSearchView.as_view(**kwargs)),
-        re_path(
-            rf"^{endpoint}/(?P<resource_id>[^/]+)/?$", views.ResourceDetailView.as_view(**kwargs)
-        ),
+        re_path(rf"^{endpoint}/(?P<resource_id>[^/]+)/?$", detail.as_view(**kwargs)),
     ]
 
 

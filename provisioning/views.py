@@ -2,17 +2,19 @@
 the pure SCIM modules, and render; every error is raised and answered by the one handler in
 `provisioning.exceptions`."""
 
+import json
 from dataclasses import replace
 
-from django.http import JsonResponse
+from django.http import JsonResponse, StreamingHttpResponse
 from django.urls import get_script_prefix
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import app_settings
 from .scim import discovery, errors
+from .scim.patch import apply_patch
 from .scim.projection import Projection
-from .scim.resource import Meta, parse_resource, render_resource
+from .scim.resource import Meta, format_version, parse_resource, render_resource
 from .scim.schema import RESOURCE_TYPES, SCHEMAS, SEARCH_REQUEST_URN, ResourceType
 from .storage.listing import ListRequest
 
@@ -83,14 +85,12 @@ class ResourceView(SCIMView):
     resource_type: ResourceType = None
     store = None
 
+    @property
+    def tenant(self):
+        return self.request.user.tenant
+
     def location(self, request, obj) -> str:
         return f"{base_url(request)}{self.resource_type.endpoint}/{obj.pk}"
-
-    def render(self, request, obj, projection: Projection | None = None) -> dict:
-        meta = Meta(obj.created, obj.last_modified, obj.version, self.location(request, obj))
-        resource = render_resource(self.resource_type, str(obj.pk), obj.data, meta)
-        projection = projection or self.projection(request.query_params)
-        return projection.apply(resource)
 
     def projection(self, params) -> Projection:
         """Return the `attributes`/`excludedAttributes` projection (RFC 7644 §3.4.2.5, §3.9)."""
@@ -98,15 +98,29 @@ class ResourceView(SCIMView):
             self.resource_type, params.get("attributes"), params.get("excludedAttributes")
         )
 
-    @property
-    def tenant(self):
-        return self.request.user.tenant
+    def render_many(self, request, objs, projection: Projection) -> list[dict]:
+        """Render resources, reading their related attributes (members, groups) in one go."""
+        base = base_url(request)
+        related = self.store.related(self.tenant, objs, projection.needs)
+        return [
+            projection.apply(
+                self._resource(request, obj, _references(base, related.get(obj.pk, {})))
+            )
+            for obj in objs
+        ]
+
+    def render(self, request, obj, projection: Projection | None = None) -> dict:
+        projection = projection or self.projection(request.query_params)
+        return self.render_many(request, [obj], projection)[0]
+
+    def _resource(self, request, obj, related: dict) -> dict:
+        meta = Meta(obj.created, obj.last_modified, obj.version, self.location(request, obj))
+        return render_resource(self.resource_type, str(obj.pk), obj.data, meta, related)
 
     def list_response(self, request, params, *, from_body: bool) -> Response:
         list_request = _list_request(params, from_body=from_body)
         page = self.store.search(self.tenant, list_request)
-        projection = self.projection(params)
-        resources = [self.render(request, obj, projection) for obj in page.items]
+        resources = self.render_many(request, page.items, self.projection(params))
         return Response(
             discovery.list_response(
                 resources,
@@ -115,6 +129,14 @@ class ResourceView(SCIMView):
                 next_cursor=page.next_cursor,
                 previous_cursor=page.previous_cursor,
             )
+        )
+
+    def resource_response(self, request, obj, status: int = 200, headers: dict | None = None):
+        """Answer with one resource and its entity tag (RFC 7644 §3.14)."""
+        return Response(
+            self.render(request, obj),
+            status=status,
+            headers={"ETag": format_version(obj.version), **(headers or {})},
         )
 
 
@@ -127,8 +149,7 @@ class ResourceListView(ResourceView):
     def post(self, request):
         document = parse_resource(request.data, self.resource_type)
         obj = self.store.create(self.tenant, document)
-        body = self.render(request, obj)
-        return Response(body, status=201, headers={"Location": self.location(request, obj)})
+        return self.resource_response(request, obj, 201, {"Location": self.location(request, obj)})
 
 
 class ResourceSearchView(ResourceView):
@@ -139,22 +160,74 @@ class ResourceSearchView(ResourceView):
 
 
 class ResourceDetailView(ResourceView):
-    """`GET`, `PUT` and `DELETE` of one resource (RFC 7644 §3.4.1, §3.5.1, §3.6)."""
+    """One resource: `GET` (RFC 7644 §3.4.1), `PUT` (§3.5.1), `PATCH` (§3.5.2), `DELETE`
+    (§3.6), with entity tags: `If-None-Match` on GET, `If-Match` on writes (§3.14)."""
+
+    # Attributes stored as rows rather than in the document; PATCH hands their changes over.
+    row_attributes: frozenset[str] = frozenset()
+    # Whether a PATCH without `attributes` answers 204 rather than the whole resource.
+    patch_no_content = False
 
     def get(self, request, resource_id):
-        return Response(self.render(request, self.store.get(self.tenant, resource_id)))
+        obj = self.store.get(self.tenant, resource_id)
+        tags = _entity_tags(request, "If-None-Match")
+        if tags is not None and (tags == ANY or obj.version in tags):
+            return Response(status=304, headers={"ETag": format_version(obj.version)})
+        return self.resource_response(request, obj)
 
     def put(self, request, resource_id):
         document = parse_resource(request.data, self.resource_type)
-        obj = self.store.replace(self.tenant, resource_id, document)
-        return Response(self.render(request, obj))
+        obj = self.store.replace(self.tenant, resource_id, document, _expected(request))
+        return self.resource_response(request, obj)
 
     def patch(self, request, resource_id):
-        raise errors.NotImplementedByServer("PATCH is not supported yet.")
+        body = request.data
+        obj = self.store.patch(
+            self.tenant,
+            resource_id,
+            lambda document: apply_patch(
+                self.resource_type, document, body, row_attributes=self.row_attributes
+            ),
+            _expected(request),
+        )
+        # RFC 7644 §3.5.2: 200 with the resource (subject to `attributes`), or 204.
+        if self.patch_no_content and "attributes" not in request.query_params:
+            return Response(status=204, headers={"ETag": format_version(obj.version)})
+        return self.resource_response(request, obj)
 
     def delete(self, request, resource_id):
-        self.store.delete(self.tenant, resource_id)
+        self.store.delete(self.tenant, resource_id, _expected(request))
         return Response(status=204)
+
+
+class GroupDetailView(ResourceDetailView):
+    """A Group: members are rows, changed by PATCH without reading the rest, and a GET
+    streams them so that a group of any size is never held in memory twice."""
+
+    row_attributes = frozenset({"members"})
+    patch_no_content = True
+
+    def resource_response(self, request, obj, status: int = 200, headers: dict | None = None):
+        projection = self.projection(request.query_params)
+        if not projection.needs("members"):
+            return super().resource_response(request, obj, status, headers)
+        base = base_url(request)
+        head = projection.apply(self._resource(request, obj, {}))
+        kept = _kept_member_keys(projection, head, base)
+        members = (
+            json.dumps(
+                {key: value for key, value in _reference(base, member).items() if key in kept}
+            )
+            for member in self.store.iter_members(obj)
+        )
+        response = StreamingHttpResponse(
+            _stream_with_list(head, "members", members),
+            status=status,
+            content_type=request.accepted_renderer.media_type,
+        )
+        for name, value in {"ETag": format_version(obj.version), **(headers or {})}.items():
+            response[name] = value
+        return response
 
 
 class RootSearchView(SCIMView):
@@ -195,14 +268,74 @@ class RootSearchView(SCIMView):
             total += page.total
             skip = max(0, skip - page.total)
             wanted -= len(page.items)
-            view = ResourceView(resource_type=resource_type, store=store)
-            projection = view.projection(params)
-            resources.extend(view.render(request, obj, projection) for obj in page.items)
+            view = ResourceView(resource_type=resource_type, store=store, request=request)
+            resources.extend(view.render_many(request, page.items, view.projection(params)))
         if len(failures) == len(self.resources):
             raise failures[0]
         return Response(
             discovery.list_response(resources, total=total, start_index=list_request.start_index)
         )
+
+
+ANY = "*"
+
+
+def _entity_tags(request, header: str) -> frozenset[int] | str | None:
+    """Return the versions an If-Match/If-None-Match header names, `ANY` for `*`, or None.
+
+    Tags are compared weakly: `W/"3"` and `"3"` both name version 3 (RFC 7232 §2.3.2). A tag
+    this server did not issue names no version.
+    """
+    value = request.headers.get(header)
+    if value is None:
+        return None
+    if value.strip() == ANY:
+        return ANY
+    versions = set()
+    for tag in value.split(","):
+        tag = tag.strip().removeprefix("W/").strip('"')
+        if tag.isdigit():
+            versions.add(int(tag))
+    return frozenset(versions)
+
+
+def _expected(request) -> frozenset[int] | None:
+    """Return the versions If-Match allows a write to, or None when any will do."""
+    tags = _entity_tags(request, "If-Match")
+    return None if tags in (None, ANY) else tags
+
+
+def _references(base: str, related: dict) -> dict:
+    """Return related resources (a group's members, a user's groups) as SCIM references."""
+    return {
+        name: [_reference(base, member) for member in members] for name, members in related.items()
+    }
+
+
+def _reference(base: str, member) -> dict:
+    reference = {"value": str(member.id), "$ref": f"{base}{member.endpoint}/{member.id}"}
+    if member.display:
+        reference["display"] = member.display
+    reference["type"] = member.type
+    return reference
+
+
+def _kept_member_keys(projection: Projection, head: dict, base: str) -> set[str]:
+    """Return which sub-attributes of `members` the projection keeps."""
+    sample = {"value": "", "$ref": "", "display": "x", "type": ""}
+    projected = projection.apply({**head, "members": [sample]}).get("members", [{}])
+    return set(projected[0]) if projected else set()
+
+
+def _stream_with_list(head: dict, name: str, items):
+    """Yield the JSON of `head` with the list attribute `name` made of the JSON `items`."""
+    opening = json.dumps(head, ensure_ascii=False)
+    yield (opening[:-1] + ("," if len(head) else "") + json.dumps(name) + ":[").encode()
+    first = True
+    for item in items:
+        yield (item if first else "," + item).encode()
+        first = False
+    yield b"]}"
 
 
 def _search_body(body) -> dict:

@@ -27,6 +27,7 @@ MSG
 exec "$VENV/bin/gunicorn" scimserver.wsgi \
     --bind "$HOST:$PORT" \
     --workers "${WEB_CONCURRENCY:-2}" \
+    --threads "${WEB_THREADS:-4}" \
     --timeout "${GUNICORN_TIMEOUT:-60}" \
     --graceful-timeout 10 \
     --no-control-socket

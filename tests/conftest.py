@@ -1,6 +1,7 @@
 """Shared fixtures. Fixtures are factories where a test may want several of a thing."""
 
 import json
+import os
 
 import pytest
 from rest_framework.test import APIClient
@@ -13,6 +14,15 @@ USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings():
+    """Give each test run a database of its own, so runs side by side do not collide."""
+    from django.conf import settings
+
+    default = settings.DATABASES["default"]
+    default["TEST"] = {**default.get("TEST", {}), "NAME": f"test_{default['NAME']}_{os.getpid()}"}
 
 
 @pytest.fixture
@@ -123,3 +133,38 @@ def assert_scim_error(
     if detail is not None:
         assert detail in body["detail"], body["detail"]
     return body
+
+
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def group_body(display_name: str = "Tour Guides", **attributes) -> dict:
+    """Return a Group creation body with extra attributes."""
+    return {"schemas": [GROUP_SCHEMA], "displayName": display_name, **attributes}
+
+
+def patch_body(*operations: dict) -> dict:
+    """Return a PatchOp body (RFC 7644 §3.5.2) with these operations."""
+    return {"schemas": [PATCH_SCHEMA], "Operations": list(operations)}
+
+
+@pytest.fixture
+def make_group(scim):
+    """Return a factory that creates groups through the API and returns their JSON."""
+
+    def make(
+        display_name: str = "Tour Guides", client: SCIMClient | None = None, **attributes
+    ) -> dict:
+        response = (client or scim).post("/Groups", group_body(display_name, **attributes))
+        assert response.status_code == 201, response.content
+        return response.json()
+
+    return make
+
+
+def streamed_json(response) -> dict:
+    """Return the JSON body of a response, streamed or not."""
+    if response.streaming:
+        return json.loads(b"".join(response.streaming_content))
+    return response.json()

@@ -66,12 +66,12 @@ def test_service_provider_config(scim, settings):
     assert response.json() == {
         "schemas": [SPC_SCHEMA],
         "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
-        "patch": {"supported": False},
+        "patch": {"supported": True},
         "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": True, "maxResults": 250},
         "changePassword": {"supported": False},
         "sort": {"supported": True},
-        "etag": {"supported": False},
+        "etag": {"supported": True},
         "pagination": {
             "cursor": True,
             "index": True,

@@ -813,9 +813,10 @@ def test_bad_filter_is_400_invalid_filter(scim, make_user, filter_):
 
 def test_list_query_count(scim, five_users, django_assert_num_queries):
     """GET /Users costs a fixed number of queries, whatever the page holds."""
-    # 1. token by digest (with its tenant)  2. count of the tenant's users  3. the page.
+    # 1. token by digest (with its tenant)  2. count of the tenant's users  3. the page
+    # 4. the page's group memberships (`groups`), one query for the whole page.
     # The token's last_used_at was written by the creates less than a minute ago.
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         response = scim.get("/Users")
     assert response.json()["itemsPerPage"] == 5
 
@@ -823,7 +824,8 @@ def test_list_query_count(scim, five_users, django_assert_num_queries):
 def test_create_query_count(scim, make_user, django_assert_num_queries):
     """POST /Users costs a fixed number of queries."""
     make_user("warm-up")  # writes the token's last_used_at, which then holds for a minute
-    # 1. token by digest  2. SAVEPOINT  3. INSERT the user  4. RELEASE SAVEPOINT.
-    with django_assert_num_queries(4):
+    # 1. token by digest  2. SAVEPOINT  3. INSERT the user  4. RELEASE SAVEPOINT
+    # 5. its group memberships, for `groups` in the response.
+    with django_assert_num_queries(5):
         response = scim.post("/Users", user_body("bjensen"))
     assert response.status_code == 201

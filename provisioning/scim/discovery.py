@@ -16,12 +16,12 @@ def service_provider_config(base_url: str, *, max_results: int, default_count: i
     return {
         "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA_URN],
         "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
-        "patch": {"supported": False},
+        "patch": {"supported": True},
         "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": True, "maxResults": max_results},
         "changePassword": {"supported": False},
         "sort": {"supported": True},
-        "etag": {"supported": False},
+        "etag": {"supported": True},
         # RFC 9865 §4. Cursors never expire (they name a position, not a stored result set),
         # so no cursorTimeout is given.
         "pagination": {

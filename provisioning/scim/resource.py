@@ -72,11 +72,17 @@ class Meta:
     location: str
 
 
-def render_resource(resource_type: ResourceType, id: str, document: Mapping, meta: Meta) -> dict:
-    """Return the SCIM representation of a stored resource (RFC 7643 §3)."""
+def render_resource(
+    resource_type: ResourceType, id: str, document: Mapping, meta: Meta, related: Mapping
+) -> dict:
+    """Return the SCIM representation of a stored resource (RFC 7643 §3).
+
+    `related` holds the attributes kept as rows rather than in the document, already
+    rendered: a group's `members`, a user's `groups`.
+    """
     schemas = [resource_type.schema.id]
     schemas.extend(ext.schema.id for ext in resource_type.extensions if ext.schema.id in document)
-    resource = {"schemas": schemas, "id": id, **document}
+    resource = {"schemas": schemas, "id": id, **document, **related}
     resource["meta"] = {
         "resourceType": resource_type.name,
         "created": format_datetime(meta.created),
@@ -139,6 +145,26 @@ def _parse_object(attributes, lookup, value: Mapping, where: str) -> dict:
         if result is not None and _kept(attr):
             parsed[attr.name] = result
     return {a.name: parsed[a.name] for a in attributes if a.name in parsed}
+
+
+def parse_value(attr: Attribute, value: Any, where: str | None = None) -> Any:
+    """Return `value` checked and normalised for `attr` as `parse_resource` reads it.
+
+    Return None when the value is unassigned: null, an empty array, or a complex value with no
+    stored member. PATCH (`patch.py`) reads operation values through this, so a PATCH stores
+    exactly what a POST would.
+    """
+    return _parse_value(attr, value, where or attr.name)
+
+
+def parse_element(attr: Attribute, value: Any, where: str | None = None) -> Any:
+    """Return one value of `attr` (one element when `attr` is multi-valued), or None."""
+    return _parse_single(attr, value, where or attr.name)
+
+
+def is_stored(attr: Attribute) -> bool:
+    """Return whether values of `attr` are kept in the canonical document."""
+    return _kept(attr)
 
 
 def _kept(attr: Attribute) -> bool:

@@ -501,7 +501,7 @@ GROUP_SCHEMA = Schema(
 
 GROUP_RESOURCE_TYPE = ResourceType("Group", "/Groups", "Group", GROUP_SCHEMA)
 
-RESOURCE_TYPES: tuple[ResourceType, ...] = (USER_RESOURCE_TYPE,)
+RESOURCE_TYPES: tuple[ResourceType, ...] = (USER_RESOURCE_TYPE, GROUP_RESOURCE_TYPE)
 
 
 def _authentication_scheme_attrs() -> tuple[Attribute, ...]:

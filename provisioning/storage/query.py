@@ -95,6 +95,8 @@ def order_by(sort_by: str, descending: bool, source: Source) -> list[OrderBy]:
     if target.attr.is_complex or target.attr.type is Type.BINARY:
         raise InvalidValue(f"Cannot sort by '{sort_by}': it is not a simple attribute.")
     if target.multi_parent is not None:
+        if source.element_leaf is not None:
+            raise InvalidValue(f"Cannot sort by '{sort_by}'.")
         rows = source.values(target.multi_key).order_by(
             KeyTransform("primary", "element").desc(nulls_last=True), "position"
         )

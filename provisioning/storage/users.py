@@ -6,11 +6,12 @@ SCIM errors, and moves `version`/`lastModified` only when something changed.
 """
 
 from django.db import transaction
-from django.db.models import OuterRef
+from django.db.models import OuterRef, Q
 from django.utils import timezone
 
 from ..models import Tenant, User, UserValue
 from ..scim.schema import USER_RESOURCE_TYPE, USER_SCHEMA
+from . import groups
 from .common import Patcher, check_version, get_one, mark_changed, mirrored_columns, unique
 from .common import columns_for as mirrored_values
 from .listing import ListRequest, Page, list_page
@@ -113,7 +114,16 @@ def delete(tenant: Tenant, user_id: str, expected_version=None) -> None:
     """Delete the user for good (RFC 7644 §3.6); its memberships go with it."""
     user = get(tenant, user_id, for_update=True)
     check_version(user, expected_version)
+    groups.touch_parents(Q(memberships__user=user))
     user.delete()
+
+
+def related(tenant: Tenant, users: list[User], needs) -> dict:
+    """Return the `groups` of these users (RFC 7643 §4.1.2), unless the response leaves them out."""
+    if not users or not needs("groups"):
+        return {}
+    memberships = groups.groups_of_users(tenant, [user.pk for user in users])
+    return {pk: {"groups": found} for pk, found in memberships.items() if found}
 
 
 def source(tenant: Tenant) -> Source:

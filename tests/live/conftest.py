@@ -37,7 +37,8 @@ def _wait_for(port: int, process: subprocess.Popen, timeout: float = 30) -> None
 
 @pytest.fixture(scope="session")
 def live_server_url(django_db_setup) -> str:
-    """Start gunicorn (2 workers, as `make run`) on the test database; return its base URL.
+    """Start gunicorn (2 workers of 4 threads, as `make run`) on the test database; return
+    its base URL.
 
     It depends on `django_db_setup` so it stops before the test database is dropped.
     """
@@ -57,6 +58,8 @@ def live_server_url(django_db_setup) -> str:
             f"127.0.0.1:{port}",
             "--workers",
             "2",
+            "--threads",
+            "4",
             "--no-control-socket",
             "--log-level",
             "warning",
@@ -82,6 +85,7 @@ def live_client(live_server_url, transactional_db, tenant):
     with httpx2.Client(
         base_url=f"{live_server_url}/scim/v2",
         headers={"Authorization": f"Bearer {secret}"},
-        timeout=30,
+        timeout=60,
+        limits=httpx2.Limits(max_connections=100),
     ) as client:
         yield client

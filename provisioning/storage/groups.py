@@ -1,0 +1,381 @@
+"""Groups in PostgreSQL, with membership as rows (RFC 7643 §4.2).
+
+A group's document holds its displayName and externalId; its members are `Membership` rows,
+never a list inside the document. Adding or removing k members costs O(k) queries' worth of
+rows whatever the group's size; adding a member already there, or removing one already gone,
+changes nothing. Every write to a group locks its row first, so concurrent PATCHes to one
+group are applied one after the other and none is lost.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F, OuterRef, Q
+from django.utils import timezone
+
+from ..models import Group, Membership, Tenant, User
+from ..scim.errors import InvalidFilter, InvalidValue, NoTarget
+from ..scim.filter import Compare, Filter, Present
+from ..scim.schema import GROUP_RESOURCE_TYPE, Attribute
+from .common import (
+    Patcher,
+    check_version,
+    columns_for,
+    get_one,
+    mark_changed,
+    mirrored_columns,
+    unique,
+)
+from .listing import ListRequest, Page, list_page
+from .query import Source, element_q
+
+DISPLAY_NAME_CONSTRAINT = "provisioning_group_displayname_ci_unique"
+MEMBERS = GROUP_RESOURCE_TYPE.schema.attribute("members")
+# Nested groups deeper than this are refused: it bounds the cycle check and `groups` lookups.
+MAX_NESTING = 32
+
+
+@dataclass(frozen=True)
+class Member:
+    """A related resource as a reference lists it: a group's member, or a user's group."""
+
+    id: uuid.UUID
+    type: str  # "User" or "Group" for members; "direct" or "indirect" for a user's groups
+    display: str | None
+    endpoint: str  # where the referenced resource lives, e.g. "/Users"
+
+
+# What a member's reference is built from: `_member` takes these in this order.
+MEMBER_COLUMNS = ("user_id", "user__display_name", "member_group_id", "member_group__display_name")
+
+
+def _member(user_id, user_display, group_id, group_display) -> Member:
+    """Return a member; its display name is its displayName (RFC 7643 §8.4), when it has one."""
+    if user_id is not None:
+        return Member(user_id, "User", user_display, "/Users")
+    return Member(group_id, "Group", group_display, "/Groups")
+
+
+def related(tenant: Tenant, groups: list[Group], needs) -> dict[uuid.UUID, dict]:
+    """Return the `members` of these groups with one query, unless the response leaves them out."""
+    if not groups or not needs("members"):
+        return {}
+    return {pk: {"members": members} for pk, members in members_by_group(groups).items()}
+
+
+def source(tenant: Tenant) -> Source:
+    """Return where filters and sorts find the tenant's group attributes."""
+    return Source(
+        GROUP_RESOURCE_TYPE,
+        values=lambda key: Membership.objects.filter(group=OuterRef("pk")),
+        element_leaf=_member_leaf,
+    )
+
+
+def _member_leaf(sub: Attribute, node: Present | Compare) -> Q:
+    """Compile a comparison on a member's `value` or `type` into a condition on its row."""
+    name = sub.name
+    if isinstance(node, Present):
+        return Q() if name in ("value", "type") else Q(pk__in=[])
+    if node.op not in ("eq", "ne") or not isinstance(node.value, str):
+        raise InvalidFilter("Members can be filtered by 'value' and 'type' with eq and ne only.")
+    if name == "value":
+        try:
+            member_id = uuid.UUID(node.value)
+        except ValueError:
+            matched = Q(pk__in=[])
+        else:
+            matched = Q(user_id=member_id) | Q(member_group_id=member_id)
+    elif name == "type":
+        kind = node.value.lower()
+        matched = (
+            Q(user__isnull=False)
+            if kind == "user"
+            else Q(member_group__isnull=False)
+            if kind == "group"
+            else Q(pk__in=[])
+        )
+    else:
+        raise InvalidFilter(f"Members can be filtered by 'value' and 'type' only, not '{name}'.")
+    return matched if node.op == "eq" else ~matched
+
+
+def get(tenant: Tenant, group_id: str, *, for_update: bool = False) -> Group:
+    """Return the group `group_id` of `tenant`."""
+    return get_one(Group.objects.filter(tenant=tenant), group_id, "Group", for_update=for_update)
+
+
+@transaction.atomic
+def create(tenant: Tenant, document: dict) -> Group:
+    """Store a new group and its members; a displayName already taken is a 409."""
+    document = dict(document)
+    members = document.pop("members", [])
+    now = timezone.now()
+    group = Group(
+        tenant=tenant, data=document, created=now, last_modified=now, **_columns(document)
+    )
+    with _unique_display_name(document):
+        group.save(force_insert=True)
+    _add(group, members)
+    return group
+
+
+@transaction.atomic
+def replace(tenant: Tenant, group_id: str, document: dict, expected_version=None) -> Group:
+    """Replace the group (RFC 7644 §3.5.1): its attributes and its whole member list."""
+    group = get(tenant, group_id, for_update=True)
+    check_version(group, expected_version)
+    document = dict(document)
+    members = document.pop("members", [])
+    changed = _set_members(group, members)
+    if group.data != document:
+        group.data = document
+        for column, value in _columns(document).items():
+            setattr(group, column, value)
+        changed = True
+    if changed:
+        mark_changed(group)
+        with _unique_display_name(document):
+            group.save()
+    return group
+
+
+@transaction.atomic
+def patch(tenant: Tenant, group_id: str, operations: Patcher, expected_version=None) -> Group:
+    """Apply PATCH operations to the group under its row lock (RFC 7644 §3.5.2).
+
+    Member changes touch only the rows they name, so their cost does not grow with the group.
+    """
+    group = get(tenant, group_id, for_update=True)
+    check_version(group, expected_version)
+    result = operations(group.data)
+    changed = False
+    for change in result.member_changes:
+        changed |= _apply_member_change(group, change)
+    if result.document != group.data:
+        group.data = result.document
+        for column, value in _columns(result.document).items():
+            setattr(group, column, value)
+        changed = True
+    if changed:
+        mark_changed(group)
+        with _unique_display_name(group.data):
+            group.save()
+    return group
+
+
+@transaction.atomic
+def delete(tenant: Tenant, group_id: str, expected_version=None) -> None:
+    """Delete the group for good (RFC 7644 §3.6); its memberships go with it."""
+    group = get(tenant, group_id, for_update=True)
+    check_version(group, expected_version)
+    touch_parents(Q(memberships__member_group=group))
+    group.delete()
+
+
+def touch_parents(condition: Q) -> None:
+    """Move the version of the groups matching `condition`: a member of theirs is going."""
+    Group.objects.filter(condition).update(version=F("version") + 1, last_modified=timezone.now())
+
+
+def search(tenant: Tenant, request: ListRequest) -> Page:
+    """Return the page of the tenant's groups that a list or search request asks for."""
+    return list_page(Group.objects.filter(tenant=tenant), source(tenant), request)
+
+
+# --- members -------------------------------------------------------------------------------
+
+
+def iter_members(group: Group, chunk_size: int = 2000) -> Iterator[Member]:
+    """Yield the group's members in a stable order, reading them in chunks."""
+    rows = Membership.objects.filter(group=group).order_by("id").values_list(*MEMBER_COLUMNS)
+    for row in rows.iterator(chunk_size):
+        yield _member(*row)
+
+
+def members_by_group(groups: Iterable[Group]) -> dict[uuid.UUID, list[Member]]:
+    """Return the members of several groups with one query (for list pages)."""
+    members: dict[uuid.UUID, list[Member]] = {group.pk: [] for group in groups}
+    rows = (
+        Membership.objects.filter(group__in=list(members))
+        .order_by("group_id", "id")
+        .values_list("group_id", *MEMBER_COLUMNS)
+    )
+    for group_id, *member in rows:
+        members[group_id].append(_member(*member))
+    return members
+
+
+def groups_of_users(tenant: Tenant, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[Member]]:
+    """Return each user's groups, direct and indirect (RFC 7643 §4.1.2 `groups`).
+
+    One query for the direct memberships, then one per level of nesting upwards, whatever the
+    number of users; a group reached both ways is listed as direct.
+    """
+    user_ids = list(user_ids)
+    direct: dict[uuid.UUID, set[uuid.UUID]] = {user_id: set() for user_id in user_ids}
+    for user_id, group_id in Membership.objects.filter(
+        tenant=tenant, user_id__in=user_ids
+    ).values_list("user_id", "group_id"):
+        direct[user_id].add(group_id)
+    parents = _ancestors(tenant, set().union(*direct.values()))
+    reached = set().union(*direct.values(), *parents.values())
+    names = dict(
+        Group.objects.filter(tenant=tenant, pk__in=reached).values_list("pk", "display_name")
+    )
+    result = {}
+    for user_id, groups in direct.items():
+        indirect = set()
+        frontier = set(groups)
+        while frontier:
+            frontier = set().union(*(parents.get(g, set()) for g in frontier)) - indirect - groups
+            indirect |= frontier
+        result[user_id] = [
+            Member(g, "direct", names.get(g), "/Groups") for g in sorted(groups, key=str)
+        ] + [Member(g, "indirect", names.get(g), "/Groups") for g in sorted(indirect, key=str)]
+    return result
+
+
+def _ancestors(tenant: Tenant, group_ids: set[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUID]]:
+    """Return, for these groups and every group above them, the groups they are members of."""
+    parents: dict[uuid.UUID, set[uuid.UUID]] = {}
+    frontier = set(group_ids)
+    for _ in range(MAX_NESTING):
+        if not frontier:
+            break
+        rows = Membership.objects.filter(tenant=tenant, member_group_id__in=frontier).values_list(
+            "member_group_id", "group_id"
+        )
+        found: set[uuid.UUID] = set()
+        for child, parent in rows:
+            parents.setdefault(child, set()).add(parent)
+            found.add(parent)
+        frontier = found - set(parents)
+    return parents
+
+
+def _apply_member_change(group: Group, change) -> bool:
+    if change.op == "add":
+        return _add(group, change.values)
+    if change.op == "replace" and change.value_filter is None:
+        return _set_members(group, change.values)
+    if change.op == "replace":
+        # RFC 7644 §3.5.2.3: the members the filter selects give way to the new values; a
+        # filter that selects none is a noTarget.
+        deleted, _ = (
+            Membership.objects.filter(group=group)
+            .filter(_members_filter(group, change.value_filter))
+            .delete()
+        )
+        if not deleted:
+            raise NoTarget("The members filter matched no member.")
+        _add(group, change.values)
+        return True
+    rows = Membership.objects.filter(group=group)
+    if change.values:
+        ids = {_member_id(value) for value in change.values} - {None}
+        rows = rows.filter(Q(user_id__in=ids) | Q(member_group_id__in=ids))
+    elif change.value_filter is not None:
+        rows = rows.filter(_members_filter(group, change.value_filter))
+    deleted, _ = rows.delete()
+    return deleted > 0
+
+
+def _members_filter(group: Group, value_filter: Filter) -> Q:
+    return element_q(value_filter, MEMBERS, source(group.tenant))
+
+
+def _add(group: Group, values: list[dict]) -> bool:
+    """Add members; those already there are left as they are. Return whether any was new."""
+    if not values:
+        return False
+    users, groups = _resolve(group, values)
+    existing_users = set(
+        Membership.objects.filter(group=group, user_id__in=users).values_list("user_id", flat=True)
+    )
+    existing_groups = set(
+        Membership.objects.filter(group=group, member_group_id__in=groups).values_list(
+            "member_group_id", flat=True
+        )
+    )
+    new_groups = groups - existing_groups
+    if new_groups:
+        _refuse_cycles(group, new_groups)
+    rows, seen = [], existing_users | existing_groups
+    for member_id in map(_member_id, values):  # in the order sent, which is the listed order
+        if member_id in seen:
+            continue
+        seen.add(member_id)
+        kind = "user_id" if member_id in users else "member_group_id"
+        rows.append(Membership(tenant_id=group.tenant_id, group=group, **{kind: member_id}))
+    Membership.objects.bulk_create(rows, ignore_conflicts=True)
+    return bool(rows)
+
+
+def _set_members(group: Group, values: list[dict]) -> bool:
+    """Make the group's members exactly `values` (PUT, or Okta's "Push Now" replace)."""
+    users, groups = _resolve(group, values) if values else (set(), set())
+    stale = (
+        Membership.objects.filter(group=group)
+        .exclude(user_id__in=users)
+        .exclude(member_group_id__in=groups)
+    )
+    deleted, _ = stale.delete()
+    return _add(group, values) or deleted > 0
+
+
+def _member_id(value: dict) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value.get("value", "")))
+    except ValueError:
+        return None
+
+
+def _resolve(group: Group, values: list[dict]) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """Split members into user ids and group ids; every one must exist in the group's tenant."""
+    wanted: dict[uuid.UUID, str | None] = {}
+    for value in values:
+        member_id = _member_id(value)
+        if member_id is None:
+            raise InvalidValue(f"Member '{value.get('value')}' does not exist in this tenant.")
+        wanted[member_id] = (value.get("type") or "").lower() or None
+    users = set(
+        User.objects.filter(tenant_id=group.tenant_id, pk__in=wanted).values_list("pk", flat=True)
+    )
+    groups = set(
+        Group.objects.filter(tenant_id=group.tenant_id, pk__in=wanted).values_list("pk", flat=True)
+    )
+    for member_id, kind in wanted.items():
+        found = "user" if member_id in users else "group" if member_id in groups else None
+        if found is None or (kind is not None and kind != found):
+            raise InvalidValue(
+                f"Member '{member_id}'{f' of type {kind.title()}' if kind else ''} does not exist in this tenant."
+            )
+    if group.pk in groups:
+        raise InvalidValue("A group cannot be a member of itself.")
+    return users, groups
+
+
+def _refuse_cycles(group: Group, new_groups: set[uuid.UUID]) -> None:
+    """Refuse nesting that would make a group a member of itself, directly or not."""
+    ancestors = _ancestors(group.tenant, {group.pk})
+    above = set().union(*ancestors.values()) if ancestors else set()
+    if above & new_groups:
+        raise InvalidValue("Adding that group would make a group a member of itself.")
+
+
+MIRRORED_COLUMNS = mirrored_columns(GROUP_RESOURCE_TYPE)
+
+
+def _columns(document: dict) -> dict:
+    return columns_for(MIRRORED_COLUMNS, document)
+
+
+def _unique_display_name(document: dict):
+    return unique(
+        DISPLAY_NAME_CONSTRAINT, f"displayName '{document.get('displayName')}' is already in use."
+    )
