@@ -22,8 +22,13 @@ BASE_PATH = "scim/v2"
 
 
 def base_url(request) -> str:
-    """Return the absolute URL of the SCIM service root, e.g. `https://host/scim/v2`."""
-    return request.build_absolute_uri(f"{get_script_prefix()}{BASE_PATH}")
+    """Return the absolute URL of the SCIM service root, e.g. `https://host/scim/v2`.
+
+    It is worked out once per request: a list page needs it for every resource's location.
+    """
+    if not hasattr(request, "scim_base_url"):
+        request.scim_base_url = request.build_absolute_uri(f"{get_script_prefix()}{BASE_PATH}")
+    return request.scim_base_url
 
 
 class SCIMView(APIView):

@@ -36,6 +36,7 @@ Decisions where the RFCs leave room:
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -57,6 +58,26 @@ class ResolvedPath(NamedTuple):
     schema: str
     attribute: str | None = None
     sub_attribute: str | None = None
+
+
+@functools.cache
+def _hidden_by_default(resource_type: ResourceType) -> frozenset[str] | None:
+    """Return the top-level attributes a response without parameters leaves out.
+
+    None when some sub-attribute or extension attribute is itself returned only on request or
+    never: then the default projection must walk the values.
+    """
+    hidden = set()
+    for schema in resource_type.schemas:
+        for attr in schema.attributes:
+            not_default = attr.returned in (Returned.NEVER, Returned.REQUEST)
+            if schema is not resource_type.schema and not_default:
+                return None
+            if any(sub.returned in (Returned.NEVER, Returned.REQUEST) for sub in attr.sub_attributes):
+                return None
+            if not_default:
+                hidden.add(attr.name)
+    return frozenset(hidden)
 
 
 # The marker for "leave this attribute out"; None and empty values are legitimate JSON.
@@ -106,6 +127,12 @@ class Projection:
         lists only the core schema and the extensions whose object remains. `resource` itself
         is never modified.
         """
+        if self.attributes is None and not self.excluded:
+            hidden = _hidden_by_default(self.resource_type)
+            if hidden is not None:
+                # Without parameters only whole top-level attributes can be left out, so a
+                # shallow copy without them is the answer (the common case: every list page).
+                return {key: value for key, value in resource.items() if key not in hidden}
         core = self.resource_type.schema.id
         result: dict = {}
         for key, value in resource.items():

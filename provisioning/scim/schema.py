@@ -141,7 +141,9 @@ class SchemaExtension:
     required: bool = False
 
 
-@dataclass(frozen=True)
+# Compared by identity: there is one of each, and hashing the whole schema tree on every
+# lookup keyed by a resource type would cost more than the lookup.
+@dataclass(frozen=True, eq=False)
 class ResourceType:
     """A resource type (RFC 7643 §6): its endpoint, core schema and schema extensions."""
 

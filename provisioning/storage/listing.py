@@ -1,7 +1,7 @@
 """Listing resources: filter, sort and page a QuerySet (RFC 7644 §3.4.2, RFC 9865).
 
 Index paging (`startIndex`/`count`) counts the matches with one SQL `COUNT` and reads one page
-with `OFFSET`/`LIMIT`. Cursor paging (RFC 9865) is keyset paging on the default order
+with `OFFSET`/`LIMIT` over the ids, then the page's rows. Cursor paging (RFC 9865) is keyset paging on the default order
 (creation time, then id): each page is an index range scan that costs the same wherever it
 starts. Every order ends with the id, so no two resources tie and pages neither skip nor
 repeat a resource.
@@ -61,8 +61,14 @@ def list_page(queryset: QuerySet, source: Source, request: ListRequest) -> Page:
     if request.count == 0 or request.start_index > total:
         return Page(total, [], request.start_index)
     offset = request.start_index - 1
-    items = list(queryset.order_by(*ordering, *DEFAULT_ORDER)[offset : offset + request.count])
-    return Page(total, items, request.start_index)
+    ordered = queryset.order_by(*ordering, *DEFAULT_ORDER)
+    if offset == 0:
+        return Page(total, list(ordered[: request.count]), request.start_index)
+    # A deep OFFSET would fetch every skipped row. Instead the page's ids come from the index
+    # alone (an index-only scan in the default order), and only those rows are read.
+    ids = list(ordered.values_list("pk", flat=True)[offset : offset + request.count])
+    rows = queryset.model.objects.in_bulk(ids)
+    return Page(total, [rows[pk] for pk in ids], request.start_index)
 
 
 def _cursor_page(queryset: QuerySet, request: ListRequest) -> Page:
