@@ -73,7 +73,9 @@ def _hidden_by_default(resource_type: ResourceType) -> frozenset[str] | None:
             not_default = attr.returned in (Returned.NEVER, Returned.REQUEST)
             if schema is not resource_type.schema and not_default:
                 return None
-            if any(sub.returned in (Returned.NEVER, Returned.REQUEST) for sub in attr.sub_attributes):
+            if any(
+                sub.returned in (Returned.NEVER, Returned.REQUEST) for sub in attr.sub_attributes
+            ):
                 return None
             if not_default:
                 hidden.add(attr.name)
