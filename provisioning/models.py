@@ -70,16 +70,33 @@ class Token(models.Model):
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
 
-class User(models.Model):
-    """A provisioned SCIM User (RFC 7643 §4.1, with the EnterpriseUser extension of §4.3)."""
+class ProvisionedResource(models.Model):
+    """What every provisioned resource has: a server-assigned id, its tenant, its SCIM
+    document, and the version and times that `meta` reports."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    # No index of its own: every index below leads with the tenant.
+    # No index of its own: every index of a resource leads with the tenant.
     tenant = models.ForeignKey(
-        Tenant, on_delete=models.CASCADE, related_name="users", db_index=False
+        Tenant, on_delete=models.CASCADE, related_name="%(class)ss", db_index=False
     )
-    user_name = models.TextField(help_text="userName; unique case-insensitively per tenant.")
     external_id = models.TextField(null=True, blank=True, help_text="externalId, as sent.")
+    data = models.JSONField(
+        default=dict, help_text="The SCIM document, without id, meta and what is kept as rows."
+    )
+    version = models.PositiveBigIntegerField(
+        default=1, help_text="Grows by one with every change; meta.version is derived from it."
+    )
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    last_modified = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+class User(ProvisionedResource):
+    """A provisioned SCIM User (RFC 7643 §4.1, with the EnterpriseUser extension of §4.3)."""
+
+    user_name = models.TextField(help_text="userName; unique case-insensitively per tenant.")
     display_name = models.TextField(null=True, blank=True)
     given_name = models.TextField(null=True, blank=True, help_text="name.givenName")
     family_name = models.TextField(null=True, blank=True, help_text="name.familyName")
@@ -87,12 +104,6 @@ class User(models.Model):
         null=True, blank=True, help_text="The primary email, else the work one, else the first."
     )
     active = models.BooleanField(null=True, blank=True, help_text="active; empty when not sent.")
-    data = models.JSONField(default=dict, help_text="The SCIM document, without id and meta.")
-    version = models.PositiveBigIntegerField(
-        default=1, help_text="Grows by one with every change; meta.version is derived from it."
-    )
-    created = models.DateTimeField(default=timezone.now, editable=False)
-    last_modified = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = "SCIM user"
@@ -156,23 +167,11 @@ class UserValue(models.Model):
         return f"{self.attribute}[{self.position}]"
 
 
-class Group(models.Model):
-    """A provisioned SCIM Group (RFC 7643 §4.2). Its members are `Membership` rows."""
+class Group(ProvisionedResource):
+    """A provisioned SCIM Group (RFC 7643 §4.2). Its members are `Membership` rows, and a
+    change of membership moves its version."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    tenant = models.ForeignKey(
-        Tenant, on_delete=models.CASCADE, related_name="groups", db_index=False
-    )
     display_name = models.TextField(help_text="displayName; unique case-insensitively per tenant.")
-    external_id = models.TextField(null=True, blank=True, help_text="externalId, as sent.")
-    data = models.JSONField(
-        default=dict, help_text="The SCIM document, without id, meta and members."
-    )
-    version = models.PositiveBigIntegerField(
-        default=1, help_text="Grows by one with every change, membership included."
-    )
-    created = models.DateTimeField(default=timezone.now, editable=False)
-    last_modified = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = "SCIM group"

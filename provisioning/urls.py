@@ -4,7 +4,7 @@ is tolerated."""
 from django.urls import re_path
 
 from . import views
-from .scim.schema import GROUP_RESOURCE_TYPE, USER_RESOURCE_TYPE
+from .scim.schema import GROUP_RESOURCE_TYPE, RESOURCE_TYPES, SCHEMAS, USER_RESOURCE_TYPE
 from .storage import groups, users
 
 app_name = "scim"
@@ -12,6 +12,12 @@ app_name = "scim"
 # Each resource type, the storage module that serves it, and its detail view.
 RESOURCES = ((USER_RESOURCE_TYPE, users), (GROUP_RESOURCE_TYPE, groups))
 DETAIL_VIEWS = {"User": views.ResourceDetailView, "Group": views.GroupDetailView}
+
+
+RESOURCE_TYPES_VIEW = views.DiscoveryCollectionView.as_view(
+    items=RESOURCE_TYPES, noun="Resource type"
+)
+SCHEMAS_VIEW = views.DiscoveryCollectionView.as_view(items=SCHEMAS, noun="Schema")
 
 
 def _resource_routes(resource_type, store) -> list:
@@ -28,10 +34,8 @@ def _resource_routes(resource_type, store) -> list:
 
 urlpatterns = [
     re_path(r"^ServiceProviderConfig/?$", views.ServiceProviderConfigView.as_view()),
-    re_path(r"^ResourceTypes/?$", views.ResourceTypesView.as_view()),
-    re_path(r"^ResourceTypes/(?P<resource_type_id>[^/]+)/?$", views.ResourceTypesView.as_view()),
-    re_path(r"^Schemas/?$", views.SchemasView.as_view()),
-    re_path(r"^Schemas/(?P<schema_id>[^/]+)/?$", views.SchemasView.as_view()),
+    re_path(r"^ResourceTypes(?:/(?P<item_id>[^/]+))?/?$", RESOURCE_TYPES_VIEW),
+    re_path(r"^Schemas(?:/(?P<item_id>[^/]+))?/?$", SCHEMAS_VIEW),
     *(
         route
         for resource_type, store in RESOURCES

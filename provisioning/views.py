@@ -15,7 +15,7 @@ from .scim import discovery, errors
 from .scim.patch import apply_patch
 from .scim.projection import Projection
 from .scim.resource import Meta, format_version, parse_resource, render_resource
-from .scim.schema import RESOURCE_TYPES, SCHEMAS, SEARCH_REQUEST_URN, ResourceType
+from .scim.schema import SEARCH_REQUEST_URN, ResourceType
 from .storage.listing import ListRequest
 
 BASE_PATH = "scim/v2"
@@ -60,28 +60,22 @@ class ServiceProviderConfigView(DiscoveryView):
         )
 
 
-class ResourceTypesView(DiscoveryView):
-    def get(self, request, resource_type_id=None):
-        base = base_url(request)
-        if resource_type_id is None:
-            reps = [rt.to_scim(base) for rt in RESOURCE_TYPES]
-            return Response(discovery.list_response(reps, total=len(reps), start_index=1))
-        for resource_type in RESOURCE_TYPES:
-            if resource_type.id == resource_type_id:
-                return Response(resource_type.to_scim(base))
-        raise errors.NotFound(f"Resource type '{resource_type_id}' not found.")
+class DiscoveryCollectionView(DiscoveryView):
+    """`/ResourceTypes` and `/Schemas`: a ListResponse of all, or one by its id (RFC 7644 §4)."""
 
+    items: tuple = ()
+    noun = ""
 
-class SchemasView(DiscoveryView):
-    def get(self, request, schema_id=None):
+    def get(self, request, item_id=None):
         base = base_url(request)
-        if schema_id is None:
-            reps = [schema.to_scim(base) for schema in SCHEMAS]
+        if item_id is None:
+            reps = [item.to_scim(base) for item in self.items]
             return Response(discovery.list_response(reps, total=len(reps), start_index=1))
-        for schema in SCHEMAS:
-            if schema.id.lower() == schema_id.lower():
-                return Response(schema.to_scim(base))
-        raise errors.NotFound(f"Schema '{schema_id}' not found.")
+        for item in self.items:
+            # Schema URNs compare case-insensitively; resource type names are matched alike.
+            if item.id.lower() == item_id.lower():
+                return Response(item.to_scim(base))
+        raise errors.NotFound(f"{self.noun} '{item_id}' not found.")
 
 
 class ResourceView(SCIMView):
