@@ -293,7 +293,7 @@ def _entity_tags(request, header: str) -> frozenset[int] | str | None:
     versions = set()
     for tag in value.split(","):
         tag = tag.strip().removeprefix("W/").strip('"')
-        if tag.isdigit():
+        if tag.isascii() and tag.isdigit() and len(tag) <= 19:  # the versions this server issues
             versions.add(int(tag))
     return frozenset(versions)
 

@@ -134,6 +134,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "provisioning.exceptions.scim_exception_handler",
     # No OPTIONS metadata: SCIM defines none, so OPTIONS is a 405 like any other method.
     "DEFAULT_METADATA_CLASS": None,
+    # `format` is no SCIM parameter: the media type is negotiated with Accept alone.
+    "URL_FORMAT_OVERRIDE": None,
     "UNAUTHENTICATED_USER": None,
 }
 

@@ -4,8 +4,12 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from provisioning.views import UnknownEndpointView
+
 urlpatterns = [
     path("scim/v2/", include("provisioning.urls")),
+    # The service root itself has no resource: a SCIM 404, not Django's HTML one.
+    path("scim/v2", UnknownEndpointView.as_view()),
     path("admin/", admin.site.urls),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

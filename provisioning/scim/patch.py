@@ -613,14 +613,12 @@ class _Patcher:
         return [MemberChange("replace", values, value_filter)]
 
     def _member_values(self, target: _Target, value: Any) -> tuple[dict, ...]:
-        """Return the member objects in `value`, each with a `value` id, without duplicates."""
+        """Return the member objects in `value` without duplicates; parsing has made sure that
+        each has a `value` id (required by the schema table)."""
         members: dict[str, dict] = {}
         for item in self._parse_values(target, value):
             member = {key: v for key, v in item.items() if key != "$ref"}
-            member_id = member.get("value")
-            if not isinstance(member_id, str) or not member_id:
-                raise InvalidValue(f"Each value of '{target.where}' needs a 'value' id.")
-            members.setdefault(member_id, member)
+            members.setdefault(member["value"], member)
         return tuple(members.values())
 
 

@@ -278,7 +278,12 @@ def _resolve_all(
     """Return the known paths named in the parameter, or None when it names nothing at all."""
     if param is None:
         return None
-    items = [param] if isinstance(param, str) else list(param)
+    if isinstance(param, str):
+        items = [param]
+    elif isinstance(param, list | tuple):
+        items = list(param)
+    else:
+        raise InvalidValue(f"'{param_name}' must be a string or a list of strings.")
     names: list[str] = []
     for item in items:
         if not isinstance(item, str):

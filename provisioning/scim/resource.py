@@ -197,7 +197,14 @@ def _parse_single(attr: Attribute, value: Any, where: str) -> Any:
             return {"value": value} if value else None
         if not isinstance(value, Mapping):
             raise InvalidValue(f"Attribute '{where}' must be a JSON object.")
-        return _parse_object(attr.sub_attributes, attr.sub_attribute, value, where) or None
+        parsed = _parse_object(attr.sub_attributes, attr.sub_attribute, value, where)
+        if parsed.get("value") == "":
+            # Entra clears `manager` with {"value": ""}: an empty value is no value.
+            del parsed["value"]
+        for sub in attr.sub_attributes:
+            if sub.required and sub.name not in parsed:
+                raise InvalidValue(f"Each value of '{where}' needs '{sub.name}'.")
+        return parsed or None
     return coerce_scalar(attr, value, where)
 
 
@@ -252,7 +259,9 @@ def storable(text: str) -> bool:
 def parse_datetime(value: str) -> dt.datetime | None:
     """Return the instant an xsd:dateTime string names, or None when it is not one.
 
-    A date-time without a zone offset is read as UTC.
+    A date-time without a zone offset is read as UTC. The instant is returned in UTC: PostgreSQL
+    accepts offsets up to ±15:59 only, and an instant near the ends of the calendar that does
+    not fit once moved to UTC is no date-time this server can store.
     """
     try:
         parsed = dt.datetime.fromisoformat(value)
@@ -260,7 +269,12 @@ def parse_datetime(value: str) -> dt.datetime | None:
         return None
     if "T" not in value.upper():
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:
+        return None
 
 
 def _ordered(document: dict, resource_type: ResourceType) -> dict:

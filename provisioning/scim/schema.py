@@ -480,7 +480,9 @@ GROUP_SCHEMA = Schema(
         _complex(
             "members",
             (
-                _string("value", "The id of a member.", mutability=Mutability.IMMUTABLE),
+                _string(
+                    "value", "The id of a member.", required=True, mutability=Mutability.IMMUTABLE
+                ),
                 _ref(
                     "$ref",
                     ("User", "Group"),

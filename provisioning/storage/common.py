@@ -5,7 +5,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
@@ -45,12 +45,11 @@ def mark_changed(obj: Model) -> None:
 def unique(constraint: str, detail: str):
     """Turn a violation of `constraint` into a SCIM 409 `uniqueness` with `detail`.
 
-    The write runs in a savepoint so that the violation leaves the request's transaction
-    usable; the constraint, not a prior lookup, decides, so concurrent creates are safe.
+    The constraint, not a prior lookup, decides, so concurrent creates are safe. Callers run
+    in a transaction of their own, which the error then rolls back whole.
     """
     try:
-        with transaction.atomic():
-            yield
+        yield
     except IntegrityError as exc:
         if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) == constraint:
             raise Uniqueness(detail) from None

@@ -31,7 +31,7 @@ from .common import (
     unique,
 )
 from .listing import ListRequest, Page, list_page
-from .query import Source, element_q
+from .query import EVERYTHING, NOTHING, Source, element_q
 
 DISPLAY_NAME_CONSTRAINT = "provisioning_group_displayname_ci_unique"
 MEMBERS = GROUP_RESOURCE_TYPE.schema.attribute("members")
@@ -77,30 +77,28 @@ def source(tenant: Tenant) -> Source:
 
 
 def _member_leaf(sub: Attribute, node: Present | Compare) -> Q:
-    """Compile a comparison on a member's `value` or `type` into a condition on its row."""
+    """Compile a comparison on a member's `value` or `type` into a condition on its row.
+
+    `display` and `$ref` are derived when a group is read, not stored with the membership, so
+    a filter on them is refused rather than answered with nothing.
+    """
     name = sub.name
+    if name not in ("value", "type"):
+        raise InvalidFilter(f"Members can be filtered by 'value' and 'type' only, not '{name}'.")
     if isinstance(node, Present):
-        return Q() if name in ("value", "type") else Q(pk__in=[])
+        return EVERYTHING  # every member has an id and a type
     if node.op not in ("eq", "ne") or not isinstance(node.value, str):
         raise InvalidFilter("Members can be filtered by 'value' and 'type' with eq and ne only.")
     if name == "value":
         try:
             member_id = uuid.UUID(node.value)
         except ValueError:
-            matched = Q(pk__in=[])
+            matched = NOTHING
         else:
             matched = Q(user_id=member_id) | Q(member_group_id=member_id)
-    elif name == "type":
-        kind = node.value.lower()
-        matched = (
-            Q(user__isnull=False)
-            if kind == "user"
-            else Q(member_group__isnull=False)
-            if kind == "group"
-            else Q(pk__in=[])
-        )
     else:
-        raise InvalidFilter(f"Members can be filtered by 'value' and 'type' only, not '{name}'.")
+        kinds = {"user": Q(user__isnull=False), "group": Q(member_group__isnull=False)}
+        matched = kinds.get(node.value.lower(), NOTHING)
     return matched if node.op == "eq" else ~matched
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q, QuerySet
 
 from ..scim.errors import InvalidCursor, InvalidValue
+from ..scim.resource import parse_datetime
 from .query import Source, filter_q, order_by
 
 DEFAULT_ORDER = ("created", "id")
@@ -101,11 +102,19 @@ def _encode(forward: bool, obj) -> str:
 
 def _decode(cursor: str) -> tuple[bool, dt.datetime, uuid.UUID]:
     """Return the direction and position a cursor stands for; anything else is invalidCursor."""
+    invalid = InvalidCursor(f"'{cursor}' is not a cursor this server issued.")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         direction, created, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if direction not in ("n", "p"):
-            raise ValueError(direction)
-        return direction == "n", dt.datetime.fromisoformat(created), uuid.UUID(pk)
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise InvalidCursor(f"'{cursor}' is not a cursor this server issued.") from None
+        raise invalid from None
+    if direction not in ("n", "p") or not isinstance(created, str) or not isinstance(pk, str):
+        raise invalid
+    instant = parse_datetime(created)
+    try:
+        pk = uuid.UUID(pk)
+    except ValueError:
+        raise invalid from None
+    if instant is None:
+        raise invalid
+    return direction == "n", instant, pk

@@ -47,9 +47,12 @@ from ..scim.filter import (
     parse_filter,
 )
 from ..scim.resource import parse_datetime, storable
-from ..scim.schema import Attribute, ResourceType, Schema, Type
+from ..scim.schema import Attribute, ResourceType, Returned, Schema, Type
 
-_NOTHING = Q(pk__in=[])
+# Conditions that hold for no row and for every row. An empty Q() would not do for the latter:
+# negated, it is still empty, so `not (id pr)` would match everything.
+NOTHING = Q(pk__in=[])
+EVERYTHING = Q(pk__isnull=False)
 _STRING_TYPES = (Type.STRING, Type.REFERENCE, Type.BINARY)
 _ORDERING_OPS = {
     "gt": lk.GreaterThan,
@@ -187,7 +190,10 @@ class _Compiler:
         if attr is None:
             raise error(f"Unknown attribute '{path}'.")
         if attr.name == "groups" and schema is rt.schema and rt.name == "User":
-            raise error("Filtering on 'groups' is not supported yet.")
+            # A user's groups are worked out from membership rows when read, not stored.
+            raise error("'groups' cannot be used to filter or sort users.")
+        if attr.returned is Returned.NEVER:
+            raise error(f"'{attr.name}' is never returned, so it cannot be filtered or sorted on.")
         return (None if attr.name in ("id", "externalId", "meta") else schema), attr
 
     # --- compilation -----------------------------------------------------------------------
@@ -252,23 +258,23 @@ class _Compiler:
         name = path.attr.lower()
         if name == "id" and not path.sub_attr:
             if isinstance(node, Present):
-                return Q()
+                return EVERYTHING
             if node.op in ("eq", "ne") and isinstance(node.value, str):
                 try:
                     matched = Q(pk=uuid.UUID(node.value))
                 except ValueError:
-                    matched = _NOTHING
+                    matched = NOTHING
                 return matched if node.op == "eq" else ~matched
             id_text = _Target(Attribute("id", case_exact=True), column="id")
             return self._leaf(node, id_text, lhs=Cast(F("pk"), TextField()))
         if name == "meta" and not path.sub_attr and isinstance(node, Present):
-            return Q()  # every resource has meta
+            return EVERYTHING  # every resource has meta
         if name == "meta" and path.sub_attr:
             sub = path.sub_attr.lower()
             if sub == "resourcetype":
                 if isinstance(node, Present):
-                    return Q()
-                return Q() if _python_match(node, self.resource_type.name) else _NOTHING
+                    return EVERYTHING
+                return EVERYTHING if _python_match(node, self.resource_type.name) else NOTHING
             if sub in ("location", "version"):
                 # Both are derived from the request's host and the version counter.
                 raise InvalidFilter(f"Filtering on 'meta.{path.sub_attr}' is not supported.")

@@ -62,6 +62,7 @@ def get(tenant: Tenant, user_id: str, *, for_update: bool = False) -> User:
     return get_one(User.objects.filter(tenant=tenant), user_id, "User", for_update=for_update)
 
 
+@transaction.atomic
 def create(tenant: Tenant, document: dict) -> User:
     """Store a new user; a userName already taken in the tenant is a 409 `uniqueness`."""
     now = timezone.now()

@@ -1,0 +1,136 @@
+"""Inputs that once gave a 500, a silent data loss or a wrong result (found in review)."""
+
+import base64
+import json
+
+import pytest
+
+from tests.conftest import (
+    ENTERPRISE_SCHEMA,
+    assert_scim_error,
+    group_body,
+    patch_body,
+    streamed_json,
+)
+
+SEARCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+
+@pytest.mark.parametrize(
+    "filter_text", ["not (meta pr)", "not (id pr)", 'not (meta.resourceType eq "User")']
+)
+def test_negated_always_true_conditions_match_nothing(scim, make_user, filter_text):
+    """`not` of a condition every resource meets selects none (RFC 7644 §3.4.2.2)."""
+    make_user("alice")
+    assert scim.get("/Users", {"filter": filter_text}).json()["totalResults"] == 0
+
+
+def test_remove_by_negated_presence_removes_no_member(scim, make_user, make_group):
+    """`members[not (value pr)]` selects no member, so the remove changes nothing."""
+    group = make_group("G", members=[{"value": make_user("a")["id"]}])
+    body = patch_body({"op": "remove", "path": "members[not (value pr)]"})
+    assert scim.patch(f"/Groups/{group['id']}", body).status_code == 204
+    assert len(streamed_json(scim.get(f"/Groups/{group['id']}"))["members"]) == 1
+
+
+@pytest.mark.parametrize("op", ["add", "replace"])
+def test_members_without_value_are_refused_not_dropped(scim, make_user, make_group, op):
+    """A member object without `value` is a 400, never an emptied group (RFC 7644 §3.5.2)."""
+    group = make_group("G", members=[{"value": make_user("a")["id"]}])
+    body = patch_body({"op": op, "path": "members", "value": [{"display": "Bob"}]})
+    assert_scim_error(scim.patch(f"/Groups/{group['id']}", body), 400, "invalidValue", "value")
+    put = scim.put(f"/Groups/{group['id']}", group_body("G", members=[{"display": "Bob"}]))
+    assert_scim_error(put, 400, "invalidValue", "value")
+    assert len(streamed_json(scim.get(f"/Groups/{group['id']}"))["members"]) == 1
+
+
+def test_date_time_with_a_large_offset(scim, make_user):
+    """An offset PostgreSQL cannot take (beyond ±15:59) is compared as the UTC instant."""
+    make_user("a")
+    filter_text = 'meta.created gt "2020-01-01T00:00:00-23:59"'
+    assert scim.get("/Users", {"filter": filter_text}).json()["totalResults"] == 1
+
+
+def _cursor(payload) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        ["n", "2020-01-01T00:00:00Z", 5],
+        ["n", "yesterday", "2819c223-7f76-453a-919d-413861904646"],
+        ["x"],
+        {"a": 1},
+    ],
+    ids=["number-id", "bad-instant", "short", "object"],
+)
+def test_forged_cursors_are_invalid_cursor(scim, payload):
+    """A cursor the server did not issue is a 400 invalidCursor (RFC 9865 §2.1)."""
+    assert_scim_error(scim.get("/Users", {"cursor": _cursor(payload)}), 400, "invalidCursor")
+
+
+def test_cursor_position_with_a_large_offset_is_read_as_utc(scim, make_user):
+    """A well-formed cursor position whose offset PostgreSQL cannot take still pages."""
+    user = make_user("a")
+    cursor = _cursor(["n", "2000-01-01T00:00:00-20:00", "2819c223-7f76-453a-919d-413861904646"])
+    body = scim.get("/Users", {"cursor": cursor}).json()
+    assert [r["id"] for r in body["Resources"]] == [user["id"]]
+
+
+def test_entity_tags_the_server_never_issued(scim, make_user):
+    """Absurd If-Match / If-None-Match tags name no version: 412 and 200, never a 500."""
+    user = make_user("a")
+    body = {"schemas": user["schemas"], "userName": "a"}
+    huge = 'W/"' + "9" * 5000 + '"'
+    assert_scim_error(scim.put(f"/Users/{user['id']}", body, HTTP_IF_MATCH=huge), 412)
+    assert scim.get(f"/Users/{user['id']}", HTTP_IF_NONE_MATCH='"²"').status_code == 200
+
+
+@pytest.mark.parametrize("field", ["attributes", "excludedAttributes"])
+def test_search_projection_must_be_strings(scim, field):
+    """`attributes` in a SearchRequest is a list of strings (RFC 7644 §3.4.3)."""
+    response = scim.post("/Users/.search", {"schemas": [SEARCH_SCHEMA], field: 5})
+    assert_scim_error(response, 400, "invalidValue", field)
+
+
+def test_format_parameter_does_not_change_the_media_type(scim):
+    """`format` is no SCIM parameter: it neither 404s nor switches the response type."""
+    response = scim.get("/Users", {"format": "xml"})
+    assert response.status_code == 200 and response["Content-Type"] == "application/scim+json"
+
+
+def test_service_root_itself_is_a_scim_404(scim):
+    """GET /scim/v2 (no trailing slash) is a SCIM 404, not Django's HTML page."""
+    assert_scim_error(scim.get("/scim/v2"), 404)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "filter_text"),
+    [
+        ("/Users", 'password eq "x"'),
+        ("/Groups", "members.display pr"),
+        ("/Groups", "members.$ref pr"),
+    ],
+)
+def test_attributes_that_cannot_match_are_invalid_filters(scim, endpoint, filter_text):
+    """Filtering on what is never stored is a 400, not 200-with-nothing (IDP-NOTES pitfall)."""
+    assert_scim_error(scim.get(endpoint, {"filter": filter_text}), 400, "invalidFilter")
+
+
+def test_manager_value_emptied_by_patch_clears_the_manager(scim, make_user):
+    """Entra clears the manager with an empty value, also through `manager.value`."""
+    boss = make_user("boss")
+    user = make_user(
+        "u",
+        **{
+            "schemas": [USER_SCHEMA_URN, ENTERPRISE_SCHEMA],
+            ENTERPRISE_SCHEMA: {"manager": {"value": boss["id"]}, "department": "x"},
+        },
+    )
+    body = patch_body({"op": "replace", "path": f"{ENTERPRISE_SCHEMA}:manager.value", "value": ""})
+    patched = scim.patch(f"/Users/{user['id']}", body).json()
+    assert patched[ENTERPRISE_SCHEMA] == {"department": "x"}
+
+
+USER_SCHEMA_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
