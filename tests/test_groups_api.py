@@ -256,3 +256,34 @@ def test_filtered_replace_of_members_swaps_only_the_matched_member(scim, make_us
     members = streamed_json(scim.get(f"/Groups/{group['id']}"))["members"]
     assert sorted(m["value"] for m in members) == sorted([bob, carol])
     assert_scim_error(scim.patch(f"/Groups/{group['id']}", body), 400, "noTarget")
+
+
+def test_nesting_is_bounded_in_depth(scim, make_group, settings, monkeypatch):
+    """Nesting deeper than the bound is refused, so no cycle can hide beyond the walk."""
+    monkeypatch.setattr("provisioning.storage.groups.MAX_NESTING", 3)
+    chain = [make_group("G0")]
+    for i in range(1, 4):
+        chain.append(make_group(f"G{i}", members=[member(chain[-1], "Group")]))
+    response = scim.post("/Groups", group_body("G4", members=[member(chain[-1], "Group")]))
+    assert_scim_error(response, 400, "invalidValue", "nested at most 3")
+    closing = patch_body({"op": "add", "path": "members", "value": [member(chain[-1], "Group")]})
+    assert_scim_error(scim.patch(f"/Groups/{chain[0]['id']}", closing), 400, "invalidValue")
+
+
+def test_membership_changes_move_the_members_versions(scim, make_user, make_group):
+    """A user's `groups` is part of it, so joining or leaving a group, or the group's rename,
+    moves the user's version; a member's rename moves the group's (RFC 7644 §3.14)."""
+    alice = make_user("alice")
+    group = make_group("G", members=[member(alice)])
+    assert scim.get(f"/Users/{alice['id']}")["ETag"] == 'W/"2"'
+    rename = patch_body({"op": "replace", "path": "displayName", "value": "H"})
+    assert scim.patch(f"/Groups/{group['id']}", rename).status_code == 204
+    assert scim.get(f"/Users/{alice['id']}")["ETag"] == 'W/"3"'
+    version = scim.get(f"/Groups/{group['id']}")["ETag"]
+    scim.patch(
+        f"/Users/{alice['id']}", patch_body({"op": "add", "path": "displayName", "value": "A"})
+    )
+    assert scim.get(f"/Groups/{group['id']}")["ETag"] != version
+    leave = patch_body({"op": "remove", "path": f'members[value eq "{alice["id"]}"]'})
+    assert scim.patch(f"/Groups/{group['id']}", leave).status_code == 204
+    assert scim.get(f"/Users/{alice['id']}")["ETag"] == 'W/"5"'

@@ -1,13 +1,15 @@
 """What every resource store shares: ids, lookups, uniqueness errors, version moves."""
 
+import functools
 import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import IntegrityError
+from django.db import IntegrityError, OperationalError
 from django.db.models import Model, QuerySet
 from django.utils import timezone
+from psycopg.errors import DeadlockDetected
 
 from ..scim.errors import NotFound, PreconditionFailed, Uniqueness
 from ..scim.schema import COMMON_ATTRIBUTES, ResourceType
@@ -85,3 +87,23 @@ def columns_for(mirrored: list[tuple[str, str, str | None]], document: dict) -> 
             value = value.get(sub_name) if isinstance(value, dict) else None
         columns[column] = value
     return columns
+
+
+def retry_on_deadlock(write: Callable) -> Callable:
+    """Run a write again (three tries in all) when PostgreSQL broke a deadlock by aborting it.
+
+    Writes lock their resource first, but a membership change also touches the members'
+    rows, so two writes can wait on each other; the one PostgreSQL aborts is simply retried.
+    """
+
+    @functools.wraps(write)
+    def retrying(*args, **kwargs):
+        for _ in range(2):
+            try:
+                return write(*args, **kwargs)
+            except OperationalError as exc:
+                if getattr(exc.__cause__, "sqlstate", None) != DeadlockDetected.sqlstate:
+                    raise
+        return write(*args, **kwargs)
+
+    return retrying

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import F, OuterRef, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..models import Group, Membership, Tenant, User
@@ -28,6 +29,7 @@ from .common import (
     get_one,
     mark_changed,
     mirrored_columns,
+    retry_on_deadlock,
     unique,
 )
 from .listing import ListRequest, Page, list_page
@@ -35,7 +37,7 @@ from .query import EVERYTHING, NOTHING, Source, element_q
 
 DISPLAY_NAME_CONSTRAINT = "provisioning_group_displayname_ci_unique"
 MEMBERS = GROUP_RESOURCE_TYPE.schema.attribute("members")
-# Nested groups deeper than this are refused: it bounds the cycle check and `groups` lookups.
+# Nesting deeper than this is refused, which bounds every walk up or down the nesting.
 MAX_NESTING = 32
 
 
@@ -107,6 +109,7 @@ def get(tenant: Tenant, group_id: str, *, for_update: bool = False) -> Group:
     return get_one(Group.objects.filter(tenant=tenant), group_id, "Group", for_update=for_update)
 
 
+@retry_on_deadlock
 @transaction.atomic
 def create(tenant: Tenant, document: dict) -> Group:
     """Store a new group and its members; a displayName already taken is a 409."""
@@ -122,26 +125,18 @@ def create(tenant: Tenant, document: dict) -> Group:
     return group
 
 
+@retry_on_deadlock
 @transaction.atomic
 def replace(tenant: Tenant, group_id: str, document: dict, expected_version=None) -> Group:
     """Replace the group (RFC 7644 §3.5.1): its attributes and its whole member list."""
     group = get(tenant, group_id, for_update=True)
     check_version(group, expected_version)
     document = dict(document)
-    members = document.pop("members", [])
-    changed = _set_members(group, members)
-    if group.data != document:
-        group.data = document
-        for column, value in _columns(document).items():
-            setattr(group, column, value)
-        changed = True
-    if changed:
-        mark_changed(group)
-        with _unique_display_name(document):
-            group.save()
-    return group
+    members_changed = _set_members(group, document.pop("members", []))
+    return _write(group, document, members_changed)
 
 
+@retry_on_deadlock
 @transaction.atomic
 def patch(tenant: Tenant, group_id: str, operations: Patcher, expected_version=None) -> Group:
     """Apply PATCH operations to the group under its row lock (RFC 7644 §3.5.2).
@@ -151,33 +146,48 @@ def patch(tenant: Tenant, group_id: str, operations: Patcher, expected_version=N
     group = get(tenant, group_id, for_update=True)
     check_version(group, expected_version)
     result = operations(group.data)
-    changed = False
+    members_changed = False
     for change in result.member_changes:
-        changed |= _apply_member_change(group, change)
-    if result.document != group.data:
-        group.data = result.document
-        for column, value in _columns(result.document).items():
-            setattr(group, column, value)
-        changed = True
-    if changed:
-        mark_changed(group)
-        with _unique_display_name(group.data):
-            group.save()
+        members_changed |= _apply_member_change(group, change)
+    return _write(group, result.document, members_changed)
+
+
+def _write(group: Group, document: dict, members_changed: bool) -> Group:
+    """Store the group's new document; move its version if it or its members changed."""
+    renamed = document.get("displayName") != group.display_name
+    if document == group.data and not members_changed:
+        return group
+    group.data = document
+    for column, value in _columns(document).items():
+        setattr(group, column, value)
+    mark_changed(group)
+    with _unique_display_name(document):
+        group.save()
+    if renamed:
+        # The members' `groups` show the group's display name.
+        touch(User, Q(memberships__group=group))
     return group
 
 
+@retry_on_deadlock
 @transaction.atomic
 def delete(tenant: Tenant, group_id: str, expected_version=None) -> None:
     """Delete the group for good (RFC 7644 §3.6); its memberships go with it."""
     group = get(tenant, group_id, for_update=True)
     check_version(group, expected_version)
-    touch_parents(Q(memberships__member_group=group))
+    touch(Group, Q(memberships__member_group=group))
+    touch(User, Q(memberships__group=group))
     group.delete()
 
 
-def touch_parents(condition: Q) -> None:
-    """Move the version of the groups matching `condition`: a member of theirs is going."""
-    Group.objects.filter(condition).update(version=F("version") + 1, last_modified=timezone.now())
+def touch(model, condition: Q) -> None:
+    """Move the version of the resources matching `condition`: what they show has changed.
+
+    A user shows its groups and a group its members' display names, so a change of membership
+    or of a name moves the versions of the resources directly related. Indirect groups (through
+    nesting) are worked out when read and do not move versions.
+    """
+    model.objects.filter(condition).update(version=F("version") + 1, last_modified=timezone.now())
 
 
 def search(tenant: Tenant, request: ListRequest) -> Page:
@@ -261,30 +271,32 @@ def _apply_member_change(group: Group, change) -> bool:
         return _add(group, change.values)
     if change.op == "replace" and change.value_filter is None:
         return _set_members(group, change.values)
+    rows = Membership.objects.filter(group=group)
     if change.op == "replace":
         # RFC 7644 §3.5.2.3: the members the filter selects give way to the new values; a
         # filter that selects none is a noTarget.
-        deleted, _ = (
-            Membership.objects.filter(group=group)
-            .filter(_members_filter(group, change.value_filter))
-            .delete()
-        )
-        if not deleted:
+        if not _delete_members(rows.filter(_members_filter(group, change.value_filter))):
             raise NoTarget("The members filter matched no member.")
         _add(group, change.values)
         return True
-    rows = Membership.objects.filter(group=group)
     if change.values:
         ids = {_member_id(value) for value in change.values} - {None}
         rows = rows.filter(Q(user_id__in=ids) | Q(member_group_id__in=ids))
     elif change.value_filter is not None:
         rows = rows.filter(_members_filter(group, change.value_filter))
-    deleted, _ = rows.delete()
-    return deleted > 0
+    return _delete_members(rows)
 
 
 def _members_filter(group: Group, value_filter: Filter) -> Q:
     return element_q(value_filter, MEMBERS, source(group.tenant))
+
+
+def _delete_members(rows) -> bool:
+    """Delete these membership rows; move the versions of the users they held."""
+    users = list(rows.filter(user__isnull=False).values_list("user_id", flat=True))
+    deleted, _ = rows.delete()
+    touch(User, Q(pk__in=users))
+    return deleted > 0
 
 
 def _add(group: Group, values: list[dict]) -> bool:
@@ -292,18 +304,15 @@ def _add(group: Group, values: list[dict]) -> bool:
     if not values:
         return False
     users, groups = _resolve(group, values)
-    existing_users = set(
-        Membership.objects.filter(group=group, user_id__in=users).values_list("user_id", flat=True)
+    existing = set(
+        Membership.objects.filter(group=group)
+        .filter(Q(user_id__in=users) | Q(member_group_id__in=groups))
+        .values_list(Coalesce("user_id", "member_group_id"), flat=True)
     )
-    existing_groups = set(
-        Membership.objects.filter(group=group, member_group_id__in=groups).values_list(
-            "member_group_id", flat=True
-        )
-    )
-    new_groups = groups - existing_groups
+    new_groups = groups - existing
     if new_groups:
-        _refuse_cycles(group, new_groups)
-    rows, seen = [], existing_users | existing_groups
+        _check_nesting(group, new_groups)
+    rows, seen = [], set(existing)
     for member_id in map(_member_id, values):  # in the order sent, which is the listed order
         if member_id in seen:
             continue
@@ -311,6 +320,7 @@ def _add(group: Group, values: list[dict]) -> bool:
         kind = "user_id" if member_id in users else "member_group_id"
         rows.append(Membership(tenant_id=group.tenant_id, group=group, **{kind: member_id}))
     Membership.objects.bulk_create(rows, ignore_conflicts=True)
+    touch(User, Q(pk__in=users - existing))
     return bool(rows)
 
 
@@ -322,8 +332,8 @@ def _set_members(group: Group, values: list[dict]) -> bool:
         .exclude(user_id__in=users)
         .exclude(member_group_id__in=groups)
     )
-    deleted, _ = stale.delete()
-    return _add(group, values) or deleted > 0
+    deleted = _delete_members(stale)
+    return _add(group, values) or deleted
 
 
 def _member_id(value: dict) -> uuid.UUID | None:
@@ -341,11 +351,17 @@ def _resolve(group: Group, values: list[dict]) -> tuple[set[uuid.UUID], set[uuid
         if member_id is None:
             raise InvalidValue(f"Member '{value.get('value')}' does not exist in this tenant.")
         wanted[member_id] = (value.get("type") or "").lower() or None
+    # Locked until the write commits, so that a member deleted meanwhile either waits for it
+    # or is seen as gone here; else the membership's foreign key fails at COMMIT.
     users = set(
-        User.objects.filter(tenant_id=group.tenant_id, pk__in=wanted).values_list("pk", flat=True)
+        User.objects.filter(tenant_id=group.tenant_id, pk__in=wanted)
+        .select_for_update(no_key=True)
+        .values_list("pk", flat=True)
     )
     groups = set(
-        Group.objects.filter(tenant_id=group.tenant_id, pk__in=wanted).values_list("pk", flat=True)
+        Group.objects.filter(tenant_id=group.tenant_id, pk__in=wanted)
+        .select_for_update(no_key=True)
+        .values_list("pk", flat=True)
     )
     for member_id, kind in wanted.items():
         found = "user" if member_id in users else "group" if member_id in groups else None
@@ -358,12 +374,34 @@ def _resolve(group: Group, values: list[dict]) -> tuple[set[uuid.UUID], set[uuid
     return users, groups
 
 
-def _refuse_cycles(group: Group, new_groups: set[uuid.UUID]) -> None:
-    """Refuse nesting that would make a group a member of itself, directly or not."""
-    ancestors = _ancestors(group.tenant, {group.pk})
-    above = set().union(*ancestors.values()) if ancestors else set()
+def _check_nesting(group: Group, new_groups: set[uuid.UUID]) -> None:
+    """Refuse nesting that makes a group a member of itself, directly or not, or that nests
+    groups deeper than MAX_NESTING (which keeps every walk up or down the nesting bounded)."""
+    above, height = _walk(group.tenant, {group.pk}, up=True)
     if above & new_groups:
         raise InvalidValue("Adding that group would make a group a member of itself.")
+    _, depth = _walk(group.tenant, new_groups, up=False)
+    if height + 1 + depth > MAX_NESTING:
+        raise InvalidValue(f"Groups may be nested at most {MAX_NESTING} levels deep.")
+
+
+def _walk(tenant: Tenant, start: set[uuid.UUID], *, up: bool) -> tuple[set[uuid.UUID], int]:
+    """Return the groups above (or below) `start`, and how many levels they span."""
+    mine, theirs = ("member_group_id", "group_id") if up else ("group_id", "member_group_id")
+    reached: set[uuid.UUID] = set()
+    frontier, levels = set(start), 0
+    while frontier and levels <= MAX_NESTING:
+        frontier = (
+            set(
+                Membership.objects.filter(tenant=tenant, **{f"{mine}__in": frontier})
+                .exclude(**{f"{theirs}__isnull": True})
+                .values_list(theirs, flat=True)
+            )
+            - reached
+        )
+        reached |= frontier
+        levels += bool(frontier)
+    return reached, levels
 
 
 MIRRORED_COLUMNS = mirrored_columns(GROUP_RESOURCE_TYPE)

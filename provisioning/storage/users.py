@@ -9,10 +9,18 @@ from django.db import transaction
 from django.db.models import OuterRef, Q
 from django.utils import timezone
 
-from ..models import Tenant, User, UserValue
+from ..models import Group, Tenant, User, UserValue
 from ..scim.schema import USER_RESOURCE_TYPE, USER_SCHEMA
 from . import groups
-from .common import Patcher, check_version, get_one, mark_changed, mirrored_columns, unique
+from .common import (
+    Patcher,
+    check_version,
+    get_one,
+    mark_changed,
+    mirrored_columns,
+    retry_on_deadlock,
+    unique,
+)
 from .common import columns_for as mirrored_values
 from .listing import ListRequest, Page, list_page
 from .query import Source
@@ -62,6 +70,7 @@ def get(tenant: Tenant, user_id: str, *, for_update: bool = False) -> User:
     return get_one(User.objects.filter(tenant=tenant), user_id, "User", for_update=for_update)
 
 
+@retry_on_deadlock
 @transaction.atomic
 def create(tenant: Tenant, document: dict) -> User:
     """Store a new user; a userName already taken in the tenant is a 409 `uniqueness`."""
@@ -75,6 +84,7 @@ def create(tenant: Tenant, document: dict) -> User:
     return user
 
 
+@retry_on_deadlock
 @transaction.atomic
 def replace(tenant: Tenant, user_id: str, document: dict, expected_version=None) -> User:
     """Replace the user's document (RFC 7644 §3.5.1); nothing moves when nothing changed."""
@@ -83,6 +93,7 @@ def replace(tenant: Tenant, user_id: str, document: dict, expected_version=None)
     return _write(user, document)
 
 
+@retry_on_deadlock
 @transaction.atomic
 def patch(tenant: Tenant, user_id: str, operations: Patcher, expected_version=None) -> User:
     """Apply PATCH operations to the user's current document, under its row lock.
@@ -99,23 +110,28 @@ def _write(user: User, document: dict) -> User:
     """Store `document` as the user's, with its columns and value rows, if it differs."""
     if user.data == document:
         return user
+    renamed = document.get("displayName") != user.display_name
     for column, value in columns_for(document).items():
         setattr(user, column, value)
     user.data = document
     mark_changed(user)
     with _unique_user_name(document):
         user.save()
+    if renamed:
+        # The groups' `members` show the user's display name.
+        groups.touch(Group, Q(memberships__user=user))
     UserValue.objects.filter(user=user).delete()
     UserValue.objects.bulk_create(value_rows(user))
     return user
 
 
+@retry_on_deadlock
 @transaction.atomic
 def delete(tenant: Tenant, user_id: str, expected_version=None) -> None:
     """Delete the user for good (RFC 7644 §3.6); its memberships go with it."""
     user = get(tenant, user_id, for_update=True)
     check_version(user, expected_version)
-    groups.touch_parents(Q(memberships__user=user))
+    groups.touch(Group, Q(memberships__user=user))
     user.delete()
 
 

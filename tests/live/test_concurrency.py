@@ -65,3 +65,37 @@ def test_parallel_creates_of_one_name_make_one_resource(live_client, endpoint, b
     statuses = _parallel(lambda i: live_client.post(endpoint, json=body).status_code)
     assert sorted(statuses) == [201] + [409] * (PARALLEL - 1)
     assert live_client.get(endpoint, params={"count": 0}).json()["totalResults"] == 1
+
+
+@pytest.mark.live
+def test_crosswise_nesting_at_once_makes_no_cycle(live_client):
+    """Two groups each adding the other at the same moment: one succeeds, one is a 400
+    (it would close a cycle); a deadlock between them is retried, never a 500."""
+    for attempt in range(5):
+        a = live_client.post("/Groups", json=group_body(f"A{attempt}")).json()["id"]
+        b = live_client.post("/Groups", json=group_body(f"B{attempt}")).json()["id"]
+
+        def nest(pair):
+            parent, child = pair
+            body = patch_body({"op": "add", "path": "members", "value": [{"value": child}]})
+            return live_client.patch(f"/Groups/{parent}", json=body).status_code
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            assert sorted(pool.map(nest, [(a, b), (b, a)])) == [204, 400]
+
+
+@pytest.mark.live
+def test_adding_a_member_while_it_is_deleted(live_client):
+    """A member deleted while a PATCH adds it: the PATCH is a 204 or a 400, never a 500."""
+    group = live_client.post("/Groups", json=group_body("Racing")).json()["id"]
+    for i in range(10):
+        user = live_client.post(
+            "/Users", json={"schemas": [USER_SCHEMA], "userName": f"r{i}"}
+        ).json()["id"]
+        body = patch_body({"op": "add", "path": "members", "value": [{"value": user}]})
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            added = pool.submit(live_client.patch, f"/Groups/{group}", json=body)
+            deleted = pool.submit(live_client.delete, f"/Users/{user}")
+            assert added.result().status_code in (204, 400)
+            assert deleted.result().status_code == 204
+    assert live_client.get(f"/Groups/{group}").json()["members"] == []
