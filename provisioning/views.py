@@ -17,6 +17,7 @@ from .scim.projection import Projection
 from .scim.resource import Meta, format_version, parse_resource, render_resource
 from .scim.schema import SEARCH_REQUEST_URN, ResourceType
 from .storage.listing import ListRequest
+from .storage.query import UnknownAttribute
 
 BASE_PATH = "scim/v2"
 
@@ -233,8 +234,8 @@ class RootSearchView(SCIMView):
     """`POST /.search`: one query over every resource type (RFC 7644 §3.4.3).
 
     Results come type by type, in the order of `resources`, and `startIndex`/`count` page
-    through that sequence. A filter naming an attribute that one type lacks matches nothing of
-    that type; it is an error only when no type knows it.
+    through that sequence. An attribute that a type lacks has no value there (RFC 7644
+    §3.4.2.1); a filter naming an attribute no type has is still a 400 `invalidFilter`.
     """
 
     resources: tuple = ()
@@ -249,7 +250,7 @@ class RootSearchView(SCIMView):
         if list_request.sort_by and len(self.resources) > 1:
             raise errors.InvalidValue("Sorting is per resource type: POST /{Resources}/.search.")
         tenant = request.user.tenant
-        skip, wanted, total, resources, failures = (
+        skip, wanted, total, resources, unknown = (
             list_request.start_index - 1,
             list_request.count,
             0,
@@ -257,20 +258,19 @@ class RootSearchView(SCIMView):
             [],
         )
         for resource_type, store in self.resources:
+            query = replace(list_request, start_index=skip + 1, count=wanted)
             try:
-                page = store.search(
-                    tenant, replace(list_request, start_index=skip + 1, count=wanted)
-                )
-            except errors.InvalidFilter as exc:
-                failures.append(exc)
-                continue
+                page = store.search(tenant, query)
+            except UnknownAttribute as exc:
+                unknown.append(exc)
+                page = store.search(tenant, replace(query, unknown_is_unassigned=True))
             total += page.total
             skip = max(0, skip - page.total)
             wanted -= len(page.items)
             view = ResourceView(resource_type=resource_type, store=store, request=request)
             resources.extend(view.render_many(request, page.items, view.projection(params)))
-        if len(failures) == len(self.resources):
-            raise failures[0]
+        if len(unknown) == len(self.resources):
+            raise unknown[0]
         return Response(
             discovery.list_response(resources, total=total, start_index=list_request.start_index)
         )

@@ -208,3 +208,22 @@ def test_search_count_must_be_a_json_integer(scim):
     """In a SearchRequest body, count is a JSON number, not a string."""
     response = scim.post("/Users/.search", {"schemas": [SEARCH_SCHEMA], "count": "10"})
     assert_scim_error(response, 400, "invalidValue", "count")
+
+
+def test_root_search_reads_missing_attributes_as_unassigned(scim, make_user, make_group):
+    """At the root, an attribute a type lacks has no value there (RFC 7644 §3.4.2.1): `or`
+    across types finds both, `not` of a User-only test keeps the groups."""
+    make_user("bob")
+    make_group("Ops")
+    body = {"schemas": [SEARCH_SCHEMA], "filter": 'userName eq "bob" or displayName eq "Ops"'}
+    found = scim.post("/.search", body).json()
+    assert sorted(r.get("userName") or r["displayName"] for r in found["Resources"]) == [
+        "Ops",
+        "bob",
+    ]
+    negated = scim.post(
+        "/.search", {"schemas": [SEARCH_SCHEMA], "filter": 'not (userName eq "bob")'}
+    )
+    assert [r["displayName"] for r in negated.json()["Resources"]] == ["Ops"]
+    unknown = scim.post("/.search", {"schemas": [SEARCH_SCHEMA], "filter": 'nope eq "x"'})
+    assert_scim_error(unknown, 400, "invalidFilter", "Unknown attribute")

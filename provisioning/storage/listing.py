@@ -36,6 +36,8 @@ class ListRequest:
     count: int = 100
     # None: index paging; "": the first page of cursor paging; else a cursor from a response.
     cursor: str | None = None
+    # For a search over several resource types: attributes a type lacks have no value there.
+    unknown_is_unassigned: bool = False
 
 
 @dataclass
@@ -50,7 +52,9 @@ class Page:
 def list_page(queryset: QuerySet, source: Source, request: ListRequest) -> Page:
     """Return the page of `queryset` that `request` asks for."""
     if request.filter is not None:
-        queryset = queryset.filter(filter_q(request.filter, source))
+        queryset = queryset.filter(
+            filter_q(request.filter, source, unknown_is_unassigned=request.unknown_is_unassigned)
+        )
     if request.cursor is not None:
         if request.sort_by:
             raise InvalidValue(

@@ -76,9 +76,13 @@ class Source:
     element_leaf: Callable[[Attribute, Present | Compare], Q] | None = None
 
 
-def filter_q(text: str, source: Source) -> Q:
-    """Return the `Q` that selects the resources matching the SCIM filter `text`."""
-    return _Compiler(source).compile(parse_filter(text))
+def filter_q(text: str, source: Source, *, unknown_is_unassigned: bool = False) -> Q:
+    """Return the `Q` that selects the resources matching the SCIM filter `text`.
+
+    An attribute the resource type lacks is an `UnknownAttribute` error, or, with
+    `unknown_is_unassigned`, an attribute without a value.
+    """
+    return _Compiler(source, unknown_is_unassigned).compile(parse_filter(text))
 
 
 def element_q(node: Filter, parent: Attribute, source: Source) -> Q:
@@ -142,10 +146,23 @@ class _Target:
         return expression
 
 
+class UnknownAttribute(InvalidFilter):
+    """A filter names an attribute the resource type does not have."""
+
+
+def _unknown(error: type, path: AttrPath) -> Exception:
+    kind = UnknownAttribute if error is InvalidFilter else error
+    return kind(f"Unknown attribute '{path}'.")
+
+
 class _Compiler:
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, unknown_is_unassigned: bool = False) -> None:
         self.source = source
         self.resource_type = source.resource_type
+        # RFC 7644 §3.4.2.1, for queries over several resource types: "For filtered attributes
+        # that are not part of a particular resource type, the service provider SHALL treat
+        # the attribute as if there is no attribute value."
+        self.unknown_is_unassigned = unknown_is_unassigned
 
     # --- resolution ------------------------------------------------------------------------
 
@@ -156,7 +173,7 @@ class _Compiler:
         if path.sub_attr:
             sub = attr.sub_attribute(path.sub_attr)
             if sub is None:
-                raise error(f"Unknown attribute '{path}'.")
+                raise _unknown(error, path)
         elif attr.is_complex and attr.multi_valued and attr.sub_attribute("value"):
             # RFC 7644 §3.4.2.2: a complex multi-valued attribute without a sub-attribute is
             # compared through its "value" sub-attribute (`emails co "@example.com"`).
@@ -188,13 +205,22 @@ class _Compiler:
                         attr, schema = extension.attribute(path.attr), extension
                         break
         if attr is None:
-            raise error(f"Unknown attribute '{path}'.")
+            raise _unknown(error, path)
         if attr.name == "groups" and schema is rt.schema and rt.name == "User":
             # A user's groups are worked out from membership rows when read, not stored.
             raise error("'groups' cannot be used to filter or sort users.")
         if attr.returned is Returned.NEVER:
             raise error(f"'{attr.name}' is never returned, so it cannot be filtered or sorted on.")
         return (None if attr.name in ("id", "externalId", "meta") else schema), attr
+
+    def _resolve_or_none(self, path: AttrPath) -> _Target | None:
+        """Resolve `path`; None for an unknown attribute read as having no value."""
+        try:
+            return self.resolve(path)
+        except UnknownAttribute:
+            if self.unknown_is_unassigned:
+                return None
+            raise
 
     # --- compilation -----------------------------------------------------------------------
 
@@ -207,7 +233,9 @@ class _Compiler:
             case Not(expr):
                 return ~self.compile(expr)
             case ValuePath(path, inner):
-                target = self.resolve(AttrPath(path.attr, None, path.schema))
+                target = self._resolve_or_none(AttrPath(path.attr, None, path.schema))
+                if target is None:
+                    return NOTHING
                 if target.multi_parent is None:
                     raise InvalidFilter(f"'{path}[...]' needs a multi-valued attribute.")
                 parent = target.multi_parent
@@ -220,7 +248,10 @@ class _Compiler:
                 special = self._special(node)
                 if special is not None:
                     return special
-                target = self.resolve(path)
+                target = self._resolve_or_none(path)
+                if target is None:
+                    # No value: only `ne` holds, as it does for an unassigned attribute.
+                    return EVERYTHING if isinstance(node, Compare) and node.op == "ne" else NOTHING
                 if target.multi_parent is not None:
                     element_node = _relative(node, target)
                     rows = self.source.values(target.multi_key)
