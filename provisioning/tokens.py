@@ -75,22 +75,30 @@ def default_tenant() -> Tenant:
     return tenant
 
 
+# A chosen secret is hashed like a generated one, without salt or stretching, so it must be
+# as hard to guess: 32 characters of a random string.
+MIN_CHOSEN_SECRET_LENGTH = 32
+
+
+class RefusedSecret(ValueError):
+    """A chosen secret that cannot become a token."""
+
+
 @transaction.atomic
 def ensure_secret(tenant: Tenant, secret: str, name: str) -> Token:
     """Make `secret` a usable token of `tenant` (for SCIM_BOOTSTRAP_TOKEN), and return it.
 
-    An existing token with that secret is kept, un-revoked and without expiry, and moved to
-    `tenant`. Its listed prefix is a fixed label: a chosen secret may be short enough for any
-    prefix of it to give it away.
+    A secret once revoked or expired stays so: a restart must not bring back a token an
+    administrator turned off. The listed prefix is a fixed label, not the start of the secret.
     """
-    token, _ = Token.objects.update_or_create(
+    if len(secret) < MIN_CHOSEN_SECRET_LENGTH:
+        raise RefusedSecret(
+            f"a token secret must have at least {MIN_CHOSEN_SECRET_LENGTH} characters"
+        )
+    token, created = Token.objects.select_for_update().get_or_create(
         digest=digest(secret),
-        defaults={
-            "tenant": tenant,
-            "name": name,
-            "prefix": "bootstrap",
-            "revoked_at": None,
-            "expires_at": None,
-        },
+        defaults={"tenant": tenant, "name": name, "prefix": "bootstrap"},
     )
+    if not created and not token.is_usable():
+        raise RefusedSecret("this secret was revoked or has expired; choose another")
     return token

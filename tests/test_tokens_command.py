@@ -151,22 +151,31 @@ def test_bootstrap_makes_the_environment_secret_valid(db, monkeypatch):
     assert not BOOTSTRAP_SECRET.startswith(token.prefix)
 
 
-def test_bootstrap_is_idempotent_and_unrevokes(db, monkeypatch):
-    """Re-running `bootstrap` keeps one token for the secret, and brings a revoked or expired
-    one back (a deployment's start-up command)."""
+def test_bootstrap_is_idempotent_and_never_revives_a_revoked_token(db, monkeypatch):
+    """Re-running `bootstrap` (every start) keeps one token for the secret; once revoked or
+    expired, the secret is refused rather than brought back (fail closed)."""
     monkeypatch.setenv("SCIM_BOOTSTRAP_TOKEN", BOOTSTRAP_SECRET)
     run("bootstrap")
     run("bootstrap")
     assert Token.objects.count() == 1
 
     tokens.revoke(Token.objects.get())
-    Token.objects.update(expires_at=timezone.now() - dt.timedelta(days=1))
+    with pytest.raises(CommandError, match="revoked or has expired"):
+        run("bootstrap")
     assert not authenticates(BOOTSTRAP_SECRET)
 
-    run("bootstrap")
+    Token.objects.update(revoked_at=None, expires_at=timezone.now() - dt.timedelta(days=1))
+    with pytest.raises(CommandError, match="revoked or has expired"):
+        run("bootstrap")
+    assert Token.objects.count() == 1 and not authenticates(BOOTSTRAP_SECRET)
 
-    assert Token.objects.count() == 1
-    assert authenticates(BOOTSTRAP_SECRET)
+
+def test_bootstrap_refuses_a_short_secret(db, monkeypatch):
+    """A chosen secret is stored as an unsalted hash, so it must be long enough not to guess."""
+    monkeypatch.setenv("SCIM_BOOTSTRAP_TOKEN", "short")
+    with pytest.raises(CommandError, match="at least 32 characters"):
+        run("bootstrap")
+    assert not Token.objects.exists()
 
 
 @pytest.mark.parametrize("value", [None, ""], ids=["unset", "empty"])

@@ -72,7 +72,10 @@ class Command(BaseCommand):
         secret = os.environ.get("SCIM_BOOTSTRAP_TOKEN", "")
         if not secret:
             raise CommandError("SCIM_BOOTSTRAP_TOKEN is not set.")
-        token = tokens.ensure_secret(tokens.default_tenant(), secret, name="bootstrap")
+        try:
+            token = tokens.ensure_secret(tokens.default_tenant(), secret, name="bootstrap")
+        except tokens.RefusedSecret as exc:
+            raise CommandError(f"SCIM_BOOTSTRAP_TOKEN refused: {exc}.") from None
         self.stdout.write(
             f"Bootstrap token {token.prefix}… is valid for tenant '{token.tenant.slug}'."
         )
