@@ -86,6 +86,7 @@ swaps only the matching members for `values`; it never overwrites the whole list
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -112,6 +113,7 @@ from .schema import Mutability as Mut
 __all__ = ["PATCH_OP_URN", "MemberChange", "PatchResult", "apply_patch"]
 
 PATCH_OP_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+MAX_OPERATIONS = 1000
 
 _OPS = ("add", "remove", "replace")
 _TEXT_TYPES = (Type.STRING, Type.REFERENCE, Type.BINARY)
@@ -218,6 +220,9 @@ def _read_body(body: Any) -> list[_Operation]:
     operations = members.get("operations")
     if not isinstance(operations, list) or not operations:
         raise InvalidSyntax("'Operations' must be an array of one or more PATCH operations.")
+    if len(operations) > MAX_OPERATIONS:
+        # IdPs send one operation per attribute, or one per batch of members: a few dozen.
+        raise InvalidValue(f"A PATCH may hold at most {MAX_OPERATIONS} operations.")
     return [_read_operation(item, index) for index, item in enumerate(operations)]
 
 
@@ -651,12 +656,19 @@ def _append(attr: Attribute, items: list[dict], new: list) -> list:
     specified, no changes SHOULD be made to the resource".
     """
     fresh: set[int] = set()
+    present = {_identity(item) for item in items}
     for value in new:
-        if value not in items:
+        if (key := _identity(value)) not in present:
+            present.add(key)
             items.append(value)
             fresh.add(len(items) - 1)
     _settle_primary(attr, items, fresh)
     return items
+
+
+def _identity(value: Any) -> str:
+    """Return a hashable stand-in for a value, equal exactly when the values are equal."""
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _without(attr: Attribute, items: list[dict], given: list) -> list:

@@ -179,6 +179,8 @@ def _parse_value(attr: Attribute, value: Any, where: str) -> Any:
     if attr.multi_valued:
         if not isinstance(value, list):
             raise InvalidValue(f"Attribute '{where}' is multi-valued and must be a JSON array.")
+        if attr.max_values is not None and len(value) > attr.max_values:
+            raise InvalidValue(f"Attribute '{where}' may hold at most {attr.max_values} values.")
         items = [_parse_single(attr, item, where) for item in value]
         items = [item for item in items if item is not None]
         if attr.is_complex and sum(1 for i in items if i.get("primary") is True) > 1:

@@ -66,6 +66,9 @@ class Attribute:
     # The longest string accepted, in characters. Values kept in btree indexes need one: an
     # index entry holds at most 2704 bytes, and 512 characters of UTF-8 fit in 2048.
     max_length: int | None = None
+    # The most values a multi-valued attribute kept in the document may hold: each value is a
+    # row to index and a value to compare on PATCH. (Group members are rows, without bound.)
+    max_values: int | None = None
     _by_name: dict[str, Attribute] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -247,6 +250,7 @@ def _multi_valued(
         ),
         description,
         multi_valued=True,
+        max_values=DOCUMENT_MAX_VALUES,
     )
 
 
@@ -261,6 +265,7 @@ SEARCH_REQUEST_URN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 _READ_ONLY = Mutability.READ_ONLY
 INDEXED_MAX_LENGTH = 512
+DOCUMENT_MAX_VALUES = 1000
 
 # RFC 7643 §3.1: attributes of every resource, not listed in the resource's own schema.
 COMMON_ATTRIBUTES: dict[str, Attribute] = {
@@ -405,6 +410,7 @@ USER_SCHEMA = Schema(
             ),
             "A physical mailing address for this User.",
             multi_valued=True,
+            max_values=DOCUMENT_MAX_VALUES,
         ),
         _complex(
             "groups",
