@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import datetime as dt
 import json
 import math
 import os
 import platform
 import random
+import re
 import sys
 import threading
 import time
@@ -234,6 +236,9 @@ class Reply:
     body: object
     ms: float
     error: str = ""
+    # The body's length in bytes, and the client's time to parse it as JSON (not in `ms`).
+    size: int = 0
+    parse_ms: float = 0.0
 
     @property
     def scim_type(self) -> str:
@@ -301,11 +306,13 @@ def send(client: httpx2.Client, method: str, path: str, **kwargs) -> Reply:
     except httpx2.HTTPError as exc:
         return Reply(None, None, (time.perf_counter() - started) * 1000, type(exc).__name__)
     ms = (time.perf_counter() - started) * 1000
+    parse_started = time.perf_counter()
     try:
         body = response.json() if response.content else None
     except ValueError:
         body = response.text[:1000]
-    return Reply(response.status_code, body, ms)
+    parse_ms = (time.perf_counter() - parse_started) * 1000
+    return Reply(response.status_code, body, ms, size=len(response.content), parse_ms=parse_ms)
 
 
 def population(client: httpx2.Client) -> int:
@@ -725,6 +732,692 @@ def export_line(result: Result) -> str:
     return line
 
 
+# --- Groups ---------------------------------------------------------------------------------
+
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+# The group sizes at which membership PATCHes and GETs are measured (those up to --members).
+GROUP_CHECKPOINTS = (100, 1_000, 10_000, 100_000)
+# Members per PATCH when a group is grown, and in the "100-member add" measurement.
+MEMBER_BATCH = 100
+# Users per page when the benchmark reads the population's ids.
+ID_PAGE_SIZE = 1000
+# One request log line of the server (provisioning/middleware.py, format of settings.LOGGING).
+SERVER_LOG_LINE = re.compile(
+    r"^\S+ \S+ \w+ provisioning\.requests (?P<method>[A-Z]+) (?P<path>\S+) "
+    r"(?P<status>\d{3}) (?P<ms>[0-9.]+)ms\b"
+)
+
+
+class GroupRunOver(Exception):
+    """The group run cannot go on: its time bound passed, or the group is in an unknown state."""
+
+
+def members_patch(op: str, member_ids: Iterable[str]) -> dict:
+    """Return a PatchOp adding or removing these users (RFC 7644 §3.5.2.1, §3.5.2.2).
+
+    A removal names its members in `value`, as Entra does; this server, like Entra's targets,
+    accepts it alongside `members[value eq "..."]`.
+    """
+    return {
+        "schemas": [PATCH_OP_SCHEMA],
+        "Operations": [{"op": op, "path": "members", "value": [{"value": i} for i in member_ids]}],
+    }
+
+
+def read_user_ids(server: Server, *, limit: int, duration: float) -> list[str]:
+    """Return up to `limit` user ids, read 1000 at a time (`attributes=id`), by cursor paging
+    (RFC 9865), or by `startIndex` when the server refuses cursors."""
+    ids: list[str] = []
+    seen: set[str] = set()
+    started = time.perf_counter()
+    by_cursor = True
+    params: dict = {"attributes": "id", "count": ID_PAGE_SIZE, "cursor": ""}
+    with server.client() as client:
+        for _ in range(math.ceil(limit / ID_PAGE_SIZE) + 10):
+            if len(ids) >= limit:
+                break
+            if time.perf_counter() - started > duration:
+                raise SystemExit(
+                    f"scimbench: reading user ids: {len(ids)} read in the {duration:g} s bound."
+                )
+            reply = send(client, "GET", "/Users", params=params)
+            if by_cursor and not ids and reply.status in (400, 501):
+                by_cursor = False
+                params = {"attributes": "id", "count": ID_PAGE_SIZE, "startIndex": 1}
+                continue
+            if not reply.ok:
+                raise SystemExit(f"scimbench: reading user ids failed: {reply.sample()}")
+            resources = reply.body.get("Resources") or []
+            for resource in resources:
+                user_id = resource.get("id")
+                if user_id and user_id not in seen:
+                    seen.add(user_id)
+                    ids.append(user_id)
+            if by_cursor:
+                if not reply.body.get("nextCursor"):
+                    break
+                params = {**params, "cursor": reply.body["nextCursor"]}
+            else:
+                params = {**params, "startIndex": params["startIndex"] + len(resources)}
+                if not resources or params["startIndex"] > reply.body.get("totalResults", 0):
+                    break
+    return ids[:limit]
+
+
+class GroupBench:
+    """One fresh group on the server, grown through the population's first users.
+
+    The group's members are always `ids[:size]` (the tail is lent out for a measurement when
+    no user is left outside the group). Every request to the group is appended to `trace`
+    under the name of the result it belongs to, so that the server log can be matched to it.
+    """
+
+    def __init__(self, server: Server, client: httpx2.Client, ids: list[str], *, deadline: float):
+        self.server = server
+        self.client = client
+        self.ids = ids
+        self.deadline = deadline
+        self.size = 0
+        self.group_id = ""
+        self.path = ""
+        self.setup = Result("group setup")  # create, grow, lend, restore, delete
+        self.grow = Result(f"grow by {MEMBER_BATCH}")
+        self.trace: list[str] = []
+        self.rows: list[dict] = []
+
+    # requests
+
+    def _send(self, result: Result, method: str, **kwargs) -> Reply:
+        """Send one request to the group, within the time bound, and trace it."""
+        if time.perf_counter() > self.deadline:
+            raise GroupRunOver("stopped at the time bound")
+        self.trace.append(result.name)
+        return send(self.client, method, self.path, **kwargs)
+
+    def patch(self, result: Result, op: str, member_ids: list[str]) -> bool:
+        """PATCH the group's members and record it; a 204 (or a 200) is success."""
+        reply = self._send(result, "PATCH", json=members_patch(op, member_ids))
+        if reply.status in (200, 204):
+            result.ok(reply.ms)
+            return True
+        result.fail(reply.reason(), f"{result.name}: {reply.sample()}")
+        return False
+
+    def create(self, display_name: str) -> None:
+        reply = send(
+            self.client,
+            "POST",
+            "/Groups",
+            json={"schemas": [GROUP_SCHEMA], "displayName": display_name},
+        )
+        if reply.status != 201 or not isinstance(reply.body, dict) or not reply.body.get("id"):
+            raise SystemExit(f"scimbench: POST /Groups failed: {reply.sample()}")
+        self.setup.ok(reply.ms)
+        self.group_id = reply.body["id"]
+        self.path = f"/Groups/{self.group_id}"
+
+    def delete(self) -> None:
+        if not self.group_id:
+            return
+        self.trace.append("delete")
+        reply = send(self.client, "DELETE", self.path)
+        if reply.status == 204:
+            self.setup.ok(reply.ms)
+        else:
+            self.setup.fail(reply.reason(), f"DELETE {self.path}: {reply.sample()}")
+
+    def grow_to(self, size: int) -> None:
+        """Add the next users, 100 per PATCH, until the group has `size` members."""
+        while self.size < size:
+            batch = self.ids[self.size : min(size, self.size + MEMBER_BATCH)]
+            if not self.patch(self.grow, "add", batch):
+                raise GroupRunOver(f"growing the group failed at {self.size} members")
+            self.size += len(batch)
+
+    # measurements at one size
+
+    def measure_reads(self, size: int, *, excluded_gets: int, full_gets: int) -> dict:
+        """GET the group without its members, then whole; verify every full answer."""
+        excluded = Result(f"GET excludedAttributes=members @{size}")
+        for _ in range(excluded_gets):
+            reply = self._send(excluded, "GET", params={"excludedAttributes": "members"})
+            if not reply.ok:
+                excluded.fail(reply.reason(), reply.sample())
+            elif reply.body.get("id") != self.group_id or "members" in reply.body:
+                excluded.fail("wrong group or members present", str(list(reply.body))[:160])
+            else:
+                excluded.ok(reply.ms)
+        full = Result(f"GET with members @{size}")
+        expected = set(self.ids[:size])
+        sizes, parse_ms = [], []
+        for _ in range(full_gets):
+            reply = self._send(full, "GET")
+            if not reply.ok:
+                full.fail(reply.reason(), reply.sample())
+                continue
+            members = reply.body.get("members") or []
+            got = {m.get("value") for m in members if isinstance(m, dict)}
+            if reply.body.get("id") != self.group_id or len(members) != size or got != expected:
+                full.fail(
+                    "wrong members",
+                    f"{len(members)} members ({len(got)} distinct), expected {size}; "
+                    f"{len(expected - got)} missing, {len(got - expected)} unexpected",
+                )
+                continue
+            full.ok(reply.ms)
+            sizes.append(reply.size)
+            parse_ms.append(reply.parse_ms)
+        full.extra = {
+            "members_verified": bool(sizes) and not full.failed,
+            "response_bytes": max(sizes) if sizes else None,
+            "client_parse_ms_p50": _round(percentile(sorted(parse_ms), 0.5)),
+        }
+        return {"excluded_get": excluded, "full_get": full}
+
+    def measure_adds(
+        self, size: int, *, single_adds: int, batch_adds: int, reference: GroupBench | None
+    ) -> dict:
+        """Time PATCHes adding 1 and 100 members while the group holds about `size`.
+
+        Each measured add is undone by a PATCH removing the same members (timed apart), so
+        that the size stays put. They are users outside the group; when fewer than 100 are
+        left, the group's last members are removed first and lent out, and `base_size` says
+        how many members the group then held.
+
+        Each add and its removal are repeated on `reference`, a group of 100 members, right
+        after: the ratio between the two is not blurred by whatever else the machine is doing
+        while the big group grows.
+        """
+        pool = self.ids[size : size + MEMBER_BATCH]
+        short = MEMBER_BATCH - len(pool)
+        lent = self.ids[max(0, size - short) : size] if short else []
+        if lent:
+            if not self.patch(self.setup, "remove", lent):
+                raise GroupRunOver(f"removing {len(lent)} members to lend them out failed")
+            self.size -= len(lent)
+        pool = pool + lent
+        base = self.size
+        results = {
+            f"{prefix}{key}": Result(f"{label}{op} {n} member{'s' * (n > 1)} @{size}")
+            for prefix, label in (("", ""), ("ref_", "reference "))
+            for key, op, n in (
+                ("add_1", "add", 1),
+                ("remove_1", "remove", 1),
+                ("add_100", "add", len(pool)),
+                ("remove_100", "remove", len(pool)),
+            )
+        }
+        if reference is None or not reference.size or set(pool) & set(self.ids[: reference.size]):
+            reference = None  # no reference group, or the pool's users are its members
+        targets = [("", self)] + ([("ref_", reference)] if reference else [])
+        if pool:
+            for k in range(single_adds):
+                member = pool[k % len(pool)]
+                for prefix, group in targets:
+                    group.patch(results[f"{prefix}add_1"], "add", [member])
+                    group.patch(results[f"{prefix}remove_1"], "remove", [member])
+            for _ in range(batch_adds):
+                for prefix, group in targets:
+                    group.patch(results[f"{prefix}add_100"], "add", pool)
+                    group.patch(results[f"{prefix}remove_100"], "remove", pool)
+        if lent:
+            if not self.patch(self.setup, "add", lent):
+                raise GroupRunOver(f"adding back {len(lent)} lent members failed")
+            self.size += len(lent)
+        if reference is None:
+            results = {k: (None if k.startswith("ref_") else v) for k, v in results.items()}
+        return {"base_size": base, "outside": len(pool) - len(lent), **results}
+
+
+def concurrent_adds(
+    server: Server, ids: list[str], *, display_name: str, threads: int
+) -> tuple[Result, list[str], str]:
+    """Add `threads` distinct users to a fresh group at once, one PATCH per thread, then check
+    that the group holds exactly them: a member missing is a lost update.
+
+    Return the result, the trace of requests to the group, and the group's path."""
+    users = ids[:threads]
+    trace = ["concurrent"] * len(users)
+    result = Result(f"{len(users)} concurrent 1-member adds")
+    with server.client() as client:
+        reply = send(
+            client,
+            "POST",
+            "/Groups",
+            json={"schemas": [GROUP_SCHEMA], "displayName": display_name},
+        )
+        if reply.status != 201 or not isinstance(reply.body, dict) or not reply.body.get("id"):
+            result.fail(reply.reason(), f"POST /Groups: {reply.sample()}")
+            return result, [], ""
+        path = f"/Groups/{reply.body['id']}"
+    released: list[float] = []
+    barrier = threading.Barrier(len(users), action=lambda: released.append(time.perf_counter()))
+
+    def add_one(client: httpx2.Client, user_id: str) -> None:
+        # Should not all threads start within a minute, send anyway; the wall time says so.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=60)
+        reply = send(client, "PATCH", path, json=members_patch("add", [user_id]))
+        if reply.status in (200, 204):
+            result.ok(reply.ms)
+        else:
+            result.fail(reply.reason(), reply.sample())
+
+    try:
+        started = time.perf_counter()
+        with server.client(len(users)) as client, ThreadPoolExecutor(len(users)) as pool:
+            futures = [pool.submit(add_one, client, user_id) for user_id in users]
+            for future in futures:
+                future.result()
+        result.seconds = time.perf_counter() - (released[0] if released else started)
+        trace.append("verify")
+        with server.client() as client:
+            reply = send(client, "GET", path)
+        if not reply.ok:
+            result.fail(reply.reason(), f"GET {path}: {reply.sample()}")
+            lost = extra = None
+        else:
+            got = {m.get("value") for m in reply.body.get("members") or []}
+            lost, extra = len(set(users) - got), len(got - set(users))
+            if lost or extra:
+                result.fail(
+                    "lost or unexpected members",
+                    f"{lost} of {len(users)} adds lost, {extra} unexpected members",
+                )
+        result.extra = {
+            "threads": len(users),
+            "wall_seconds": round(result.seconds, 3),
+            "lost_updates": lost,
+            "unexpected_members": extra,
+        }
+    finally:
+        trace.append("delete")
+        with server.client() as client:
+            reply = send(client, "DELETE", path)
+        if reply.status != 204:
+            result.fail(reply.reason(), f"DELETE {path}: {reply.sample()}")
+    return result, trace, path
+
+
+def server_times(log_path: Path, offset: int, traces: dict[str, list[str]]) -> dict[str, list]:
+    """Read the server's own time of each request to the benchmark's groups from its log.
+
+    `traces` maps a group's path to the result names of its requests, in the order sent; the
+    requests were sequential, so the log holds their lines in that same order. Return the
+    server milliseconds per result name; a group whose line count does not match is skipped.
+    """
+    lines: dict[str, list[float]] = {path: [] for path in traces}
+    with log_path.open("rb") as log:
+        log.seek(offset)
+        for raw in log:
+            match = SERVER_LOG_LINE.match(raw.decode("utf-8", "replace"))
+            if match:
+                for path in traces:
+                    if match["path"].endswith(path):
+                        lines[path].append(float(match["ms"]))
+    times: dict[str, list] = collections.defaultdict(list)
+    for path, names in traces.items():
+        if len(lines[path]) != len(names):
+            print(
+                f"scimbench: the server log has {len(lines[path])} lines for {path}, "
+                f"{len(names)} requests were sent; its server times are left out",
+                file=sys.stderr,
+            )
+            continue
+        for name, ms in zip(names, lines[path], strict=True):
+            times[name].append(ms)
+    return times
+
+
+def groups(
+    server: Server,
+    *,
+    members: int | None,
+    single_adds: int,
+    batch_adds: int,
+    excluded_gets: int,
+    full_gets: int,
+    concurrent: int,
+    duration: float,
+    server_log: Path | None,
+) -> dict:
+    """Grow a fresh group through the checkpoint sizes, measuring membership PATCHes and GETs
+    at each, then run the concurrent adds; delete the groups. Return everything measured."""
+    started = time.perf_counter()
+    deadline = started + duration
+    with server.client() as client:
+        have = population(client)
+    wanted = members if members is not None else min(have, GROUP_CHECKPOINTS[-1])
+    if have < 1 or wanted < 1:
+        raise SystemExit("scimbench: groups needs users; run `scimbench.py seed` first.")
+    print(f"reading up to {wanted + MEMBER_BATCH} user ids ...", file=sys.stderr, flush=True)
+    # 100 users more than the group will hold, when there are: the users the timed adds add.
+    ids = read_user_ids(server, limit=wanted + MEMBER_BATCH, duration=duration)
+    checkpoints = [size for size in GROUP_CHECKPOINTS if size <= min(wanted, len(ids))]
+    if not checkpoints:
+        print(
+            f"scimbench: groups: fewer than {GROUP_CHECKPOINTS[0]} members; only the concurrent "
+            "adds are measured",
+            file=sys.stderr,
+        )
+    log_offset = server_log.stat().st_size if server_log and server_log.exists() else 0
+    run_id = (
+        f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{random.SystemRandom().randrange(16**6):06x}"
+    )
+    note = ""
+    sizes: list[dict] = []
+    with server.client() as client:
+        bench = GroupBench(server, client, ids, deadline=deadline)
+        reference = GroupBench(server, client, ids, deadline=deadline)
+        reference.setup, reference.grow = bench.setup, Result("grow reference")
+        try:
+            bench.create(f"scimbench {run_id}")
+            if checkpoints:
+                reference.create(f"scimbench {run_id} reference")
+                reference.grow_to(GROUP_CHECKPOINTS[0])
+            for size in checkpoints:
+                print(f"  group at {size} members ...", file=sys.stderr, flush=True)
+                bench.grow_to(size)
+                row = {"size": size}
+                row.update(
+                    bench.measure_reads(size, excluded_gets=excluded_gets, full_gets=full_gets)
+                )
+                row.update(
+                    bench.measure_adds(
+                        size,
+                        single_adds=single_adds,
+                        batch_adds=batch_adds,
+                        reference=reference,
+                    )
+                )
+                sizes.append(row)
+        except GroupRunOver as exc:
+            note = str(exc)
+            print(f"scimbench: groups: {note}", file=sys.stderr)
+        finally:
+            bench.delete()
+            reference.delete()
+    traces = {g.path: g.trace for g in (bench, reference) if g.path}
+    concurrency = None
+    if concurrent > 0 and time.perf_counter() < deadline:
+        print(f"  {min(concurrent, len(ids))} concurrent adds ...", file=sys.stderr, flush=True)
+        concurrency, trace, path = concurrent_adds(
+            server, ids, display_name=f"scimbench {run_id} concurrent", threads=concurrent
+        )
+        if path:
+            traces[path] = trace
+    if server_log and server_log.exists():
+        time.sleep(0.2)  # let the last lines reach the file
+        by_name = server_times(server_log, log_offset, traces)
+        for row in sizes:
+            for value in row.values():
+                if isinstance(value, Result) and value.name in by_name:
+                    # The server logs a full GET before it streams the members.
+                    key = "server_ms_before_streaming" if value is row["full_get"] else "server_ms"
+                    value.extra[key] = _server_quantiles(by_name[value.name])
+        if concurrency and "concurrent" in by_name:
+            concurrency.extra["server_ms"] = _server_quantiles(by_name["concurrent"])
+    return {
+        "population": have,
+        "members": min(wanted, len(ids)),
+        "checkpoints": checkpoints,
+        "sizes": sizes,
+        "grow": bench.grow,
+        "setup": bench.setup,
+        "concurrency": concurrency,
+        "note": note,
+        "seconds": time.perf_counter() - started,
+        "run_id": run_id,
+    }
+
+
+def _server_quantiles(values: list[float]) -> dict:
+    ordered = sorted(values)
+    return {
+        "requests": len(ordered),
+        **{f"p{int(f * 100)}": _round(percentile(ordered, f)) for f in (0.5, 0.95, 0.99)},
+    }
+
+
+def _q3(result: Result | None, *, server: bool = False) -> str:
+    """Return "p50 / p95 / p99" of a result, client-side or from the server log."""
+    if result is None or (not result.latencies_ms and not server):
+        return "-"
+    if server:
+        s = result.extra.get("server_ms")
+        return " / ".join(_fmt(s[k]) for k in ("p50", "p95", "p99")) if s else "-"
+    q = result.quantiles()
+    return " / ".join(_fmt(q[k]) for k in ("p50", "p95", "p99"))
+
+
+def _bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+
+
+def _p50(result: Result | None, *, server: bool) -> float | None:
+    """Return the median latency of a result, client-side or from the server log."""
+    if result is None:
+        return None
+    if server:
+        return (result.extra.get("server_ms") or {}).get("p50")
+    return result.quantiles()["p50"]
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
+def groups_report(run: dict) -> str:
+    """Return the group run as Markdown tables and target verdicts."""
+    rows = run["sizes"]
+    has_server = any("server_ms" in r["add_1"].extra for r in rows)
+    out = []
+    head = "| group size | 1-member add p50 / p95 / p99 ms | 100-member add p50 / p95 / p99 ms |"
+    rule = "| ---: | ---: | ---: |"
+    if has_server:
+        head += " server: 1-member / 100-member add p50 ms |"
+        rule += " ---: |"
+    head += (
+        f" p50 ÷ 100-member group's, same moment{' (server)' if has_server else ''}: "
+        "1-member / 100-member |"
+    )
+    rule += " ---: |"
+    out += [head + " failed |", rule + " ---: |"]
+    lent = [r for r in rows if r["base_size"] != r["size"]]
+    for r in rows:
+        size = f"{r['size']}" + ("*" if r in lent else "")
+        line = f"| {size} | {_q3(r['add_1'])} | {_q3(r['add_100'])} |"
+        if has_server:
+            line += (
+                f" {_fmt(_p50(r['add_1'], server=True))} / "
+                f"{_fmt(_p50(r['add_100'], server=True))} |"
+            )
+        ratios = [
+            _ratio(_p50(r[k], server=has_server), _p50(r[f"ref_{k}"], server=has_server))
+            for k in ("add_1", "add_100")
+        ]
+        line += " " + " / ".join("-" if x is None else f"{x:.2f}" for x in ratios) + " |"
+        failed = sum(
+            v.failed
+            for k, v in r.items()
+            if isinstance(v, Result) and k not in ("excluded_get", "full_get")
+        )
+        out.append(line + f" {failed} |")
+    for r in lent:
+        out.append(
+            f"\n\\* {r['size']}: "
+            + (f"only {r['outside']} of the users read are" if r["outside"] else "no user read is")
+            + f" outside the group at this size, so the timed adds re-add "
+            f"{r['size'] - r['base_size']} of its members, removed first: the group held "
+            f"{r['base_size']} members before each timed add."
+        )
+    out.append(f"\n{_grow_line(run['grow'])}")
+    out.append("")
+    head = "| group size | GET excludedAttributes=members p50 / p95 ms |"
+    rule = "| ---: | ---: |"
+    if has_server:
+        head += " server p50 / p95 ms |"
+        rule += " ---: |"
+    out += [
+        head + " GET with members p50 / p95 ms | response | members verified | failed |",
+        rule + " ---: | ---: | --- | ---: |",
+    ]
+    for r in rows:
+        ex, full = r["excluded_get"], r["full_get"]
+        q, fq = ex.quantiles(), full.quantiles()
+        line = f"| {r['size']} | {_fmt(q['p50'])} / {_fmt(q['p95'])} |"
+        if has_server:
+            s = ex.extra.get("server_ms")
+            line += f" {_fmt(s and s['p50'])} / {_fmt(s and s['p95'])} |"
+        verified = "yes" if full.extra.get("members_verified") else "NO"
+        out.append(
+            line + f" {_fmt(fq['p50'])} / {_fmt(fq['p95'])} | "
+            f"{_bytes(full.extra.get('response_bytes'))} | {verified} | "
+            f"{ex.failed + full.failed} |"
+        )
+    c = run["concurrency"]
+    if c is not None:
+        e = c.extra
+        line = (
+            f"| {e.get('threads', '-')} | {e.get('wall_seconds', '-')} | {_q3(c)} |"
+            f" {_q3(c, server=True)} | {c.failed} |"
+            f" {'-' if e.get('lost_updates') is None else e['lost_updates']} |"
+        )
+        out += [
+            "",
+            "| concurrent 1-member adds | wall s | p50 / p95 / p99 ms | server p50 / p95 / p99 ms "
+            "| failed | lost updates |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: |",
+            line,
+        ]
+    out += ["", *groups_verdicts(run)]
+    return "\n".join(out)
+
+
+def _grow_line(grow: Result) -> str:
+    q = grow.quantiles()
+    return (
+        f"growing: {grow.requests} PATCH{'es' * (grow.requests != 1)} of up to {MEMBER_BATCH} "
+        f"members, p50 {_fmt(q['p50'])} ms, "
+        f"p95 {_fmt(q['p95'])} ms, max {_fmt(q['max'])} ms, {grow.failed} failed"
+    )
+
+
+def groups_verdicts(run: dict) -> list[str]:
+    """Return one line per target: add latency flat with size, excluded GET under 5 ms."""
+    rows = run["sizes"]
+    lines = []
+
+    if rows:
+        first, last = rows[0], rows[-1]
+        for key, label in (("add_1", "1-member"), ("add_100", "100-member")):
+            ratios = {
+                (against, side): _ratio(
+                    _p50(last[key], server=side == "server"),
+                    _p50(
+                        first[key] if against == "earlier" else last[f"ref_{key}"],
+                        server=side == "server",
+                    ),
+                )
+                for against in ("earlier", "alongside")
+                for side in ("client", "server")
+            }
+            if last is first:
+                ratios = {k: v for k, v in ratios.items() if k[0] == "alongside"}
+            shown = {k: v for k, v in ratios.items() if v is not None}
+            if not shown:
+                continue
+            # The verdict: the comparison made at the same moment, by the server's own time
+            # when the log was read (it leaves out the client and the connection).
+            decisive = next(
+                (
+                    shown[k]
+                    for k in (("alongside", "server"), ("alongside", "client"))
+                    if k in shown
+                ),
+                None,
+            )
+            parts = []
+            if any(against == "earlier" for against, _ in shown):
+                parts.append(
+                    f"÷ the same at {first['size']}, measured earlier: "
+                    + ", ".join(f"{v:.2f}x {k[1]}" for k, v in shown.items() if k[0] == "earlier")
+                )
+            parts.append(
+                f"÷ a {GROUP_CHECKPOINTS[0]}-member group measured alongside: "
+                + ", ".join(f"{v:.2f}x {k[1]}" for k, v in shown.items() if k[0] == "alongside")
+            )
+            met = "-" if decisive is None else ("met" if decisive <= 1.2 else "NOT met")
+            lines.append(
+                f"{label} add p50 at {last['size']} members {'; '.join(parts)}; "
+                f"target <= 1.2x: {met}"
+            )
+    # The worst p50 and p95 over the sizes, client-side and by the server's own time.
+    worst: dict[tuple[str, str], tuple[float, int]] = {}
+    for r in rows:
+        ex = r["excluded_get"]
+        server = ex.extra.get("server_ms") or {}
+        for side, quantiles in (("client", ex.quantiles()), ("server", server)):
+            for q in ("p50", "p95"):
+                value = quantiles.get(q)
+                if value is not None and ((side, q) not in worst or value > worst[side, q][0]):
+                    worst[side, q] = (value, r["size"])
+    if worst:
+        figures = "; ".join(
+            f"{side} "
+            + ", ".join(
+                f"{q} {_fmt(worst[side, q][0])} ms (at {worst[side, q][1]})"
+                for q in ("p50", "p95")
+                if (side, q) in worst
+            )
+            for side in ("server", "client")
+            if (side, "p50") in worst
+        )
+        decisive = worst.get(("server", "p50"))
+        met = "-" if decisive is None else ("met" if decisive[0] < 5 else "NOT met")
+        lines.append(
+            f"GET excludedAttributes=members, worst over sizes: {figures}; target < 5 ms server "
+            f"time (p50): {met} (client time adds connecting, the round trip and parsing)"
+        )
+    if run["note"]:
+        lines.append(f"incomplete: {run['note']}")
+    return lines
+
+
+def groups_json(run: dict) -> dict:
+    """Return the group run for the results file."""
+
+    def result(r: Result | None):
+        return None if r is None else r.to_json()
+
+    return {
+        "population": run["population"],
+        "members": run["members"],
+        "checkpoints": run["checkpoints"],
+        "seconds": round(run["seconds"], 3),
+        "note": run["note"],
+        "group_display_name": f"scimbench {run['run_id']}",
+        "sizes": [
+            {k: (result(v) if isinstance(v, Result) else v) for k, v in row.items()}
+            for row in run["sizes"]
+        ],
+        "grow": result(run["grow"]),
+        "setup": result(run["setup"]),
+        "concurrency": result(run["concurrency"]),
+        "verdicts": groups_verdicts(run),
+    }
+
+
+def groups_failed(run: dict) -> int:
+    results = [run["grow"], run["setup"], run["concurrency"]]
+    for row in run["sizes"]:
+        results += [v for v in row.values() if isinstance(v, Result)]
+    return sum(r.failed for r in results if r is not None)
+
+
 # --- Reporting ------------------------------------------------------------------------------
 
 
@@ -769,7 +1462,10 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--duration",
         type=float,
-        help="Time bound in seconds, per operation (default 60; 600 for seed, cursor, export).",
+        help=(
+            "Time bound in seconds, per operation (default 60; 600 for seed, cursor, export; "
+            "1800 for the whole of groups)."
+        ),
     )
     common.add_argument(
         "--requests",
@@ -810,6 +1506,46 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("wait", parents=[common], help="Wait until the server answers.")
     p.add_argument("--wait-seconds", type=float, default=60.0)
     sub.add_parser("count", parents=[common], help="Print how many users the server holds.")
+    p = sub.add_parser(
+        "groups",
+        parents=[common],
+        help="Grow a fresh group to N members: PATCH and GET latency by size, concurrent adds.",
+    )
+    p.add_argument(
+        "--members",
+        type=int,
+        help="Grow the group to this many users (default: the population, at most 100000).",
+    )
+    p.add_argument(
+        "--single-adds", type=int, default=200, help="1-member adds timed per size (200)."
+    )
+    p.add_argument(
+        "--batch-adds", type=int, default=50, help="100-member adds timed per size (50)."
+    )
+    p.add_argument(
+        "--excluded-gets",
+        type=int,
+        default=50,
+        help="GETs with excludedAttributes=members per size (50).",
+    )
+    p.add_argument("--full-gets", type=int, default=5, help="Full GETs per size (5).")
+    p.add_argument(
+        "--concurrent-adds",
+        type=int,
+        default=200,
+        help="Threads adding one member each to one group at once (200; 0 skips).",
+    )
+    p.add_argument(
+        "--server-log",
+        type=Path,
+        help="The server's log (LOG_LEVEL=INFO request lines): adds its own time per request.",
+    )
+    p.add_argument(
+        "--results-dir",
+        type=Path,
+        default=RESULTS_DIR,
+        help=f"Where to write JSON ({RESULTS_DIR}).",
+    )
     return parser
 
 
@@ -834,6 +1570,8 @@ def main(argv: list[str] | None = None) -> int:
         with server.client() as client:
             print(population(client))
         return 0
+    if args.command == "groups":
+        return run_groups(server, args, duration(1800))
     if args.command == "seed":
         if not args.users:
             raise SystemExit("scimbench: seed needs --users N.")
@@ -933,6 +1671,68 @@ def main(argv: list[str] | None = None) -> int:
     if failed:
         print(f"\n{failed} requests or checks failed unexpectedly", file=sys.stderr)
     return 1 if failed else 0
+
+
+def run_groups(server: Server, args: argparse.Namespace, duration: float) -> int:
+    """Run `groups`: print the tables, write bench/results/groups-<timestamp>.json."""
+    counts = {
+        "--single-adds": args.single_adds,
+        "--batch-adds": args.batch_adds,
+        "--excluded-gets": args.excluded_gets,
+        "--full-gets": args.full_gets,
+    }
+    for option, value in counts.items():
+        if not 0 <= value <= 100_000:
+            raise SystemExit(f"scimbench: {option} must be between 0 and 100000.")
+    if not 0 <= args.concurrent_adds <= 1000:
+        raise SystemExit("scimbench: --concurrent-adds must be between 0 and 1000.")
+    if args.members is not None and not 1 <= args.members <= 1_000_000:
+        raise SystemExit("scimbench: --members must be between 1 and 1000000.")
+    run = groups(
+        server,
+        members=args.members,
+        single_adds=args.single_adds,
+        batch_adds=args.batch_adds,
+        excluded_gets=args.excluded_gets,
+        full_gets=args.full_gets,
+        concurrent=args.concurrent_adds,
+        duration=duration,
+        server_log=args.server_log,
+    )
+    print()
+    print(
+        f"groups: one fresh group grown to {max(run['checkpoints'], default=0)} members "
+        f"(population {run['population']}) in {run['seconds']:.0f} s"
+    )
+    print()
+    print(groups_report(run))
+    failures = [run["grow"], run["setup"], run["concurrency"]]
+    for row in run["sizes"]:
+        failures += [v for v in row.values() if isinstance(v, Result)]
+    for result in failures:
+        if result is not None and result.failed:
+            print(result.summary())
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = args.results_dir / f"groups-{stamp}.json"
+    write_json(
+        path,
+        {
+            "timestamp": stamp,
+            "base_url": server.base_url,
+            "page_size": MEMBER_BATCH,
+            "client": {
+                "python": platform.python_version(),
+                "httpx2": httpx2.__version__,
+                "cpus": os.cpu_count(),
+            },
+            "groups": groups_json(run),
+        },
+    )
+    print(f"\nresults written to {path}")
+    failed = groups_failed(run)
+    if failed:
+        print(f"\n{failed} requests or checks failed unexpectedly", file=sys.stderr)
+    return 1 if failed or run["note"] else 0
 
 
 def wait_for(server: Server, seconds: float) -> int:
