@@ -88,3 +88,22 @@ def test_token_lookup_uses_digest_index(populated):
     _, secret = tokens.issue(populated)
     plan = tokens.Token.objects.filter(digest=tokens.digest(secret)).explain()
     assert "Index Scan" in plan and "Seq Scan" not in plan, plan
+
+
+@pytest.mark.parametrize("forward", [True, False], ids=["next", "previous"])
+def test_cursor_pages_start_an_index_range_at_their_position(populated, forward):
+    """A cursor page is an index range scan from its position, so its cost does not grow
+    with how far into the results it is (RFC 9865)."""
+    from provisioning.storage.listing import keyset_condition
+
+    middle = User.objects.filter(tenant=populated).order_by("created", "id")[1000]
+    queryset = (
+        User.objects.filter(tenant=populated)
+        .filter(keyset_condition(middle.created, middle.pk, forward))
+        .order_by(*(("created", "id") if forward else ("-created", "-id")))[:101]
+    )
+    plan = queryset.explain()
+    assert "prov_user_tenant_created" in plan, plan
+    assert ("created >= " if forward else "created <= ") in plan.split("Index Cond:")[
+        1
+    ].splitlines()[0]
