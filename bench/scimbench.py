@@ -49,6 +49,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 PAGE_SIZE = 100
+EXPORT_LARGE_PAGE_SIZE = 1000
 # How many failure details (status, scimType, detail) to keep per operation for the report.
 SAMPLES_KEPT = 5
 
@@ -585,7 +586,9 @@ def _probe_filter(server: Server, result: Result, filter_: str) -> bool:
     return True
 
 
-def walk_cursor(server: Server, result: Result, *, max_pages: int, duration: float) -> dict:
+def walk_cursor(
+    server: Server, result: Result, *, max_pages: int, duration: float, page_size: int = PAGE_SIZE
+) -> dict:
     """Follow `nextCursor` from `cursor=` to the end (RFC 9865); return ids seen and totals.
 
     A 400 to the first request, or a first page without `nextCursor` although more users
@@ -594,7 +597,7 @@ def walk_cursor(server: Server, result: Result, *, max_pages: int, duration: flo
     seen: collections.Counter = collections.Counter()
     total = None
     started = time.perf_counter()
-    params = {"count": PAGE_SIZE, "cursor": ""}
+    params = {"count": page_size, "cursor": ""}
     with server.client() as client:
         for page_number in range(max_pages):
             if time.perf_counter() - started > duration:
@@ -623,15 +626,17 @@ def walk_cursor(server: Server, result: Result, *, max_pages: int, duration: flo
             seen.update(r.get("id") for r in resources)
             if not next_cursor:
                 break
-            params = {"count": PAGE_SIZE, "cursor": next_cursor}
+            params = {"count": page_size, "cursor": next_cursor}
         else:
             result.note = f"stopped at the {max_pages} pages bound"
     result.seconds = time.perf_counter() - started
     return {"seen": seen, "total": total}
 
 
-def walk_index(server: Server, result: Result, *, max_pages: int, duration: float) -> dict:
-    """Page through all users with `startIndex`/`count=100`; return ids seen and totals."""
+def walk_index(
+    server: Server, result: Result, *, max_pages: int, duration: float, page_size: int = PAGE_SIZE
+) -> dict:
+    """Page through all users with `startIndex`/`count`; return ids seen and totals."""
     seen: collections.Counter = collections.Counter()
     total = None
     start_index = 1
@@ -642,7 +647,7 @@ def walk_index(server: Server, result: Result, *, max_pages: int, duration: floa
                 result.note = f"stopped at the {duration:g} s time bound"
                 break
             reply = send(
-                client, "GET", "/Users", params={"startIndex": start_index, "count": PAGE_SIZE}
+                client, "GET", "/Users", params={"startIndex": start_index, "count": page_size}
             )
             if not reply.ok:
                 result.fail(reply.reason(), reply.sample())
@@ -672,18 +677,26 @@ def export(server: Server, *, users: int, duration: float) -> list[Result]:
     """Export every user, by startIndex pages and by cursor pages when the server has them;
     verify that each user is seen exactly once."""
     results = []
-    for name, walk in (("export (startIndex)", walk_index), ("export (cursor)", walk_cursor)):
-        result = Result(name)
-        walked = walk(server, result, max_pages=_max_pages(users), duration=duration)
-        if result.supported:
-            _verify_export(result, walked)
-        results.append(result)
+    # Okta's page size, and the server's largest (filter.maxResults).
+    for page_size in (PAGE_SIZE, EXPORT_LARGE_PAGE_SIZE):
+        for kind, walk in (("startIndex", walk_index), ("cursor", walk_cursor)):
+            result = Result(f"export ({kind}, {page_size}/page)")
+            walked = walk(
+                server,
+                result,
+                max_pages=_max_pages(users, page_size),
+                duration=duration,
+                page_size=page_size,
+            )
+            if result.supported:
+                _verify_export(result, walked)
+            results.append(result)
     return results
 
 
-def _max_pages(users: int) -> int:
+def _max_pages(users: int, page_size: int = PAGE_SIZE) -> int:
     """Return a page bound for a full walk: every page, and some slack for concurrent creates."""
-    return math.ceil(users / PAGE_SIZE) + 10
+    return math.ceil(users / page_size) + 10
 
 
 def _verify_export(result: Result, walked: dict) -> None:
