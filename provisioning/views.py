@@ -213,7 +213,7 @@ class GroupDetailView(ResourceDetailView):
             return super().resource_response(request, obj, status, headers)
         base = base_url(request)
         head = projection.apply(self._resource(request, obj, {}))
-        kept = _kept_member_keys(projection, head, base)
+        kept = projection.kept_sub_attributes("members")
         members = (
             json.dumps(
                 {key: value for key, value in _reference(base, member).items() if key in kept}
@@ -317,13 +317,6 @@ def _reference(base: str, member) -> dict:
         reference["display"] = member.display
     reference["type"] = member.type
     return reference
-
-
-def _kept_member_keys(projection: Projection, head: dict, base: str) -> set[str]:
-    """Return which sub-attributes of `members` the projection keeps."""
-    sample = {"value": "", "$ref": "", "display": "x", "type": ""}
-    projected = projection.apply({**head, "members": [sample]}).get("members", [{}])
-    return set(projected[0]) if projected else set()
 
 
 def _stream_with_list(head: dict, name: str, items):

@@ -180,6 +180,14 @@ class Projection:
         schema, attr = found
         return self._returns(schema.id, attr)
 
+    def kept_sub_attributes(self, attribute_name: str) -> frozenset[str]:
+        """Return the sub-attributes of the multi-valued complex attribute `attribute_name`
+        that the response keeps, for values built one by one (a streamed member list)."""
+        attr = self.resource_type.attribute(attribute_name)
+        sample = {sub.name: "x" for sub in attr.sub_attributes}
+        projected = self.apply({attr.name: [sample]}).get(attr.name, [])
+        return frozenset(projected[0]) if projected else frozenset()
+
     # Decisions
 
     def _returns(self, schema: str, attr: Attribute) -> bool:

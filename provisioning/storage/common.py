@@ -78,8 +78,8 @@ def mirrored_columns(resource_type: ResourceType) -> list[tuple[str, str, str | 
     return mirrored
 
 
-def columns_for(mirrored: list[tuple[str, str, str | None]], document: dict) -> dict:
-    """Return the column values that mirror `document`."""
+def mirror(mirrored: list[tuple[str, str, str | None]], document: dict) -> dict:
+    """Return the values of the `mirrored` columns for `document`."""
     columns = {}
     for column, name, sub_name in mirrored:
         value = document.get(name)

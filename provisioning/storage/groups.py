@@ -25,9 +25,9 @@ from ..scim.schema import GROUP_RESOURCE_TYPE, Attribute
 from .common import (
     Patcher,
     check_version,
-    columns_for,
     get_one,
     mark_changed,
+    mirror,
     mirrored_columns,
     retry_on_deadlock,
     unique,
@@ -408,7 +408,7 @@ MIRRORED_COLUMNS = mirrored_columns(GROUP_RESOURCE_TYPE)
 
 
 def _columns(document: dict) -> dict:
-    return columns_for(MIRRORED_COLUMNS, document)
+    return mirror(MIRRORED_COLUMNS, document)
 
 
 def _unique_display_name(document: dict):

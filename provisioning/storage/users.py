@@ -17,11 +17,11 @@ from .common import (
     check_version,
     get_one,
     mark_changed,
+    mirror,
     mirrored_columns,
     retry_on_deadlock,
     unique,
 )
-from .common import columns_for as mirrored_values
 from .listing import ListRequest, Page, list_page
 from .query import Source
 
@@ -33,7 +33,7 @@ MIRRORED_COLUMNS = mirrored_columns(USER_RESOURCE_TYPE)
 
 def columns_for(document: dict) -> dict:
     """Return the column values that mirror `document`, the main email included."""
-    columns = mirrored_values(MIRRORED_COLUMNS, document)
+    columns = mirror(MIRRORED_COLUMNS, document)
     columns["email"] = _main_email(document.get("emails", []))
     return columns
 
