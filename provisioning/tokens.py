@@ -84,21 +84,26 @@ class RefusedSecret(ValueError):
     """A chosen secret that cannot become a token."""
 
 
-@transaction.atomic
 def ensure_secret(tenant: Tenant, secret: str, name: str) -> Token:
     """Make `secret` a usable token of `tenant` (for SCIM_BOOTSTRAP_TOKEN), and return it.
 
     A secret once revoked or expired stays so: a restart must not bring back a token an
-    administrator turned off. The listed prefix is a fixed label, not the start of the secret.
+    administrator turned off. A secret too short to be safe is refused, and a token that an
+    earlier version accepted with it is revoked. The listed prefix is a fixed label, not the
+    start of the secret.
     """
     if len(secret) < MIN_CHOSEN_SECRET_LENGTH:
+        Token.objects.filter(digest=digest(secret), revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
         raise RefusedSecret(
             f"a token secret must have at least {MIN_CHOSEN_SECRET_LENGTH} characters"
         )
-    token, created = Token.objects.select_for_update().get_or_create(
-        digest=digest(secret),
-        defaults={"tenant": tenant, "name": name, "prefix": "bootstrap"},
-    )
+    with transaction.atomic():
+        token, created = Token.objects.select_for_update().get_or_create(
+            digest=digest(secret),
+            defaults={"tenant": tenant, "name": name, "prefix": "bootstrap"},
+        )
     if not created and not token.is_usable():
         raise RefusedSecret("this secret was revoked or has expired; choose another")
     return token

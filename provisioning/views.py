@@ -17,7 +17,7 @@ from .scim.projection import Projection
 from .scim.resource import Meta, format_version, parse_resource, render_resource
 from .scim.schema import SEARCH_REQUEST_URN, ResourceType
 from .storage.listing import ListRequest
-from .storage.query import UnknownAttribute
+from .storage.query import unknown_everywhere
 
 BASE_PATH = "scim/v2"
 
@@ -250,27 +250,23 @@ class RootSearchView(SCIMView):
         if list_request.sort_by and len(self.resources) > 1:
             raise errors.InvalidValue("Sorting is per resource type: POST /{Resources}/.search.")
         tenant = request.user.tenant
-        skip, wanted, total, resources, unknown = (
-            list_request.start_index - 1,
-            list_request.count,
-            0,
-            [],
-            [],
-        )
+        if list_request.filter is not None:
+            missing = unknown_everywhere(
+                list_request.filter, [store.source(tenant) for _, store in self.resources]
+            )
+            if missing:
+                raise errors.InvalidFilter(f"Unknown attribute '{missing}'.")
+        skip, wanted, total, resources = list_request.start_index - 1, list_request.count, 0, []
         for resource_type, store in self.resources:
-            query = replace(list_request, start_index=skip + 1, count=wanted)
-            try:
-                page = store.search(tenant, query)
-            except UnknownAttribute as exc:
-                unknown.append(exc)
-                page = store.search(tenant, replace(query, unknown_is_unassigned=True))
+            query = replace(
+                list_request, start_index=skip + 1, count=wanted, unknown_is_unassigned=True
+            )
+            page = store.search(tenant, query)
             total += page.total
             skip = max(0, skip - page.total)
             wanted -= len(page.items)
             view = ResourceView(resource_type=resource_type, store=store, request=request)
             resources.extend(view.render_many(request, page.items, view.projection(params)))
-        if len(unknown) == len(self.resources):
-            raise unknown[0]
         return Response(
             discovery.list_response(resources, total=total, start_index=list_request.start_index)
         )

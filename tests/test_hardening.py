@@ -162,3 +162,73 @@ def test_adding_many_values_is_linear(scim, make_user):
     response = scim.patch(f"/Users/{user['id']}", body)
     assert response.status_code == 200, response.content
     assert len(response.json()["emails"]) == 990
+
+
+def test_root_search_with_attributes_of_different_types(scim, make_user, make_group):
+    """Each attribute is known to some type, so the root search answers (RFC 7644 §3.4.2.1)."""
+    alice = make_user("alice")
+    make_group("Team", members=[{"value": alice["id"]}])
+    body = {
+        "schemas": [SEARCH_SCHEMA],
+        "filter": f'userName eq "alice" or members.value eq "{alice["id"]}"',
+        "excludedAttributes": ["members", "groups"],
+    }
+    found = scim.post("/.search", body).json()["Resources"]
+    assert sorted(r.get("userName") or r["displayName"] for r in found) == ["Team", "alice"]
+
+
+@pytest.mark.parametrize(("op", "expected"), [("eq", ["Team"]), ("ne", ["alice"])])
+def test_root_search_null_comparisons_on_a_missing_attribute(
+    scim, make_user, make_group, op, expected
+):
+    """A group has no title: `title eq null` holds for it and `title ne null` does not."""
+    make_user("alice", title="Boss")
+    make_group("Team")
+    body = {"schemas": [SEARCH_SCHEMA], "filter": f"title {op} null"}
+    found = scim.post("/.search", body).json()["Resources"]
+    assert [r.get("userName") or r["displayName"] for r in found] == expected
+
+
+def test_deeply_nested_cursor_is_invalid_cursor(scim):
+    """A cursor that decodes to deeply nested JSON is a 400 invalidCursor, not a 500."""
+    cursor = base64.urlsafe_b64encode(b"[" * 1000).decode().rstrip("=")
+    assert_scim_error(scim.get("/Users", {"cursor": cursor}), 400, "invalidCursor")
+
+
+def test_renaming_a_nested_group_moves_its_parents_version(scim, make_group):
+    """A parent lists its member group's display name, so the rename moves the parent's ETag."""
+    child = make_group("Child")
+    parent = make_group("Parent", members=[{"value": child["id"]}])
+    before = scim.get(f"/Groups/{parent['id']}")["ETag"]
+    rename = patch_body({"op": "replace", "path": "displayName", "value": "Renamed"})
+    assert scim.patch(f"/Groups/{child['id']}", rename).status_code == 204
+    assert scim.get(f"/Groups/{parent['id']}", HTTP_IF_NONE_MATCH=before).status_code == 200
+
+
+def test_total_is_counted_when_a_row_vanishes_between_the_page_queries(
+    scim, make_user, monkeypatch
+):
+    """A row deleted between reading a page's ids and its rows does not shrink totalResults."""
+    from provisioning.models import User
+
+    users = [make_user(f"u{i}") for i in range(6)]
+    original = type(User.objects).in_bulk
+
+    def in_bulk_after_a_delete(manager, ids, *args, **kwargs):
+        User.objects.filter(pk=ids[0]).delete()
+        return original(manager, ids, *args, **kwargs)
+
+    monkeypatch.setattr(type(User.objects), "in_bulk", in_bulk_after_a_delete)
+    body = scim.get("/Users", {"startIndex": 2, "count": 2}).json()
+    assert body["totalResults"] == 5 and body["itemsPerPage"] == 1
+    assert len(users) == 6
+
+
+def test_nesting_depth_is_the_longest_chain(scim, make_group, monkeypatch):
+    """Depth counts the longest chain of nesting, so shortcuts cannot hide a deep one."""
+    monkeypatch.setattr("provisioning.storage.groups.MAX_NESTING", 3)
+    chain = []
+    for i in range(1, 5):  # G_i holds every G_j below it: shortest paths 1, longest i - 1
+        chain.append(make_group(f"G{i}", members=[{"value": g["id"]} for g in chain]))
+    response = scim.post("/Groups", group_body("G5", members=[{"value": g["id"]} for g in chain]))
+    assert_scim_error(response, 400, "invalidValue", "nested at most 3")

@@ -190,3 +190,15 @@ def test_bootstrap_without_the_environment_variable_fails(db, monkeypatch, value
     with pytest.raises(CommandError, match="SCIM_BOOTSTRAP_TOKEN"):
         run("bootstrap")
     assert not Token.objects.exists()
+
+
+def test_a_short_secret_accepted_earlier_is_revoked(db, monkeypatch):
+    """A short bootstrap secret that an earlier version stored stops authenticating."""
+    tokens.Token.objects.create(
+        tenant=tokens.default_tenant(), prefix="bootstrap", digest=tokens.digest("changeme")
+    )
+    assert authenticates("changeme")
+    monkeypatch.setenv("SCIM_BOOTSTRAP_TOKEN", "changeme")
+    with pytest.raises(CommandError, match="at least 32 characters"):
+        run("bootstrap")
+    assert not authenticates("changeme")

@@ -134,6 +134,8 @@ class Projection:
             if hidden is not None:
                 # Without parameters only whole top-level attributes can be left out, so a
                 # shallow copy without them is the answer (the common case: every list page).
+                # Its nested values are the input's: render_resource makes a fresh resource
+                # per response, and nothing changes it afterwards.
                 return {key: value for key, value in resource.items() if key not in hidden}
         core = self.resource_type.schema.id
         result: dict = {}

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -39,6 +39,8 @@ DISPLAY_NAME_CONSTRAINT = "provisioning_group_displayname_ci_unique"
 MEMBERS = GROUP_RESOURCE_TYPE.schema.attribute("members")
 # Nesting deeper than this is refused, which bounds every walk up or down the nesting.
 MAX_NESTING = 32
+# The first key of the advisory lock that makes a tenant's nesting changes one at a time.
+NESTING_LOCK = 7644
 
 
 @dataclass(frozen=True)
@@ -164,8 +166,9 @@ def _write(group: Group, document: dict, members_changed: bool) -> Group:
     with _unique_display_name(document):
         group.save()
     if renamed:
-        # The members' `groups` show the group's display name.
+        # Its members' `groups`, and the member lists of the groups holding it, show its name.
         touch(User, Q(memberships__group=group))
+        touch(Group, Q(memberships__member_group=group))
     return group
 
 
@@ -252,9 +255,7 @@ def _ancestors(tenant: Tenant, group_ids: set[uuid.UUID]) -> dict[uuid.UUID, set
     """Return, for these groups and every group above them, the groups they are members of."""
     parents: dict[uuid.UUID, set[uuid.UUID]] = {}
     frontier = set(group_ids)
-    for _ in range(MAX_NESTING):
-        if not frontier:
-            break
+    while frontier:  # each group is asked about once, so this ends whatever the data
         rows = Membership.objects.filter(tenant=tenant, member_group_id__in=frontier).values_list(
             "member_group_id", "group_id"
         )
@@ -376,7 +377,13 @@ def _resolve(group: Group, values: list[dict]) -> tuple[set[uuid.UUID], set[uuid
 
 def _check_nesting(group: Group, new_groups: set[uuid.UUID]) -> None:
     """Refuse nesting that makes a group a member of itself, directly or not, or that nests
-    groups deeper than MAX_NESTING (which keeps every walk up or down the nesting bounded)."""
+    groups deeper than MAX_NESTING (which keeps every walk up or down the nesting bounded).
+
+    Nesting changes of a tenant are made one at a time (an advisory lock held to the end of
+    the transaction): two adds checked side by side could each close half of a cycle.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [NESTING_LOCK, group.tenant_id])
     above, height = _walk(group.tenant, {group.pk}, up=True)
     if above & new_groups:
         raise InvalidValue("Adding that group would make a group a member of itself.")
@@ -386,18 +393,19 @@ def _check_nesting(group: Group, new_groups: set[uuid.UUID]) -> None:
 
 
 def _walk(tenant: Tenant, start: set[uuid.UUID], *, up: bool) -> tuple[set[uuid.UUID], int]:
-    """Return the groups above (or below) `start`, and how many levels they span."""
+    """Return the groups above (or below) `start`, and the longest chain of levels to them.
+
+    Groups reached again on a longer path are walked again, so the count is the longest path
+    (which removing members can never lengthen), not the shortest.
+    """
     mine, theirs = ("member_group_id", "group_id") if up else ("group_id", "member_group_id")
     reached: set[uuid.UUID] = set()
     frontier, levels = set(start), 0
     while frontier and levels <= MAX_NESTING:
-        frontier = (
-            set(
-                Membership.objects.filter(tenant=tenant, **{f"{mine}__in": frontier})
-                .exclude(**{f"{theirs}__isnull": True})
-                .values_list(theirs, flat=True)
-            )
-            - reached
+        frontier = set(
+            Membership.objects.filter(tenant=tenant, **{f"{mine}__in": frontier})
+            .exclude(**{f"{theirs}__isnull": True})
+            .values_list(theirs, flat=True)
         )
         reached |= frontier
         levels += bool(frontier)

@@ -1,7 +1,8 @@
 """Listing resources: filter, sort and page a QuerySet (RFC 7644 §3.4.2, RFC 9865).
 
-Index paging (`startIndex`/`count`) counts the matches with one SQL `COUNT` and reads one page
-with `OFFSET`/`LIMIT` over the ids, then the page's rows. Cursor paging (RFC 9865) is keyset paging on the default order
+Index paging (`startIndex`/`count`) reads one page with `OFFSET`/`LIMIT` over the ids, then the
+page's rows, and counts the matches with one SQL `COUNT` unless the page, not being full,
+already tells the total. Cursor paging (RFC 9865) is keyset paging on the default order
 (creation time, then id): each page is an index range scan that costs the same wherever it
 starts. Every order ends with the id, so no two resources tie and pages neither skip nor
 repeat a resource.
@@ -23,6 +24,8 @@ from ..scim.resource import parse_datetime
 from .query import Source, filter_q, order_by
 
 DEFAULT_ORDER = ("created", "id")
+# The cursors this server issues are about 110 characters long.
+MAX_CURSOR_LENGTH = 256
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ def list_page(queryset: QuerySet, source: Source, request: ListRequest) -> Page:
     ordered = queryset.order_by(*ordering, *DEFAULT_ORDER)
     if offset == 0:
         items = list(ordered[: request.count])
+        ids = [item.pk for item in items]
     else:
         # A deep OFFSET would fetch every skipped row. Instead the page's ids come from the
         # index alone (an index-only scan in the default order), and only those rows are read.
@@ -75,8 +79,9 @@ def list_page(queryset: QuerySet, source: Source, request: ListRequest) -> Page:
         rows = queryset.model.objects.in_bulk(ids)
         items = [rows[pk] for pk in ids if pk in rows]  # less any deleted in between
     # A page that is not full ends the results, so it tells the total without a COUNT: an
-    # IdP's lookup by userName is one query, not two.
-    if len(items) < request.count and (items or offset == 0):
+    # IdP's lookup by userName is one query, not two. (Judged by the ids the page had, not by
+    # the rows still there when read, which a concurrent delete may have thinned.)
+    if len(ids) < request.count and (ids or offset == 0):
         total = offset + len(items)
     else:
         total = queryset.count()
@@ -122,11 +127,13 @@ def _encode(forward: bool, obj) -> str:
 
 def _decode(cursor: str) -> tuple[bool, dt.datetime, uuid.UUID]:
     """Return the direction and position a cursor stands for; anything else is invalidCursor."""
-    invalid = InvalidCursor(f"'{cursor}' is not a cursor this server issued.")
+    invalid = InvalidCursor("The cursor is not one this server issued.")
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise invalid
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         direction, created, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
         raise invalid from None
     if direction not in ("n", "p") or not isinstance(created, str) or not isinstance(pk, str):
         raise invalid

@@ -85,6 +85,45 @@ def filter_q(text: str, source: Source, *, unknown_is_unassigned: bool = False) 
     return _Compiler(source, unknown_is_unassigned).compile(parse_filter(text))
 
 
+def unknown_everywhere(text: str, sources: list[Source]) -> str | None:
+    """Return the first attribute of the filter `text` that no resource type has, or None.
+
+    A search over several resource types reads an attribute a type lacks as unassigned there
+    (RFC 7644 §3.4.2.1), but an attribute none of them has is still an error.
+    """
+    compilers = [_Compiler(source) for source in sources]
+    for path, parent in _paths(parse_filter(text)):
+        known = False
+        for compiler in compilers:
+            try:
+                target = compiler.resolve(parent or path)
+            except UnknownAttribute:
+                continue
+            if parent is None or (
+                target.multi_parent is not None
+                and target.multi_parent.sub_attribute(path.attr) is not None
+            ):
+                known = True
+                break
+        if not known:
+            return f"{parent}.{path.attr}" if parent else str(path)
+    return None
+
+
+def _paths(node: Filter, parent: AttrPath | None = None):
+    """Yield each attribute path of a filter, with the multi-valued parent of those in [...]."""
+    match node:
+        case And(left, right) | Or(left, right):
+            yield from _paths(left, parent)
+            yield from _paths(right, parent)
+        case Not(expr):
+            yield from _paths(expr, parent)
+        case ValuePath(path, inner):
+            yield from _paths(inner, AttrPath(path.attr, None, path.schema))
+        case Present(path) | Compare(path, _, _):
+            yield path, parent
+
+
 def element_q(node: Filter, parent: Attribute, source: Source) -> Q:
     """Return the `Q` over the value rows of `parent` that match the value filter `node`."""
     return _Compiler(source)._element(node, parent)
@@ -250,8 +289,12 @@ class _Compiler:
                     return special
                 target = self._resolve_or_none(path)
                 if target is None:
-                    # No value: only `ne` holds, as it does for an unassigned attribute.
-                    return EVERYTHING if isinstance(node, Compare) and node.op == "ne" else NOTHING
+                    # No value, as for an unassigned attribute: `eq null` and `ne <value>` hold.
+                    unassigned = isinstance(node, Compare) and (
+                        (node.op == "eq" and node.value is None)
+                        or (node.op == "ne" and node.value is not None)
+                    )
+                    return EVERYTHING if unassigned else NOTHING
                 if target.multi_parent is not None:
                     element_node = _relative(node, target)
                     rows = self.source.values(target.multi_key)
