@@ -2,7 +2,7 @@
 
 SCIM errors carry their own status and scimType; DRF's and Django's exceptions are mapped onto
 them (RFC 7644 §3.12). Anything else is a bug: it is logged with its traceback and answered
-with a generic 500 that reveals nothing. The transaction of the request is rolled back.
+with a generic 500 that reveals nothing.
 """
 
 import logging
@@ -11,7 +11,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
-from rest_framework.views import set_rollback
 
 from .scim import errors
 
@@ -50,10 +49,18 @@ def error_response(error: errors.SCIMError, headers: dict | None = None) -> Resp
 
 
 def scim_exception_handler(exc: Exception, context: dict) -> Response:
-    """Answer `exc` with a SCIM error body and roll the request's transaction back."""
-    set_rollback()
+    """Answer `exc` with a SCIM error body.
+
+    Each write runs in a transaction of its own in the storage layer, which the exception has
+    already rolled back on its way here.
+    """
     headers = {}
     auth_header = getattr(exc, "auth_header", None)
     if auth_header:
         headers["WWW-Authenticate"] = auth_header
-    return error_response(to_scim_error(exc), headers)
+    error = to_scim_error(exc)
+    response = error_response(error, headers)
+    if error.status >= 500:
+        # Logged above with its traceback; Django need not log it again.
+        response._has_been_logged = True
+    return response

@@ -215,6 +215,8 @@ def test_unexpected_exception_is_generic_500_and_logged(scim, make_user, monkeyp
     assert "RuntimeError" not in response.content.decode()
     logged = [r for r in caplog.records if r.exc_info and r.exc_info[0] is RuntimeError]
     assert logged, caplog.text
+    # Once, with the traceback: Django's own "Internal Server Error" line is not added.
+    assert [r for r in caplog.records if r.name == "django.request"] == []
     assert "hunter2" in caplog.text and "Traceback" in caplog.text
 
 
