@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db import IntegrityError, OperationalError
-from django.db.models import Model, QuerySet
+from django.db.models import F, Model, Q, QuerySet
 from django.utils import timezone
 from psycopg.errors import DeadlockDetected
 
@@ -56,6 +56,16 @@ def unique(constraint: str, detail: str):
         if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) == constraint:
             raise Uniqueness(detail) from None
         raise
+
+
+def touch(model: type[Model], condition: Q) -> None:
+    """Move the version of the resources matching `condition`: what they show has changed.
+
+    A user shows its groups and a group its members' display names, so a change of membership
+    or of a name moves the versions of the resources directly related. Indirect groups (through
+    nesting) are worked out when read and do not move versions.
+    """
+    model.objects.filter(condition).update(version=F("version") + 1, last_modified=timezone.now())
 
 
 def check_version(obj: Model, expected: frozenset[int] | None) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, Q
+from django.db.models import OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -30,6 +30,7 @@ from .common import (
     mirror,
     mirrored_columns,
     retry_on_deadlock,
+    touch,
     unique,
 )
 from .listing import ListRequest, Page, list_page
@@ -181,16 +182,6 @@ def delete(tenant: Tenant, group_id: str, expected_version=None) -> None:
     touch(Group, Q(memberships__member_group=group))
     touch(User, Q(memberships__group=group))
     group.delete()
-
-
-def touch(model, condition: Q) -> None:
-    """Move the version of the resources matching `condition`: what they show has changed.
-
-    A user shows its groups and a group its members' display names, so a change of membership
-    or of a name moves the versions of the resources directly related. Indirect groups (through
-    nesting) are worked out when read and do not move versions.
-    """
-    model.objects.filter(condition).update(version=F("version") + 1, last_modified=timezone.now())
 
 
 def search(tenant: Tenant, request: ListRequest) -> Page:

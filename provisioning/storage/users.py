@@ -20,6 +20,7 @@ from .common import (
     mirror,
     mirrored_columns,
     retry_on_deadlock,
+    touch,
     unique,
 )
 from .listing import ListRequest, Page, list_page
@@ -119,7 +120,7 @@ def _write(user: User, document: dict) -> User:
         user.save()
     if renamed:
         # The groups' `members` show the user's display name.
-        groups.touch(Group, Q(memberships__user=user))
+        touch(Group, Q(memberships__user=user))
     UserValue.objects.filter(user=user).delete()
     UserValue.objects.bulk_create(value_rows(user))
     return user
@@ -131,7 +132,7 @@ def delete(tenant: Tenant, user_id: str, expected_version=None) -> None:
     """Delete the user for good (RFC 7644 §3.6); its memberships go with it."""
     user = get(tenant, user_id, for_update=True)
     check_version(user, expected_version)
-    groups.touch(Group, Q(memberships__user=user))
+    touch(Group, Q(memberships__user=user))
     user.delete()
 
 
