@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import (
     ENTERPRISE_SCHEMA,
     LIST_SCHEMA,
+    PATCH_SCHEMA,
     USER_SCHEMA,
     assert_scim_error,
     user_body,
@@ -833,3 +834,27 @@ def test_create_query_count(scim, make_user, django_assert_num_queries):
     with django_assert_num_queries(5):
         response = scim.post("/Users", user_body("bjensen"))
     assert response.status_code == 201
+
+
+def test_patch_without_value_changes_keeps_the_value_rows(scim, make_user):
+    """A PATCH that leaves every multi-valued attribute as it was (Okta's deactivation) does
+    not rewrite the rows that index them; one that changes an email does."""
+    from provisioning.models import UserValue
+
+    user = make_user("alice", emails=[{"value": "a@x.com", "type": "work"}])
+    rows = set(UserValue.objects.values_list("pk", flat=True))
+    deactivate = {
+        "schemas": [PATCH_SCHEMA],
+        "Operations": [{"op": "replace", "value": {"active": False}}],
+    }
+    assert scim.patch(f"/Users/{user['id']}", deactivate).status_code == 200
+    assert set(UserValue.objects.values_list("pk", flat=True)) == rows
+    email = {
+        "schemas": [PATCH_SCHEMA],
+        "Operations": [{"op": "add", "path": "emails", "value": [{"value": "b@x.com"}]}],
+    }
+    assert scim.patch(f"/Users/{user['id']}", email).status_code == 200
+    assert UserValue.objects.count() == 2 and not rows & set(
+        UserValue.objects.values_list("pk", flat=True)
+    )
+    assert scim.get("/Users", {"filter": 'emails.value eq "b@x.com"'}).json()["totalResults"] == 1

@@ -41,20 +41,23 @@ def columns_for(document: dict) -> dict:
 
 def value_rows(user: User) -> list[UserValue]:
     """Return one row per value of the user's multi-valued attributes, for filtering."""
-    rows = []
+    return [
+        UserValue(tenant_id=user.tenant_id, user=user, attribute=key, position=i, element=element)
+        for key, values in _multi_values(user.data).items()
+        for i, element in enumerate(values)
+    ]
+
+
+def _multi_values(document: dict) -> dict[str, list]:
+    """Return the values of each multi-valued attribute of `document`, keyed as value rows are."""
+    found = {}
     for schema in USER_RESOURCE_TYPE.schemas:
-        container = user.data if schema is USER_SCHEMA else user.data.get(schema.id, {})
+        container = document if schema is USER_SCHEMA else document.get(schema.id, {})
         for attr in schema.attributes:
-            if not attr.multi_valued:
-                continue
-            key = attr.name if schema is USER_SCHEMA else f"{schema.id}:{attr.name}"
-            rows.extend(
-                UserValue(
-                    tenant_id=user.tenant_id, user=user, attribute=key, position=i, element=element
-                )
-                for i, element in enumerate(container.get(attr.name, []))
-            )
-    return rows
+            if attr.multi_valued and attr.name in container:
+                key = attr.name if schema is USER_SCHEMA else f"{schema.id}:{attr.name}"
+                found[key] = container[attr.name]
+    return found
 
 
 def _main_email(emails: list[dict]) -> str | None:
@@ -112,6 +115,7 @@ def _write(user: User, document: dict) -> User:
     if user.data == document:
         return user
     renamed = document.get("displayName") != user.display_name
+    values_changed = _multi_values(document) != _multi_values(user.data)
     for column, value in columns_for(document).items():
         setattr(user, column, value)
     user.data = document
@@ -121,8 +125,9 @@ def _write(user: User, document: dict) -> User:
     if renamed:
         # The groups' `members` show the user's display name.
         touch(Group, Q(memberships__user=user))
-    UserValue.objects.filter(user=user).delete()
-    UserValue.objects.bulk_create(value_rows(user))
+    if values_changed:  # not on a deactivation, say: only when a value row would differ
+        UserValue.objects.filter(user=user).delete()
+        UserValue.objects.bulk_create(value_rows(user))
     return user
 
 
