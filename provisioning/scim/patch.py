@@ -105,8 +105,14 @@ from .filter import (
     ValuePath,
     parse_patch_path,
 )
-from .resource import coerce_scalar, is_stored, parse_datetime, parse_element, parse_resource
-from .resource import parse_value as parse_attribute_value
+from .resource import (
+    coerce_scalar,
+    is_stored,
+    parse_datetime,
+    parse_element,
+    parse_resource,
+    parse_value,
+)
 from .schema import COMMON_ATTRIBUTES, Attribute, ResourceType, Schema, Type
 from .schema import Mutability as Mut
 
@@ -427,7 +433,7 @@ class _Patcher:
             # RFC 7643 §2.2 writeOnly (`password`): checked, then not stored.
             if op != "remove" and value is not None:
                 if target.sub is None:
-                    parse_attribute_value(attr, value, target.where)
+                    parse_value(attr, value, target.where)
                 else:
                     coerce_scalar(leaf, value, target.where)
             return
@@ -509,7 +515,7 @@ class _Patcher:
         if value is None:
             return []
         values = value if isinstance(value, list) else [value]
-        return parse_attribute_value(target.attr, values, target.where) or []
+        return parse_value(target.attr, values, target.where) or []
 
     def _remove(self, target: _Target, items: list[dict], value: Any, has_value: bool) -> list:
         """Return `items` after a remove (RFC 7644 §3.5.2.2).

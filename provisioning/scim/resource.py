@@ -52,8 +52,8 @@ def parse_resource(body: Any, resource_type: ResourceType) -> dict:
         attr = _EXTERNAL_ID if lowered == "externalid" else resource_type.schema.attribute(key)
         if attr is None:
             continue  # schemas, id, meta and attributes the server does not know
-        parsed = _parse_value(attr, value, attr.name)
-        if parsed is not None and _kept(attr):
+        parsed = parse_value(attr, value, attr.name)
+        if parsed is not None and is_stored(attr):
             document[attr.name] = parsed
 
     for attr in resource_type.schema.attributes:
@@ -141,39 +141,25 @@ def _parse_object(attributes, lookup, value: Mapping, where: str) -> dict:
             continue
         if attr.name in parsed:
             raise InvalidSyntax(f"Attribute '{where}.{key}' appears more than once.")
-        result = _parse_value(attr, member, f"{where}.{attr.name}")
-        if result is not None and _kept(attr):
+        result = parse_value(attr, member, f"{where}.{attr.name}")
+        if result is not None and is_stored(attr):
             parsed[attr.name] = result
     return {a.name: parsed[a.name] for a in attributes if a.name in parsed}
 
 
-def parse_value(attr: Attribute, value: Any, where: str | None = None) -> Any:
-    """Return `value` checked and normalised for `attr` as `parse_resource` reads it.
-
-    Return None when the value is unassigned: null, an empty array, or a complex value with no
-    stored member. PATCH (`patch.py`) reads operation values through this, so a PATCH stores
-    exactly what a POST would.
-    """
-    return _parse_value(attr, value, where or attr.name)
-
-
-def parse_element(attr: Attribute, value: Any, where: str | None = None) -> Any:
-    """Return one value of `attr` (one element when `attr` is multi-valued), or None."""
-    return _parse_single(attr, value, where or attr.name)
-
-
 def is_stored(attr: Attribute) -> bool:
-    """Return whether values of `attr` are kept in the canonical document."""
-    return _kept(attr)
+    """Return whether values of `attr` are kept in the canonical document.
 
-
-def _kept(attr: Attribute) -> bool:
-    # Read-only values belong to the server; write-only ones are accepted and not stored.
+    Read-only values belong to the server; write-only ones are accepted and not stored.
+    """
     return attr.mutability not in (Mut.READ_ONLY, Mut.WRITE_ONLY)
 
 
-def _parse_value(attr: Attribute, value: Any, where: str) -> Any:
-    """Return `value` checked and normalised for `attr`, or None when it is unassigned."""
+def parse_value(attr: Attribute, value: Any, where: str | None = None) -> Any:
+    """Return `value` checked and normalised for `attr`, or None when it is unassigned: null,
+    an empty array, or a complex value with no stored member. PATCH (`patch.py`) reads
+    operation values through this too, so a PATCH stores exactly what a POST would."""
+    where = where or attr.name
     if value is None:
         return None
     if attr.multi_valued:
@@ -181,16 +167,18 @@ def _parse_value(attr: Attribute, value: Any, where: str) -> Any:
             raise InvalidValue(f"Attribute '{where}' is multi-valued and must be a JSON array.")
         if attr.max_values is not None and len(value) > attr.max_values:
             raise InvalidValue(f"Attribute '{where}' may hold at most {attr.max_values} values.")
-        items = [_parse_single(attr, item, where) for item in value]
+        items = [parse_element(attr, item, where) for item in value]
         items = [item for item in items if item is not None]
         if attr.is_complex and sum(1 for i in items if i.get("primary") is True) > 1:
             # RFC 7643 §2.4: the primary attribute value 'true' MUST appear no more than once.
             raise InvalidValue(f"Attribute '{where}' has more than one primary value.")
         return items or None
-    return _parse_single(attr, value, where)
+    return parse_element(attr, value, where)
 
 
-def _parse_single(attr: Attribute, value: Any, where: str) -> Any:
+def parse_element(attr: Attribute, value: Any, where: str | None = None) -> Any:
+    """Return one value of `attr` (one element when `attr` is multi-valued), or None."""
+    where = where or attr.name
     if value is None:
         return None
     if attr.is_complex:
