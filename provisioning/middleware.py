@@ -18,10 +18,10 @@ class RequestLogMiddleware:
         started = time.perf_counter()
         response = self.get_response(request)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        # DRF stores the authenticated TenantPrincipal on the Django request as `user`.
-        tenant = getattr(getattr(request, "user", None), "tenant", None)
-        data = getattr(response, "data", None)
-        scim_type = data.get("scimType") if isinstance(data, dict) else None
+        # The SCIM endpoints set the request's token and an error response's scimType.
+        token = getattr(request, "token", None)
+        tenant = token.tenant if token is not None else None
+        scim_type = getattr(response, "scim_type", None)
         level = logging.ERROR if response.status_code >= 500 else logging.INFO
         logger.log(
             level,

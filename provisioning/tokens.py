@@ -6,13 +6,15 @@ Lookups go by digest; the secret itself is never stored, logged, or compared.
 """
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from .models import DEFAULT_TENANT_SLUG, Tenant, Token
+from .storage.statements import Compiled, Slot, instance
 
 SECRET_PREFIX = "scim_"
 PREFIX_LENGTH = 12
@@ -46,11 +48,33 @@ def issue(
     return token, secret
 
 
+@functools.cache
+def _by_digest() -> Compiled:
+    return Compiled(Token.objects.select_related("tenant").filter(digest=Slot(0))[:1])
+
+
 def authenticate(secret: str) -> Token | None:
-    """Return the usable token whose secret is `secret`, or None."""
-    token = Token.objects.select_related("tenant").filter(digest=digest(secret)).first()
-    if token is None:
+    """Return the usable token whose secret is `secret`, or None.
+
+    Nothing about tokens is cached: the token is read on every request, so a revoked token
+    is refused on the very next one, by every worker. This is the first statement of every
+    request, and so the one that finds a connection the database has dropped (a restart, a
+    failover): it is tried once more on a new connection, which is what Django's per-request
+    health check would otherwise cost a round trip for.
+    """
+    values = [digest(secret)]
+    try:
+        rows = _by_digest().rows(values)
+    except (OperationalError, InterfaceError):
+        if connection.in_atomic_block:
+            raise
+        connection.close()
+        rows = _by_digest().rows(values)
+    if not rows:
         return None
+    fields = len(Token._meta.concrete_fields)
+    token = instance(Token, rows[0][:fields])
+    token.tenant = instance(Tenant, rows[0][fields:])
     now = timezone.now()
     if not token.is_usable(now):
         return None

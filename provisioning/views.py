@@ -1,16 +1,16 @@
 """The SCIM HTTP endpoints. Views stay thin: they read the request, call the storage layer and
-the pure SCIM modules, and render; every error is raised and answered by the one handler in
-`provisioning.exceptions`."""
+the pure SCIM modules, and render; every error is raised and answered in one place,
+`provisioning.http.Endpoint.dispatch`."""
 
-import json
+from __future__ import annotations
+
 from dataclasses import replace
 
-from django.http import JsonResponse, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.urls import get_script_prefix
-from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from . import app_settings
+from .http import Endpoint, json_bytes, read_json, respond
 from .scim import discovery, errors
 from .scim.patch import apply_patch
 from .scim.projection import Projection
@@ -32,32 +32,40 @@ def base_url(request) -> str:
     return request.scim_base_url
 
 
-class SCIMView(APIView):
-    """Base of every SCIM endpoint. SCIM defines no OPTIONS, so it is a 405 like any method
-    the endpoint lacks, and `Allow` never lists it."""
-
-    http_method_names = ["get", "post", "put", "patch", "delete", "head"]
+def ok(request, body, status: int = 200, headers: dict | None = None):
+    """Return a response with `body` in the media type the request negotiated."""
+    return respond(body, status, headers, request.scim_media_type)
 
 
-class DiscoveryView(SCIMView):
-    """Base for the discovery endpoints, which take GET only (RFC 7644 §4)."""
+class DiscoveryView(Endpoint):
+    """Base for the discovery endpoints, which take GET only (RFC 7644 §4).
 
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
+    Their documents depend on the schema table, the settings and the base URL alone, so each
+    is rendered once per base URL and process.
+    """
+
+    def __init__(self, **attributes) -> None:
+        super().__init__(**attributes)
+        self.rendered: dict[tuple, bytes] = {}
+
+    def get(self, request, item_id=None):
         # RFC 7644 §4: a filter on these endpoints SHOULD be refused with 403, so a client
         # cannot believe the results matched it.
-        if "filter" in request.query_params:
+        if "filter" in request.GET:
             raise errors.Forbidden("Filtering is not supported on discovery endpoints.")
+        key = (base_url(request), item_id, app_settings.get("MAX_RESULTS"))
+        body = self.rendered.get(key)
+        if body is None:
+            body = self.rendered[key] = json_bytes(self.document(base_url(request), item_id))
+        return ok(request, body)
 
 
 class ServiceProviderConfigView(DiscoveryView):
-    def get(self, request):
-        return Response(
-            discovery.service_provider_config(
-                base_url(request),
-                max_results=app_settings.get("MAX_RESULTS"),
-                default_count=app_settings.get("DEFAULT_COUNT"),
-            )
+    def document(self, base: str, item_id: None) -> dict:
+        return discovery.service_provider_config(
+            base,
+            max_results=app_settings.get("MAX_RESULTS"),
+            default_count=app_settings.get("DEFAULT_COUNT"),
         )
 
 
@@ -67,96 +75,97 @@ class DiscoveryCollectionView(DiscoveryView):
     items: tuple = ()
     noun = ""
 
-    def get(self, request, item_id=None):
-        base = base_url(request)
+    def document(self, base: str, item_id: str | None) -> dict:
         if item_id is None:
             reps = [item.to_scim(base) for item in self.items]
-            return Response(discovery.list_response(reps, total=len(reps), start_index=1))
+            return discovery.list_response(reps, total=len(reps), start_index=1)
         for item in self.items:
             # Schema URNs compare case-insensitively; resource type names are matched alike.
             if item.id.lower() == item_id.lower():
-                return Response(item.to_scim(base))
+                return item.to_scim(base)
         raise errors.NotFound(f"{self.noun} '{item_id}' not found.")
 
 
-class ResourceView(SCIMView):
+def render_many(request, resource_type, store, objs, projection: Projection) -> list[dict]:
+    """Render resources, reading their related attributes (members, groups) in one go."""
+    base = base_url(request)
+    related = store.related(request.token.tenant, objs, projection.needs)
+    location = f"{base}{resource_type.endpoint}/"
+    return [
+        projection.apply(
+            render_resource(
+                resource_type,
+                str(obj.pk),
+                obj.data,
+                Meta(obj.created, obj.last_modified, obj.version, f"{location}{obj.pk}"),
+                _references(base, related.get(obj.pk, {})),
+            )
+        )
+        for obj in objs
+    ]
+
+
+def projection_of(resource_type: ResourceType, params) -> Projection:
+    """Return the `attributes`/`excludedAttributes` projection (RFC 7644 §3.4.2.5, §3.9)."""
+    return Projection.from_params(
+        resource_type, params.get("attributes"), params.get("excludedAttributes")
+    )
+
+
+class ResourceView(Endpoint):
     """Base for the views of one resource type, served by one storage module."""
 
     resource_type: ResourceType = None
     store = None
 
-    @property
-    def tenant(self):
-        return self.request.user.tenant
-
     def location(self, request, obj) -> str:
         return f"{base_url(request)}{self.resource_type.endpoint}/{obj.pk}"
 
-    def projection(self, params) -> Projection:
-        """Return the `attributes`/`excludedAttributes` projection (RFC 7644 §3.4.2.5, §3.9)."""
-        return Projection.from_params(
-            self.resource_type, params.get("attributes"), params.get("excludedAttributes")
-        )
-
-    def render_many(self, request, objs, projection: Projection) -> list[dict]:
-        """Render resources, reading their related attributes (members, groups) in one go."""
-        base = base_url(request)
-        related = self.store.related(self.tenant, objs, projection.needs)
-        return [
-            projection.apply(
-                self._resource(request, obj, _references(base, related.get(obj.pk, {})))
-            )
-            for obj in objs
-        ]
-
-    def render(self, request, obj, projection: Projection | None = None) -> dict:
-        projection = projection or self.projection(request.query_params)
-        return self.render_many(request, [obj], projection)[0]
-
-    def _resource(self, request, obj, related: dict) -> dict:
-        meta = Meta(obj.created, obj.last_modified, obj.version, self.location(request, obj))
-        return render_resource(self.resource_type, str(obj.pk), obj.data, meta, related)
-
-    def list_response(self, request, params, *, from_body: bool) -> Response:
+    def list_response(self, request, params, *, from_body: bool):
         list_request = _list_request(params, from_body=from_body)
-        page = self.store.search(self.tenant, list_request)
-        resources = self.render_many(request, page.items, self.projection(params))
-        return Response(
+        projection = projection_of(self.resource_type, params)
+        page = self.store.search(request.token.tenant, list_request)
+        resources = render_many(request, self.resource_type, self.store, page.items, projection)
+        return ok(
+            request,
             discovery.list_response(
                 resources,
                 total=page.total,
                 start_index=page.start_index,
                 next_cursor=page.next_cursor,
                 previous_cursor=page.previous_cursor,
-            )
+            ),
         )
 
-    def resource_response(self, request, obj, status: int = 200, headers: dict | None = None):
+    def resource_response(
+        self, request, obj, projection: Projection, status: int = 200, headers: dict | None = None
+    ):
         """Answer with one resource and its entity tag (RFC 7644 §3.14)."""
-        return Response(
-            self.render(request, obj),
-            status=status,
-            headers={"ETag": format_version(obj.version), **(headers or {})},
-        )
+        body = render_many(request, self.resource_type, self.store, [obj], projection)[0]
+        return ok(request, body, status, {"ETag": format_version(obj.version), **(headers or {})})
 
 
 class ResourceListView(ResourceView):
     """`GET` lists a resource type (RFC 7644 §3.4.2), `POST` creates one (§3.3)."""
 
     def get(self, request):
-        return self.list_response(request, request.query_params, from_body=False)
+        return self.list_response(request, request.GET, from_body=False)
 
     def post(self, request):
-        document = parse_resource(request.data, self.resource_type)
-        obj = self.store.create(self.tenant, document)
-        return self.resource_response(request, obj, 201, {"Location": self.location(request, obj)})
+        # Every parameter is checked before anything is written.
+        projection = projection_of(self.resource_type, request.GET)
+        document = parse_resource(read_json(request), self.resource_type)
+        obj = self.store.create(request.token.tenant, document)
+        return self.resource_response(
+            request, obj, projection, 201, {"Location": self.location(request, obj)}
+        )
 
 
 class ResourceSearchView(ResourceView):
     """`POST /{Resources}/.search`: a query whose parameters travel in the body (§3.4.3)."""
 
     def post(self, request):
-        return self.list_response(request, _search_body(request.data), from_body=True)
+        return self.list_response(request, _search_body(read_json(request)), from_body=True)
 
 
 class ResourceDetailView(ResourceView):
@@ -169,21 +178,24 @@ class ResourceDetailView(ResourceView):
     patch_no_content = False
 
     def get(self, request, resource_id):
-        obj = self.store.get(self.tenant, resource_id)
-        tags = _entity_tags(request, "If-None-Match")
+        projection = projection_of(self.resource_type, request.GET)
+        obj = self.store.get(request.token.tenant, resource_id)
+        tags = _entity_tags(request, "HTTP_IF_NONE_MATCH")
         if tags is not None and (tags == ANY or obj.version in tags):
-            return Response(status=304, headers={"ETag": format_version(obj.version)})
-        return self.resource_response(request, obj)
+            return respond(None, 304, {"ETag": format_version(obj.version)})
+        return self.resource_response(request, obj, projection)
 
     def put(self, request, resource_id):
-        document = parse_resource(request.data, self.resource_type)
-        obj = self.store.replace(self.tenant, resource_id, document, _expected(request))
-        return self.resource_response(request, obj)
+        projection = projection_of(self.resource_type, request.GET)
+        document = parse_resource(read_json(request), self.resource_type)
+        obj = self.store.replace(request.token.tenant, resource_id, document, _expected(request))
+        return self.resource_response(request, obj, projection)
 
     def patch(self, request, resource_id):
-        body = request.data
+        projection = projection_of(self.resource_type, request.GET)
+        body = read_json(request)
         obj = self.store.patch(
-            self.tenant,
+            request.token.tenant,
             resource_id,
             lambda document: apply_patch(
                 self.resource_type, document, body, row_attributes=self.row_attributes
@@ -191,13 +203,13 @@ class ResourceDetailView(ResourceView):
             _expected(request),
         )
         # RFC 7644 §3.5.2: 200 with the resource (subject to `attributes`), or 204.
-        if self.patch_no_content and "attributes" not in request.query_params:
-            return Response(status=204, headers={"ETag": format_version(obj.version)})
-        return self.resource_response(request, obj)
+        if self.patch_no_content and "attributes" not in request.GET:
+            return respond(None, 204, {"ETag": format_version(obj.version)})
+        return self.resource_response(request, obj, projection)
 
     def delete(self, request, resource_id):
-        self.store.delete(self.tenant, resource_id, _expected(request))
-        return Response(status=204)
+        self.store.delete(request.token.tenant, resource_id, _expected(request))
+        return respond(None, 204)
 
 
 class GroupDetailView(ResourceDetailView):
@@ -207,15 +219,24 @@ class GroupDetailView(ResourceDetailView):
     row_attributes = frozenset({"members"})
     patch_no_content = True
 
-    def resource_response(self, request, obj, status: int = 200, headers: dict | None = None):
-        projection = self.projection(request.query_params)
+    def resource_response(
+        self, request, obj, projection: Projection, status: int = 200, headers: dict | None = None
+    ):
         if not projection.needs("members"):
-            return super().resource_response(request, obj, status, headers)
+            return super().resource_response(request, obj, projection, status, headers)
         base = base_url(request)
-        head = projection.apply(self._resource(request, obj, {}))
+        head = projection.apply(
+            render_resource(
+                self.resource_type,
+                str(obj.pk),
+                obj.data,
+                Meta(obj.created, obj.last_modified, obj.version, self.location(request, obj)),
+                {},
+            )
+        )
         kept = projection.kept_sub_attributes("members")
         members = (
-            json.dumps(
+            json_bytes(
                 {key: value for key, value in _reference(base, member).items() if key in kept}
             )
             for member in self.store.iter_members(obj)
@@ -223,14 +244,14 @@ class GroupDetailView(ResourceDetailView):
         response = StreamingHttpResponse(
             _stream_with_list(head, "members", members),
             status=status,
-            content_type=request.accepted_renderer.media_type,
+            content_type=request.scim_media_type,
         )
         for name, value in {"ETag": format_version(obj.version), **(headers or {})}.items():
             response[name] = value
         return response
 
 
-class RootSearchView(SCIMView):
+class RootSearchView(Endpoint):
     """`POST /.search`: one query over every resource type (RFC 7644 §3.4.3).
 
     Results come type by type, in the order of `resources`, and `startIndex`/`count` page
@@ -241,7 +262,7 @@ class RootSearchView(SCIMView):
     resources: tuple = ()
 
     def post(self, request):
-        params = _search_body(request.data)
+        params = _search_body(read_json(request))
         list_request = _list_request(params, from_body=True)
         if list_request.cursor is not None:
             raise errors.InvalidValue(
@@ -249,15 +270,16 @@ class RootSearchView(SCIMView):
             )
         if list_request.sort_by and len(self.resources) > 1:
             raise errors.InvalidValue("Sorting is per resource type: POST /{Resources}/.search.")
-        tenant = request.user.tenant
+        tenant = request.token.tenant
         if list_request.filter is not None:
             missing = unknown_everywhere(
                 list_request.filter, [store.source(tenant) for _, store in self.resources]
             )
             if missing:
                 raise errors.InvalidFilter(f"Unknown attribute '{missing}'.")
+        projections = [projection_of(resource_type, params) for resource_type, _ in self.resources]
         skip, wanted, total, resources = list_request.start_index - 1, list_request.count, 0, []
-        for resource_type, store in self.resources:
+        for (resource_type, store), projection in zip(self.resources, projections, strict=True):
             query = replace(
                 list_request, start_index=skip + 1, count=wanted, unknown_is_unassigned=True
             )
@@ -265,10 +287,10 @@ class RootSearchView(SCIMView):
             total += page.total
             skip = max(0, skip - page.total)
             wanted -= len(page.items)
-            view = ResourceView(resource_type=resource_type, store=store, request=request)
-            resources.extend(view.render_many(request, page.items, view.projection(params)))
-        return Response(
-            discovery.list_response(resources, total=total, start_index=list_request.start_index)
+            resources.extend(render_many(request, resource_type, store, page.items, projection))
+        return ok(
+            request,
+            discovery.list_response(resources, total=total, start_index=list_request.start_index),
         )
 
 
@@ -281,7 +303,7 @@ def _entity_tags(request, header: str) -> frozenset[int] | str | None:
     Tags are compared weakly: `W/"3"` and `"3"` both name version 3 (RFC 7232 §2.3.2). A tag
     this server did not issue names no version.
     """
-    value = request.headers.get(header)
+    value = request.META.get(header)
     if value is None:
         return None
     if value.strip() == ANY:
@@ -296,7 +318,7 @@ def _entity_tags(request, header: str) -> frozenset[int] | str | None:
 
 def _expected(request) -> frozenset[int] | None:
     """Return the versions If-Match allows a write to, or None when any will do."""
-    tags = _entity_tags(request, "If-Match")
+    tags = _entity_tags(request, "HTTP_IF_MATCH")
     return None if tags in (None, ANY) else tags
 
 
@@ -317,11 +339,11 @@ def _reference(base: str, member) -> dict:
 
 def _stream_with_list(head: dict, name: str, items):
     """Yield the JSON of `head` with the list attribute `name` made of the JSON `items`."""
-    opening = json.dumps(head, ensure_ascii=False)
-    yield (opening[:-1] + ("," if len(head) else "") + json.dumps(name) + ":[").encode()
+    opening = json_bytes(head)
+    yield opening[:-1] + (b"," if len(head) else b"") + json_bytes(name) + b":["
     first = True
     for item in items:
-        yield (item if first else "," + item).encode()
+        yield item if first else b"," + item
         first = False
     yield b"]}"
 
@@ -389,34 +411,23 @@ def _param(params, name: str, kind: type, *, from_body: bool = False):
     return value
 
 
-class NotImplementedView(SCIMView):
+class NotImplementedView(Endpoint):
     """An endpoint of RFC 7644 the server does not offer: 501 (RFC 7644 §3.12)."""
 
     detail = "This endpoint is not supported."
 
-    http_method_names = [*SCIMView.http_method_names, "options"]
+    def handler(self, method: str):
+        return self.fail
 
     def fail(self, request, *args, **kwargs):
         raise errors.NotImplementedByServer(self.detail)
 
-    get = post = put = patch = delete = options = fail
 
-
-class UnknownEndpointView(SCIMView):
+class UnknownEndpointView(Endpoint):
     """Any other path under the SCIM root: a SCIM 404 whatever the method."""
 
-    http_method_names = [*SCIMView.http_method_names, "options"]
+    def handler(self, method: str):
+        return self.fail
 
     def fail(self, request, *args, **kwargs):
         raise errors.NotFound(f"No SCIM endpoint at '{request.path}'.")
-
-    get = post = put = patch = delete = options = fail
-
-
-def server_error(request):
-    """Answer an error raised outside DRF (e.g. in middleware) with a SCIM 500 body.
-
-    Django has already logged the exception with its traceback through `django.request`.
-    """
-    error = errors.InternalError()
-    return JsonResponse(error.to_scim(), status=error.status, content_type="application/scim+json")

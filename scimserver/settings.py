@@ -55,7 +55,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
-    "rest_framework",
     "provisioning",
 ]
 
@@ -96,9 +95,19 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ["DATABASE_URL"],
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "600")),
-        conn_health_checks=True,
+        # No per-request `SELECT 1`: the token check, every SCIM request's first statement,
+        # reconnects once when it finds the connection dropped (provisioning.tokens).
+        conn_health_checks=False,
     )
 }
+# Parameters travel apart from the SQL text, so psycopg can prepare the statements a
+# connection runs again and again (a token check, a lookup): PostgreSQL then parses and plans
+# them once per connection. Behind PgBouncer in transaction mode before 1.21, set
+# DATABASE_PREPARED_STATEMENTS=false: prepared statements do not survive its connection swaps.
+DATABASES["default"].setdefault("OPTIONS", {}).update(
+    server_side_binding=True,
+    prepare_threshold=2 if _env_bool("DATABASE_PREPARED_STATEMENTS", True) else None,
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -118,25 +127,6 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / ".local" / "static")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
-}
-
-REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["provisioning.authentication.BearerTokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": [
-        "provisioning.parsers.SCIMParser",
-        "provisioning.parsers.JSONParser",
-    ],
-    "DEFAULT_RENDERER_CLASSES": [
-        "provisioning.renderers.SCIMRenderer",
-        "provisioning.renderers.JSONRenderer",
-    ],
-    "EXCEPTION_HANDLER": "provisioning.exceptions.scim_exception_handler",
-    # No OPTIONS metadata: SCIM defines none, so OPTIONS is a 405 like any other method.
-    "DEFAULT_METADATA_CLASS": None,
-    # `format` is no SCIM parameter: the media type is negotiated with Accept alone.
-    "URL_FORMAT_OVERRIDE": None,
-    "UNAUTHENTICATED_USER": None,
 }
 
 # App settings; see provisioning/app_settings.py for each key and its default.

@@ -14,4 +14,4 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]
 
-handler500 = "provisioning.views.server_error"
+handler500 = "provisioning.http.server_error"

@@ -4,7 +4,7 @@ import json
 import os
 
 import pytest
-from rest_framework.test import APIClient
+from django.test import Client
 
 from provisioning import tokens
 from provisioning.models import Tenant
@@ -42,7 +42,7 @@ def tenant(make_tenant) -> Tenant:
     return make_tenant("acme")
 
 
-class SCIMClient(APIClient):
+class SCIMClient(Client):
     """An API client that speaks application/scim+json under /scim/v2 with a bearer token."""
 
     base = "/scim/v2"
@@ -50,7 +50,7 @@ class SCIMClient(APIClient):
     def __init__(self, secret: str | None = None, **kwargs):
         super().__init__(**kwargs)
         if secret:
-            self.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+            self.defaults["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
 
     def _url(self, path: str) -> str:
         return path if path.startswith("/scim/") else f"{self.base}{path}"

@@ -15,7 +15,7 @@ from tests.conftest import SCIMClient, assert_scim_error
 
 def client_with_header(value: str) -> SCIMClient:
     client = SCIMClient()
-    client.credentials(HTTP_AUTHORIZATION=value)
+    client.defaults["HTTP_AUTHORIZATION"] = value
     return client
 
 

@@ -5,7 +5,7 @@ import json
 import logging
 
 import pytest
-from rest_framework.test import APIClient
+from django.test import Client
 
 from provisioning.storage import users
 from tests.conftest import ERROR_SCHEMA, SCIM_JSON, USER_SCHEMA, assert_scim_error, user_body
@@ -15,7 +15,7 @@ METHODS = ["get", "head", "post", "put", "patch", "delete", "options"]
 
 def raw(client, method: str, path: str, **extra):
     """Send a bodiless request with only the headers given (SCIMClient adds its own Accept)."""
-    return getattr(APIClient, method)(client, client._url(path), **extra)
+    return getattr(Client, method)(client, client._url(path), **extra)
 
 
 def send(client, method: str, path: str):

@@ -1,0 +1,219 @@
+"""The HTTP side of every endpoint under /scim/v2: bearer tokens, media types, request bodies,
+responses and the one place that turns errors into SCIM error bodies (RFC 7644 §3.12, §8.1).
+
+This is plain Django rather than a REST framework. A SCIM request needs little of one (a
+bearer token, two media types, JSON in and out), and on this path its cost was most of the
+server's: bench/README.md has the profile that led here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import orjson
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse
+
+from . import app_settings, tokens
+from .scim import errors
+
+logger = logging.getLogger(__name__)
+
+SCIM_JSON = "application/scim+json"
+JSON = "application/json"
+MEDIA_TYPES = (SCIM_JSON, JSON)
+# Every method a SCIM endpoint may take (RFC 7644 §3.2); SCIM defines no OPTIONS.
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# Seconds a client is asked to wait before trying again while the database is unreachable.
+RETRY_AFTER_SECONDS = 5
+
+
+def json_bytes(value) -> bytes:
+    """Return `value` as UTF-8 JSON."""
+    return orjson.dumps(value)
+
+
+def respond(
+    body: dict | bytes | None,
+    status: int = 200,
+    headers: dict | None = None,
+    media_type: str = SCIM_JSON,
+) -> HttpResponse:
+    """Return a response carrying `body` (a JSON document, or JSON already encoded)."""
+    if body is None:
+        response = HttpResponse(status=status)
+        del response["Content-Type"]
+    else:
+        content = body if isinstance(body, bytes) else orjson.dumps(body)
+        response = HttpResponse(content, status=status, content_type=media_type)
+    if headers:
+        for name, value in headers.items():
+            response[name] = value
+    return response
+
+
+def error_response(
+    error: errors.SCIMError, media_type: str = SCIM_JSON, headers: dict | None = None
+) -> HttpResponse:
+    """Return the response that answers `error` with a SCIM error body (RFC 7644 §3.12)."""
+    response = respond(error.to_scim(), error.status, headers, media_type)
+    response.scim_type = error.scim_type
+    return response
+
+
+def negotiate(accept: str | None) -> str:
+    """Return the media type to answer in: SCIM's own unless the client asks only for
+    application/json (RFC 7644 §8.1); 406 when it accepts neither."""
+    if not accept:
+        return SCIM_JSON
+    best, best_q = None, 0.0
+    for item in accept.split(","):
+        media_range, *params = (part.strip() for part in item.split(";"))
+        media_range = media_range.lower()
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media_range in ("*/*", "application/*", SCIM_JSON):
+            candidate = SCIM_JSON
+        elif media_range == JSON:
+            candidate = JSON
+        else:
+            continue
+        # The highest quality wins; at equal quality, the first listed.
+        if quality > best_q:
+            best, best_q = candidate, quality
+    if best is None:
+        raise errors.NotAcceptable()
+    return best
+
+
+def bearer_secret(request: HttpRequest) -> str:
+    """Return the bearer token of the request's `Authorization` header (RFC 6750 §2.1)."""
+    parts = request.META.get("HTTP_AUTHORIZATION", "").split()
+    if not parts or parts[0].lower() != "bearer":
+        raise Unauthenticated("Authentication credentials were not provided.")
+    if len(parts) != 2:
+        raise Unauthenticated("Malformed Authorization header: expected 'Bearer <token>'.")
+    if not parts[1].isascii():
+        raise Unauthenticated("The bearer token is not valid.")
+    return parts[1]
+
+
+class Unauthenticated(errors.Unauthorized):
+    """A 401 that tells the client which scheme to use (RFC 6750 §3)."""
+
+    headers = {"WWW-Authenticate": 'Bearer realm="scim"'}
+
+
+class ServiceUnavailable(errors.SCIMError):
+    status = 503
+    default_detail = "The service cannot reach its database; try again shortly."
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+def read_json(request: HttpRequest):
+    """Return the request body as JSON: a SCIM or plain JSON media type, at most
+    MAX_PAYLOAD_BYTES long (RFC 7644 §8.1, §3.12), sent with a length or in chunks."""
+    raw = _read_body(request, app_settings.get("MAX_PAYLOAD_BYTES"))
+    if not raw:
+        raise errors.InvalidSyntax("The request has no body; it must be a JSON object.")
+    content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+    if content_type not in MEDIA_TYPES:
+        raise errors.UnsupportedMediaType()
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise errors.InvalidSyntax(f"The request body is not valid JSON: {exc}") from None
+
+
+def _read_body(request: HttpRequest, limit: int) -> bytes:
+    """Return the body, refusing one longer than `limit` bytes before reading it all."""
+    too_large = errors.PayloadTooLarge(f"The request body exceeds {limit} bytes.")
+    meta = request.META
+    if meta.get("CONTENT_LENGTH"):
+        try:
+            length = int(meta["CONTENT_LENGTH"])
+        except ValueError:
+            raise errors.InvalidSyntax("The Content-Length header is not a number.") from None
+        if length > limit:
+            raise too_large
+        raw = request.read(limit + 1)
+    elif "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+        # No length: the server has decoded the chunks into a stream that ends with the body
+        # (RFC 9112 §7.1), which Django's own stream, bounded by the missing length, would read
+        # as empty.
+        raw = meta["wsgi.input"].read(limit + 1)
+    else:
+        return b""
+    if len(raw) > limit:
+        raise too_large
+    return raw
+
+
+class Endpoint:
+    """One SCIM endpoint. Subclasses define `get`, `post`, ... taking the request and the URL's
+    arguments and returning a response; `as_view` makes the Django view.
+
+    Every request is authenticated, whatever the endpoint: the token names the tenant.
+    """
+
+    def __init__(self, **attributes) -> None:
+        for name, value in attributes.items():
+            setattr(self, name, value)
+        self.allowed = tuple(m for m in METHODS if hasattr(self, m.lower()))
+
+    @classmethod
+    def as_view(cls, **attributes) -> Callable:
+        endpoint = cls(**attributes)
+
+        def view(request, **kwargs):
+            return endpoint.dispatch(request, **kwargs)
+
+        view.csrf_exempt = True
+        return view
+
+    def handler(self, method: str) -> Callable:
+        """Return the method's handler; HEAD is a GET whose body the server leaves out."""
+        method = "GET" if method == "HEAD" else method
+        if method not in self.allowed:
+            raise errors.MethodNotAllowed(f"Method '{method}' is not allowed here.")
+        return getattr(self, method.lower())
+
+    def dispatch(self, request: HttpRequest, **kwargs) -> HttpResponse:
+        media_type = SCIM_JSON
+        try:
+            media_type = negotiate(request.META.get("HTTP_ACCEPT"))
+            request.scim_media_type = media_type
+            request.token = tokens.authenticate(bearer_secret(request))
+            if request.token is None:
+                raise Unauthenticated("The bearer token is not valid, has expired or was revoked.")
+            return self.handler(request.method)(request, **kwargs)
+        except errors.SCIMError as error:
+            headers = dict(getattr(error, "headers", {}))
+            if isinstance(error, errors.MethodNotAllowed):
+                headers["Allow"] = ", ".join(self.allowed)
+            return error_response(error, media_type, headers)
+        except (OperationalError, InterfaceError):
+            logger.warning("The database is unreachable", exc_info=True)
+            error = ServiceUnavailable()
+            return error_response(error, media_type, error.headers)
+        except Exception:
+            logger.exception("Unhandled error")
+            response = error_response(errors.InternalError(), media_type)
+            # Logged above with its traceback; Django need not log it again.
+            response._has_been_logged = True
+            return response
+
+
+def server_error(request) -> HttpResponse:
+    """Answer an error raised outside an endpoint (e.g. in middleware) with a SCIM 500 body.
+
+    Django has already logged the exception with its traceback through `django.request`.
+    """
+    return error_response(errors.InternalError())
