@@ -273,7 +273,7 @@ class RootSearchView(Endpoint):
         tenant = request.token.tenant
         if list_request.filter is not None:
             missing = unknown_everywhere(
-                list_request.filter, [store.source(tenant) for _, store in self.resources]
+                list_request.filter, [store.source() for _, store in self.resources]
             )
             if missing:
                 raise errors.InvalidFilter(f"Unknown attribute '{missing}'.")

@@ -7,12 +7,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db import IntegrityError, OperationalError
-from django.db.models import F, Model, Q, QuerySet
+from django.db.models import F, Model, Q, UUIDField
 from django.utils import timezone
 from psycopg.errors import DeadlockDetected
 
 from ..scim.errors import NotFound, PreconditionFailed, Uniqueness
 from ..scim.schema import COMMON_ATTRIBUTES, ResourceType
+from .statements import Compiled, Slot, instance
 
 # Turns a resource's current document into a `provisioning.scim.patch.PatchResult`.
 Patcher = Callable[[dict], Any]
@@ -26,15 +27,21 @@ def parse_pk(resource_id: str, type_name: str) -> uuid.UUID:
         raise NotFound(f"{type_name} '{resource_id}' not found.") from None
 
 
-def get_one(queryset: QuerySet, resource_id: str, type_name: str, *, for_update: bool = False):
-    """Return the object of `queryset` with this id, locked for update when asked."""
-    queryset = queryset.filter(pk=parse_pk(resource_id, type_name))
+def get_one(model: type[Model], tenant, resource_id: str, *, for_update: bool = False):
+    """Return the tenant's resource of `model` with this id, locked for update when asked."""
+    pk = parse_pk(resource_id, model.__name__)
+    rows = _by_id(model, for_update).rows([tenant.pk, pk])
+    if not rows:
+        raise NotFound(f"{model.__name__} '{resource_id}' not found.")
+    return instance(model, rows[0])
+
+
+@functools.cache
+def _by_id(model: type[Model], for_update: bool) -> Compiled:
+    queryset = model.objects.filter(tenant_id=Slot(0), pk=Slot(1, UUIDField()))
     if for_update:
         queryset = queryset.select_for_update()
-    obj = queryset.first()
-    if obj is None:
-        raise NotFound(f"{type_name} '{resource_id}' not found.")
-    return obj
+    return Compiled(queryset[:1])
 
 
 def mark_changed(obj: Model) -> None:

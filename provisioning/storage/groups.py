@@ -9,6 +9,7 @@ group are applied one after the other and none is lost.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -72,8 +73,8 @@ def related(tenant: Tenant, groups: list[Group], needs) -> dict[uuid.UUID, dict]
     return {pk: {"members": members} for pk, members in members_by_group(groups).items()}
 
 
-def source(tenant: Tenant) -> Source:
-    """Return where filters and sorts find the tenant's group attributes."""
+def source() -> Source:
+    """Return where filters and sorts find group attributes."""
     return Source(
         GROUP_RESOURCE_TYPE,
         values=lambda key: Membership.objects.filter(group=OuterRef("pk")),
@@ -109,7 +110,7 @@ def _member_leaf(sub: Attribute, node: Present | Compare) -> Q:
 
 def get(tenant: Tenant, group_id: str, *, for_update: bool = False) -> Group:
     """Return the group `group_id` of `tenant`."""
-    return get_one(Group.objects.filter(tenant=tenant), group_id, "Group", for_update=for_update)
+    return get_one(Group, tenant, group_id, for_update=for_update)
 
 
 @retry_on_deadlock
@@ -186,7 +187,7 @@ def delete(tenant: Tenant, group_id: str, expected_version=None) -> None:
 
 def search(tenant: Tenant, request: ListRequest) -> Page:
     """Return the page of the tenant's groups that a list or search request asks for."""
-    return list_page(Group.objects.filter(tenant=tenant), source(tenant), request)
+    return list_page(Group, tenant, source(), request)
 
 
 # --- members -------------------------------------------------------------------------------
@@ -215,47 +216,42 @@ def members_by_group(groups: Iterable[Group]) -> dict[uuid.UUID, list[Member]]:
 def groups_of_users(tenant: Tenant, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[Member]]:
     """Return each user's groups, direct and indirect (RFC 7643 §4.1.2 `groups`).
 
-    One query for the direct memberships, then one per level of nesting upwards, whatever the
-    number of users; a group reached both ways is listed as direct.
+    One statement, whatever the number of users and the depth of nesting: it walks up from
+    each user's memberships; a group reached both ways is listed as direct.
     """
     user_ids = list(user_ids)
-    direct: dict[uuid.UUID, set[uuid.UUID]] = {user_id: set() for user_id in user_ids}
-    for user_id, group_id in Membership.objects.filter(
-        tenant=tenant, user_id__in=user_ids
-    ).values_list("user_id", "group_id"):
-        direct[user_id].add(group_id)
-    parents = _ancestors(tenant, set().union(*direct.values()))
-    reached = set().union(*direct.values(), *parents.values())
-    names = dict(
-        Group.objects.filter(tenant=tenant, pk__in=reached).values_list("pk", "display_name")
-    )
-    result = {}
-    for user_id, groups in direct.items():
-        indirect = set()
-        frontier = set(groups)
-        while frontier:
-            frontier = set().union(*(parents.get(g, set()) for g in frontier)) - indirect - groups
-            indirect |= frontier
-        result[user_id] = [
-            Member(g, "direct", names.get(g), "/Groups") for g in sorted(groups, key=str)
-        ] + [Member(g, "indirect", names.get(g), "/Groups") for g in sorted(indirect, key=str)]
+    result: dict[uuid.UUID, list[Member]] = {user_id: [] for user_id in user_ids}
+    if not user_ids:
+        return result
+    with connection.cursor() as cursor:
+        cursor.execute(_groups_of_users_sql(), [tenant.pk, user_ids, tenant.pk, MAX_NESTING])
+        rows = cursor.fetchall()
+    # Direct ones first, then indirect ones, each in the order of their ids.
+    for user_id, group_id, direct, display in sorted(rows, key=lambda r: (not r[2], str(r[1]))):
+        result[user_id].append(
+            Member(group_id, "direct" if direct else "indirect", display, "/Groups")
+        )
     return result
 
 
-def _ancestors(tenant: Tenant, group_ids: set[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUID]]:
-    """Return, for these groups and every group above them, the groups they are members of."""
-    parents: dict[uuid.UUID, set[uuid.UUID]] = {}
-    frontier = set(group_ids)
-    while frontier:  # each group is asked about once, so this ends whatever the data
-        rows = Membership.objects.filter(tenant=tenant, member_group_id__in=frontier).values_list(
-            "member_group_id", "group_id"
+@functools.cache
+def _groups_of_users_sql() -> str:
+    """Return the statement behind `groups_of_users`: a recursive walk up the nesting, bounded
+    by MAX_NESTING (cycles are refused on write, so it ends anyway)."""
+    membership, group = Membership._meta.db_table, Group._meta.db_table
+    return f"""
+        WITH RECURSIVE up(user_id, group_id, depth) AS (
+            SELECT m.user_id, m.group_id, 0 FROM {membership} m
+            WHERE m.tenant_id = %s AND m.user_id = ANY(%s)
+            UNION
+            SELECT up.user_id, m.group_id, up.depth + 1 FROM up
+            JOIN {membership} m ON m.member_group_id = up.group_id AND m.tenant_id = %s
+            WHERE up.depth < %s
         )
-        found: set[uuid.UUID] = set()
-        for child, parent in rows:
-            parents.setdefault(child, set()).add(parent)
-            found.add(parent)
-        frontier = found - set(parents)
-    return parents
+        SELECT up.user_id, up.group_id, bool_or(up.depth = 0), g.display_name
+        FROM up JOIN {group} g ON g.id = up.group_id
+        GROUP BY up.user_id, up.group_id, g.display_name
+    """
 
 
 def _apply_member_change(group: Group, change) -> bool:
@@ -280,7 +276,7 @@ def _apply_member_change(group: Group, change) -> bool:
 
 
 def _members_filter(group: Group, value_filter: Filter) -> Q:
-    return element_q(value_filter, MEMBERS, source(group.tenant))
+    return element_q(value_filter, MEMBERS, source())
 
 
 def _delete_members(rows) -> bool:

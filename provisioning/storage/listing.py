@@ -17,11 +17,13 @@ import json
 import uuid
 from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet
+from django.db.models import DateTimeField, Model, Q, UUIDField
 
 from ..scim.errors import InvalidCursor, InvalidValue
 from ..scim.resource import parse_datetime
-from .query import Source, filter_q, order_by
+from .query import Shape, Source, check_strings, filter_template, order_by
+from .query import shape as filter_shape
+from .statements import Compiled, Slot, instance
 
 DEFAULT_ORDER = ("created", "id")
 # The cursors this server issues are about 110 characters long.
@@ -52,31 +54,31 @@ class Page:
     previous_cursor: str | None = None
 
 
-def list_page(queryset: QuerySet, source: Source, request: ListRequest) -> Page:
-    """Return the page of `queryset` that `request` asks for."""
-    if request.filter is not None:
-        queryset = queryset.filter(
-            filter_q(request.filter, source, unknown_is_unassigned=request.unknown_is_unassigned)
+def list_page(model: type[Model], tenant, source: Source, request: ListRequest) -> Page:
+    """Return the page of the tenant's resources of `model` that `request` asks for.
+
+    Its statements are compiled once per shape of request (`_Statements`) and run with the
+    request's values, so a lookup costs what PostgreSQL spends on it, not an ORM compile.
+    """
+    if request.cursor is not None and request.sort_by:
+        raise InvalidValue(
+            "Cursor paging follows the default order: 'sortBy' cannot be combined with 'cursor'."
         )
+    statements, strings = _statements(model, source, request)
+    values: list = [tenant.pk, *strings]
     if request.cursor is not None:
-        if request.sort_by:
-            raise InvalidValue(
-                "Cursor paging follows the default order: 'sortBy' cannot be combined with 'cursor'."
-            )
-        return _cursor_page(queryset, request)
-    ordering = order_by(request.sort_by, request.descending, source) if request.sort_by else []
+        return _cursor_page(statements, values, request)
     if request.count == 0:
-        return Page(queryset.count(), [], request.start_index)
+        return Page(statements.count(values), [], request.start_index)
     offset = request.start_index - 1
-    ordered = queryset.order_by(*ordering, *DEFAULT_ORDER)
     if offset == 0:
-        items = list(ordered[: request.count])
+        items = statements.first_page(values)
         ids = [item.pk for item in items]
     else:
         # A deep OFFSET would fetch every skipped row. Instead the page's ids come from the
         # index alone (an index-only scan in the default order), and only those rows are read.
-        ids = list(ordered.values_list("pk", flat=True)[offset : offset + request.count])
-        rows = queryset.model.objects.in_bulk(ids)
+        ids = statements.page_ids(values, offset)
+        rows = model.objects.in_bulk(ids)
         items = [rows[pk] for pk in ids if pk in rows]  # less any deleted in between
     # A page that is not full ends the results, so it tells the total without a COUNT: an
     # IdP's lookup by userName is one query, not two. (Judged by the ids the page had, not by
@@ -84,19 +86,119 @@ def list_page(queryset: QuerySet, source: Source, request: ListRequest) -> Page:
     if len(ids) < request.count and (ids or offset == 0):
         total = offset + len(items)
     else:
-        total = queryset.count()
+        total = statements.count(values)
     return Page(total, items, request.start_index)
 
 
-def _cursor_page(queryset: QuerySet, request: ListRequest) -> Page:
-    total = queryset.count()
+# Slots of every listing statement: the tenant, then the filter's strings, then a cursor's
+# position (its creation time and id).
+TENANT = 0
+FIRST_STRING = 1
+_CACHE_SIZE = 512
+
+
+class _Statements:
+    """The statements of one shape of list request, compiled when first needed."""
+
+    def __init__(self, model, source: Source, request: ListRequest, shape: Shape | None) -> None:
+        queryset = model.objects.filter(tenant_id=Slot(TENANT))
+        self.cacheable = True
+        strings = 0
+        if shape is not None:
+            condition, self.cacheable = filter_template(
+                shape,
+                source,
+                FIRST_STRING,
+                unknown_is_unassigned=request.unknown_is_unassigned,
+            )
+            queryset = queryset.filter(condition)
+            strings = len(shape.strings)
+        self.model = model
+        self.filtered = queryset
+        ordering = order_by(request.sort_by, request.descending, source) if request.sort_by else []
+        self.ordered = queryset.order_by(*ordering, *DEFAULT_ORDER)
+        self.page_size = request.count
+        self.compiled: dict[str, Compiled] = {}
+        self.cursor_slots = (FIRST_STRING + strings, FIRST_STRING + strings + 1)
+
+    def _get(self, name: str, build) -> Compiled:
+        compiled = self.compiled.get(name)
+        if compiled is None:
+            compiled = self.compiled[name] = build()
+        return compiled
+
+    def first_page(self, values: list) -> list:
+        compiled = self._get("first", lambda: Compiled(self.ordered[: self.page_size]))
+        return [instance(self.model, row) for row in compiled.rows(values)]
+
+    def page_ids(self, values: list, offset: int) -> list:
+        """Return the ids of the page at `offset` (compiled each time: OFFSET is in the SQL)."""
+        page = self.ordered.values_list("pk", flat=True)[offset : offset + self.page_size]
+        return [row[0] for row in Compiled(page).rows(values)]
+
+    def count(self, values: list) -> int:
+        def build() -> Compiled:
+            compiled = Compiled(self.filtered.values("pk"))
+            if compiled.sql:
+                compiled.sql = f"SELECT COUNT(*) FROM ({compiled.sql}) AS matched"
+            return compiled
+
+        rows = self._get("count", build).rows(values)
+        return rows[0][0] if rows else 0
+
+    def cursor_page(self, values: list, forward: bool, after: bool) -> list:
+        """Return up to one more row than the page, from the start or after the position."""
+
+        def build() -> Compiled:
+            queryset = self.filtered
+            if after:
+                created, pk = self.cursor_slots
+                queryset = queryset.filter(
+                    keyset_condition(Slot(created, DateTimeField()), Slot(pk, UUIDField()), forward)
+                )
+            order = DEFAULT_ORDER if forward else tuple(f"-{name}" for name in DEFAULT_ORDER)
+            return Compiled(queryset.order_by(*order)[: self.page_size + 1])
+
+        compiled = self._get(f"cursor-{forward}-{after}", build)
+        return [instance(self.model, row) for row in compiled.rows(values)]
+
+
+_cache: dict[tuple, _Statements] = {}
+
+
+def _statements(model, source: Source, request: ListRequest) -> tuple[_Statements, tuple]:
+    """Return the statements for `request`, compiled before for a request of its shape, and
+    the filter's strings that fill their slots."""
+    shape = filter_shape(request.filter) if request.filter is not None else None
+    strings = shape.strings if shape is not None else ()
+    key = (
+        model,
+        shape.key if shape is not None else None,
+        request.sort_by,
+        request.descending,
+        request.count,
+        request.unknown_is_unassigned,
+    )
+    statements = _cache.get(key)
+    if statements is not None:
+        if shape is not None:
+            check_strings(shape)
+        return statements, strings
+    statements = _Statements(model, source, request, shape)
+    if statements.cacheable:
+        if len(_cache) >= _CACHE_SIZE:
+            _cache.clear()
+        _cache[key] = statements
+    return statements, strings
+
+
+def _cursor_page(statements: _Statements, values: list, request: ListRequest) -> Page:
+    total = statements.count(values)
     forward = True
     if request.cursor:
         forward, created, pk = _decode(request.cursor)
-        queryset = queryset.filter(keyset_condition(created, pk, forward))
-    order = DEFAULT_ORDER if forward else tuple(f"-{name}" for name in DEFAULT_ORDER)
-    # One row more than the page tells whether another page follows.
-    rows = list(queryset.order_by(*order)[: request.count + 1])
+        values = [*values, created, pk]
+    rows = statements.cursor_page(values, forward, after=bool(request.cursor))
     more = len(rows) > request.count
     items = rows[: request.count]
     if not forward:

@@ -48,6 +48,7 @@ from ..scim.filter import (
 )
 from ..scim.resource import parse_datetime, storable
 from ..scim.schema import Attribute, ResourceType, Returned, Schema, Type
+from .statements import Slot
 
 # Conditions that hold for no row and for every row. An empty Q() would not do for the latter:
 # negated, it is still empty, so `not (id pr)` would match everything.
@@ -83,6 +84,76 @@ def filter_q(text: str, source: Source, *, unknown_is_unassigned: bool = False) 
     `unknown_is_unassigned`, an attribute without a value.
     """
     return _Compiler(source, unknown_is_unassigned).compile(parse_filter(text))
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A parsed filter with its string values taken out: filters of one shape compile to the
+    same SQL, with the strings as parameters (`provisioning.storage.statements`)."""
+
+    key: tuple
+    strings: tuple[str, ...]
+    node: Filter
+
+
+def shape(text: str) -> Shape:
+    """Return the shape of the SCIM filter `text`."""
+    node = parse_filter(text)
+    strings: list[str] = []
+
+    def walk(node: Filter) -> tuple:
+        match node:
+            case And(left, right) | Or(left, right):
+                return (type(node).__name__, walk(left), walk(right))
+            case Not(expr):
+                return ("not", walk(expr))
+            case ValuePath(path, inner):
+                return ("[]", path, walk(inner))
+            case Present(path):
+                return ("pr", path)
+            case Compare(path, op, value) if isinstance(value, str):
+                strings.append(value)
+                return (op, path, str)
+            case Compare(path, op, value):
+                return (op, path, type(value), value)
+        raise InvalidFilter("Unsupported filter expression.")  # pragma: no cover - exhaustive
+
+    return Shape(walk(node), tuple(strings), node)
+
+
+def filter_template(
+    shape: Shape, source: Source, first_slot: int, *, unknown_is_unassigned: bool = False
+) -> tuple[Q, bool]:
+    """Return the `Q` of a filter whose strings are the slots `first_slot`, `first_slot + 1`,
+    ... in the order of `shape.strings`, and whether it may be compiled once for every filter
+    of its shape. It may not when compiling it read a string's value (an `id` parsed as a
+    UUID, a boolean or a date-time given as a string): that value is then part of the SQL."""
+    compiler = _Compiler(source, unknown_is_unassigned)
+    compiler.slots = {}
+    for node in _string_compares(shape.node):
+        compiler.slots[id(node)] = first_slot + len(compiler.slots)
+    q = compiler.compile(shape.node)
+    return q, not compiler.read_values
+
+
+def check_strings(shape: Shape) -> None:
+    """Refuse the strings a filter compiled once was not checked for: NUL, lone surrogates."""
+    if not all(storable(value) for value in shape.strings):
+        raise InvalidFilter("A filter value cannot contain a NUL character.")
+
+
+def _string_compares(node: Filter):
+    """Yield the comparisons with a string value, in the order `shape` lists their strings."""
+    match node:
+        case And(left, right) | Or(left, right):
+            yield from _string_compares(left)
+            yield from _string_compares(right)
+        case Not(expr):
+            yield from _string_compares(expr)
+        case ValuePath(_, inner):
+            yield from _string_compares(inner)
+        case Compare(_, _, value) if isinstance(value, str):
+            yield node
 
 
 def unknown_everywhere(text: str, sources: list[Source]) -> str | None:
@@ -198,6 +269,10 @@ class _Compiler:
     def __init__(self, source: Source, unknown_is_unassigned: bool = False) -> None:
         self.source = source
         self.resource_type = source.resource_type
+        # For a template (`filter_template`): the slot of each string comparison, and whether
+        # compiling read a string's value rather than passing it on as a parameter.
+        self.slots: dict[int, int] | None = None
+        self.read_values = False
         # RFC 7644 §3.4.2.1, for queries over several resource types: "For filtered attributes
         # that are not part of a particular resource type, the service provider SHALL treat
         # the attribute as if there is no attribute value."
@@ -297,6 +372,8 @@ class _Compiler:
                     return EVERYTHING if unassigned else NOTHING
                 if target.multi_parent is not None:
                     element_node = _relative(node, target)
+                    if self.slots is not None and id(node) in self.slots:
+                        self.slots[id(element_node)] = self.slots[id(node)]
                     rows = self.source.values(target.multi_key)
                     if element_node is None:  # `emails pr`: any value at all
                         return Q(Exists(rows))
@@ -322,6 +399,7 @@ class _Compiler:
                 if sub is None:
                     raise InvalidFilter(f"Unknown attribute '{parent.name}.{path.attr}'.")
                 if self.source.element_leaf is not None:
+                    self.read_values = True
                     return self.source.element_leaf(sub, node)
                 return self._leaf(node, _Target(sub, json_path=(sub.name,), document="element"))
         raise InvalidFilter("Unsupported filter expression.")  # pragma: no cover - exhaustive
@@ -330,6 +408,7 @@ class _Compiler:
         """Compile filters on `id` and `meta` attributes that have no plain storage."""
         path = node.path
         name = path.attr.lower()
+        previous, self.read_values = self.read_values, True  # unless it is no special one
         if name == "id" and not path.sub_attr:
             if isinstance(node, Present):
                 return EVERYTHING
@@ -352,6 +431,7 @@ class _Compiler:
             if sub in ("location", "version"):
                 # Both are derived from the request's host and the version counter.
                 raise InvalidFilter(f"Filtering on 'meta.{path.sub_attr}' is not supported.")
+        self.read_values = previous
         return None
 
     def _leaf(self, node: Present | Compare, target: _Target, lhs: Expression | None = None) -> Q:
@@ -369,10 +449,12 @@ class _Compiler:
         if attr.is_complex:
             raise InvalidFilter(f"'{attr.name}' is complex: compare one of its sub-attributes.")
         if attr.type is Type.BOOLEAN:
+            self.read_values = True
             return self._boolean(node, target)
         if attr.type in (Type.DATETIME, Type.INTEGER, Type.DECIMAL) and not target.column:
             raise InvalidFilter(f"Filtering on '{attr.name}' is not supported.")
         if attr.type is Type.DATETIME:
+            self.read_values = True
             return self._datetime(node, target)
         if not isinstance(value, str):
             raise InvalidFilter(f"'{attr.name}' is a string: compare it with a string.")
@@ -382,7 +464,10 @@ class _Compiler:
             # RFC 7644 §3.4.2.2: gt/ge/lt/le on Binary attributes SHALL be invalidFilter.
             raise InvalidFilter(f"'{op}' does not apply to binary attribute '{attr.name}'.")
         raw = lhs if lhs is not None else target.text()
-        lhs, rhs = raw, Value(value)
+        slot = self.slots.get(id(node)) if self.slots is not None else None
+        if slot is None:
+            self.read_values = True  # the value is written into the SQL
+        lhs, rhs = raw, Value(value) if slot is None else Slot(slot)
         if not attr.case_exact:
             lhs, rhs = Lower(raw), Lower(rhs)
         # On the raw value, so the planner drops it where the column is NOT NULL and it never

@@ -16,6 +16,7 @@ import functools
 from collections.abc import Sequence
 
 import orjson
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Expression, JSONField, Model, TextField
 
@@ -38,7 +39,10 @@ class Compiled:
     """A statement compiled once: its SQL and where the parameters go."""
 
     def __init__(self, queryset) -> None:
-        sql, params = queryset.query.sql_with_params()
+        try:
+            sql, params = queryset.query.sql_with_params()
+        except EmptyResultSet:  # a condition no row can meet: nothing to ask PostgreSQL
+            sql, params = "", ()
         self.sql = sql
         self.params = tuple(params)
 
@@ -47,7 +51,7 @@ class Compiled:
         return [values[p.index] if isinstance(p, Slot) else p for p in self.params]
 
     def rows(self, values: Sequence = ()) -> list[tuple]:
-        return fetch(self.sql, self.bind(values))
+        return fetch(self.sql, self.bind(values)) if self.sql else []
 
 
 def fetch(sql: str, params: Sequence) -> list[tuple]:

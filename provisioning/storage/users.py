@@ -71,7 +71,7 @@ def _main_email(emails: list[dict]) -> str | None:
 
 def get(tenant: Tenant, user_id: str, *, for_update: bool = False) -> User:
     """Return the user `user_id` of `tenant`."""
-    return get_one(User.objects.filter(tenant=tenant), user_id, "User", for_update=for_update)
+    return get_one(User, tenant, user_id, for_update=for_update)
 
 
 @retry_on_deadlock
@@ -149,19 +149,21 @@ def related(tenant: Tenant, users: list[User], needs) -> dict:
     return {pk: {"groups": found} for pk, found in memberships.items() if found}
 
 
-def source(tenant: Tenant) -> Source:
-    """Return where filters and sorts find the tenant's user attributes."""
+def source() -> Source:
+    """Return where filters and sorts find user attributes."""
     return Source(
         USER_RESOURCE_TYPE,
+        # The tenant comes from the outer row, not as a value: a statement compiled for one
+        # tenant's request is run again for other tenants (provisioning.storage.listing).
         values=lambda key: UserValue.objects.filter(
-            tenant=tenant, user=OuterRef("pk"), attribute=key
+            tenant_id=OuterRef("tenant_id"), user=OuterRef("pk"), attribute=key
         ),
     )
 
 
 def search(tenant: Tenant, request: ListRequest) -> Page:
     """Return the page of the tenant's users that a list or search request asks for."""
-    return list_page(User.objects.filter(tenant=tenant), source(tenant), request)
+    return list_page(User, tenant, source(), request)
 
 
 def _unique_user_name(document: dict):
