@@ -15,7 +15,7 @@ from .scim import discovery, errors
 from .scim.patch import apply_patch
 from .scim.projection import Projection
 from .scim.resource import Meta, format_version, parse_resource, render_resource
-from .scim.schema import SEARCH_REQUEST_URN, ResourceType
+from .scim.schema import SEARCH_REQUEST_URN, USER_RESOURCE_TYPE, ResourceType
 from .storage.listing import ListRequest
 from .storage.query import unknown_everywhere
 
@@ -86,10 +86,14 @@ class DiscoveryCollectionView(DiscoveryView):
         raise errors.NotFound(f"{self.noun} '{item_id}' not found.")
 
 
-def render_many(request, resource_type, store, objs, projection: Projection) -> list[dict]:
-    """Render resources, reading their related attributes (members, groups) in one go."""
+def render_many(
+    request, resource_type, store, objs, projection: Projection, related: dict | None = None
+) -> list[dict]:
+    """Render resources, reading their related attributes (members, groups) in one go unless
+    the caller knows them."""
     base = base_url(request)
-    related = store.related(request.token.tenant, objs, projection.needs)
+    if related is None:
+        related = store.related(request.token.tenant, objs, projection.needs)
     location = f"{base}{resource_type.endpoint}/"
     return [
         projection.apply(
@@ -138,10 +142,16 @@ class ResourceView(Endpoint):
         )
 
     def resource_response(
-        self, request, obj, projection: Projection, status: int = 200, headers: dict | None = None
+        self,
+        request,
+        obj,
+        projection: Projection,
+        status: int = 200,
+        headers: dict | None = None,
+        related: dict | None = None,
     ):
         """Answer with one resource and its entity tag (RFC 7644 §3.14)."""
-        body = render_many(request, self.resource_type, self.store, [obj], projection)[0]
+        body = render_many(request, self.resource_type, self.store, [obj], projection, related)[0]
         return ok(request, body, status, {"ETag": format_version(obj.version), **(headers or {})})
 
 
@@ -156,8 +166,11 @@ class ResourceListView(ResourceView):
         projection = projection_of(self.resource_type, request.GET)
         document = parse_resource(read_json(request), self.resource_type)
         obj = self.store.create(request.token.tenant, document)
+        # A user just created is in no group: `groups` is read-only, set through the groups
+        # (RFC 7643 §4.1.2).
+        related = {} if self.resource_type is USER_RESOURCE_TYPE else None
         return self.resource_response(
-            request, obj, projection, 201, {"Location": self.location(request, obj)}
+            request, obj, projection, 201, {"Location": self.location(request, obj)}, related
         )
 
 

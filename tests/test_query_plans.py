@@ -52,9 +52,7 @@ def populated(tenant):
 )
 def test_lookup_uses_index(populated, filter_text, index):
     """The lookups IdPs make before every create are index scans."""
-    queryset = User.objects.filter(tenant=populated).filter(
-        filter_q(filter_text, users.source())
-    )
+    queryset = User.objects.filter(tenant=populated).filter(filter_q(filter_text, users.source()))
     plan = queryset.explain()
     assert index in plan, plan
     assert "Seq Scan" not in plan, plan

@@ -1,0 +1,143 @@
+"""SQL statements per request, pinned: what an IdP sends all day costs a fixed, small number of
+round trips, whatever the size of the document or the number of groups a user is in.
+
+The token check is the first statement of every request; the token's last use is written at
+most once a minute, so each test makes one request first to get that write out of the count.
+Tests run inside a transaction, where a write's BEGIN and COMMIT show as SAVEPOINT and RELEASE:
+the counts below include them.
+Statements compiled once per shape are run again with other values: the tests below also
+check that a run for one tenant or value never answers with another's rows.
+"""
+
+import pytest
+
+from tests.conftest import patch_body, user_body
+
+
+@pytest.fixture
+def warm(scim):
+    """The `scim` client after a first request (its token's last use is then recorded)."""
+    assert scim.get("/ServiceProviderConfig").status_code == 200
+    return scim
+
+
+def enterprise_user(name: str, n_emails: int) -> dict:
+    return user_body(
+        name,
+        name={"givenName": "Barbara", "familyName": "Jensen"},
+        emails=[{"value": f"{name}.{i}@example.com", "type": "work"} for i in range(n_emails)],
+        phoneNumbers=[{"value": f"+1 555 {i:04}", "type": "work"} for i in range(n_emails)],
+        active=True,
+    )
+
+
+def in_groups(scim, make_group, user_id: str, n: int) -> None:
+    """Put the user in `n` groups, each nested in the next one up."""
+    parent = None
+    for i in range(n):
+        group = make_group(f"group {i}", members=[{"value": user_id}])
+        if parent is not None:
+            response = scim.patch(
+                f"/Groups/{parent}",
+                patch_body({"op": "add", "path": "members", "value": [{"value": group["id"]}]}),
+            )
+            assert response.status_code == 204, response.content
+        parent = group["id"]
+
+
+def test_service_provider_config_is_one_statement(warm, django_assert_num_queries):
+    """The discovery documents are built once: what is left is the token check."""
+    with django_assert_num_queries(1):
+        assert warm.get("/ServiceProviderConfig").status_code == 200
+
+
+@pytest.mark.parametrize("groups", [0, 1, 5], ids=["no-group", "one-group", "five-nested"])
+def test_lookup_by_user_name_is_three_statements(
+    warm, make_user, make_group, django_assert_num_queries, groups
+):
+    """Okta's and Entra's lookup (`userName eq`): the token, the page, the user's groups,
+    however many groups the user is in; a page shorter than `count` needs no COUNT."""
+    user = make_user("bjensen@example.com")
+    in_groups(warm, make_group, user["id"], groups)
+
+    with django_assert_num_queries(3):
+        response = warm.get("/Users", {"filter": 'userName eq "BJENSEN@example.com"'})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["totalResults"] == 1
+    assert len(body["Resources"][0].get("groups", [])) == groups
+
+
+@pytest.mark.parametrize("groups", [0, 5], ids=["no-group", "five-nested"])
+def test_get_by_id_is_three_statements(
+    warm, make_user, make_group, django_assert_num_queries, groups
+):
+    user = make_user("bjensen")
+    in_groups(warm, make_group, user["id"], groups)
+
+    with django_assert_num_queries(3):
+        response = warm.get(f"/Users/{user['id']}")
+
+    assert response.status_code == 200
+    assert len(response.json().get("groups", [])) == groups
+
+
+@pytest.mark.parametrize("n_values", [1, 50], ids=["small", "large"])
+def test_user_writes_do_not_grow_with_the_document(warm, django_assert_num_queries, n_values):
+    """Create, PUT and PATCH of a user: a fixed number of statements, whatever the number of
+    values the document holds (value rows are written in one statement)."""
+    # token, begin, insert, value rows, commit; a user just created is in no group
+    with django_assert_num_queries(5):
+        created = warm.post("/Users", enterprise_user("bjensen", n_values))
+    assert created.status_code == 201, created.content
+    path = f"/Users/{created.json()['id']}"
+
+    replacement = enterprise_user("bjensen", n_values)
+    replacement["displayName"] = "Babs"
+    replacement["emails"] = [{"value": f"babs.{i}@example.com"} for i in range(n_values)]
+    # token, begin, lock, update, the renamed user's groups' versions, old value rows out, new
+    # ones in, commit, groups
+    with django_assert_num_queries(9):
+        assert warm.put(path, replacement).status_code == 200
+
+    deactivate = patch_body({"op": "replace", "value": {"active": False}})
+    with django_assert_num_queries(6):  # token, begin, lock, update, commit, groups
+        assert warm.patch(path, deactivate).status_code == 200
+
+
+def test_cached_statements_keep_tenants_apart(make_tenant, make_client):
+    """A lookup compiled for one tenant's request and run again for another's answers with
+    the other tenant's users only: by userName, and by email (value rows)."""
+    clients = [make_client(make_tenant()) for _ in range(2)]
+    ids = []
+    for client in clients:
+        response = client.post(
+            "/Users", user_body("shared", emails=[{"value": "shared@example.com"}])
+        )
+        assert response.status_code == 201
+        ids.append(response.json()["id"])
+
+    for filter_text in (
+        'userName eq "shared"',
+        'emails co "shared@"',
+        'emails.value eq "shared@example.com"',
+    ):
+        for client, user_id in zip(clients, ids, strict=True):
+            body = client.get("/Users", {"filter": filter_text}).json()
+            assert [r["id"] for r in body["Resources"]] == [user_id], filter_text
+
+
+def test_cached_statements_take_each_requests_values(scim, make_user):
+    """Filters of one shape with other strings find other users, first pages and counts
+    alike."""
+    for name in ("alice", "bob", "carol"):
+        make_user(name, emails=[{"value": f"{name}@example.com", "type": "work"}])
+
+    for name in ("alice", "bob", "carol", "nobody"):
+        body = scim.get("/Users", {"filter": f'userName eq "{name}"'}).json()
+        assert [r["userName"] for r in body["Resources"]] == ([name] if name != "nobody" else [])
+        body = scim.get(
+            "/Users", {"filter": f'emails[type eq "work" and value sw "{name[:2]}"]', "count": 0}
+        ).json()
+        assert body["totalResults"] == (1 if name != "nobody" else 0)
