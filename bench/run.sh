@@ -62,14 +62,9 @@ stop_server() {
 trap stop_server EXIT
 trap 'exit 130' INT TERM
 
-echo "Starting gunicorn (2 workers) on $BASE, database $(printf %s "$DATABASE_URL" | sed 's|.*/||'); log: $SERVER_LOG" >&2
-"$VENV/bin/gunicorn" scimserver.wsgi \
-    --bind "127.0.0.1:$PORT" \
-    --workers 2 \
-    --timeout 60 \
-    --graceful-timeout 10 \
-    --no-control-socket \
-    >"$SERVER_LOG" 2>&1 &
+echo "Starting gunicorn (gunicorn.conf.py, 2 workers) on $BASE, database $(printf %s "$DATABASE_URL" | sed 's|.*/||'); log: $SERVER_LOG" >&2
+# gunicorn.conf.py, as `make run`, with two workers.
+PORT=$PORT WEB_CONCURRENCY=2 "$VENV/bin/gunicorn" scimserver.wsgi >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
 
 bench() {

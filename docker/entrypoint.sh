@@ -7,10 +7,5 @@ python manage.py migrate --noinput -v0
 if [ -n "${SCIM_BOOTSTRAP_TOKEN:-}" ]; then
     python manage.py scim_token bootstrap
 fi
-exec gunicorn scimserver.wsgi \
-    --bind "0.0.0.0:${PORT:-8000}" \
-    --workers "${WEB_CONCURRENCY:-2}" \
-    --threads "${WEB_THREADS:-4}" \
-    --timeout "${GUNICORN_TIMEOUT:-60}" \
-    --graceful-timeout 10 \
-    --no-control-socket
+# Workers and timeouts: /app/gunicorn.conf.py, the file `make run` serves with too.
+HOST=0.0.0.0 exec gunicorn scimserver.wsgi

@@ -24,10 +24,6 @@ Try it:       curl -H "Authorization: Bearer <token>" $BASE/Users
 Admin:        http://$HOST:$PORT/admin/   (create a login: scripts/manage.sh createsuperuser)
 
 MSG
-exec "$VENV/bin/gunicorn" scimserver.wsgi \
-    --bind "$HOST:$PORT" \
-    --workers "${WEB_CONCURRENCY:-2}" \
-    --threads "${WEB_THREADS:-4}" \
-    --timeout "${GUNICORN_TIMEOUT:-60}" \
-    --graceful-timeout 10 \
-    --no-control-socket
+# Bind address, workers and timeouts: gunicorn.conf.py, shared with docker/ and the tests.
+export HOST PORT
+exec "$VENV/bin/gunicorn" scimserver.wsgi

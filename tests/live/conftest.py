@@ -37,8 +37,8 @@ def _wait_for(port: int, process: subprocess.Popen, timeout: float = 30) -> None
 
 @pytest.fixture(scope="session")
 def live_server_url(django_db_setup) -> str:
-    """Start gunicorn (2 workers of 4 threads, as `make run`) on the test database; return
-    its base URL.
+    """Start gunicorn (as `make run` does, with two workers) on the test database; return its
+    base URL.
 
     It depends on `django_db_setup` so it stops before the test database is dropped.
     """
@@ -49,23 +49,16 @@ def live_server_url(django_db_setup) -> str:
     )
     port = _free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "scimserver.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--no-control-socket",
-            "--log-level",
-            "warning",
-        ],
+        # gunicorn.conf.py in ROOT, as `make run` serves, with two workers.
+        [sys.executable, "-m", "gunicorn", "scimserver.wsgi", "--log-level", "warning"],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": urlunsplit(database), "LOG_LEVEL": "WARNING"},
+        env={
+            **os.environ,
+            "DATABASE_URL": urlunsplit(database),
+            "LOG_LEVEL": "WARNING",
+            "PORT": str(port),
+            "WEB_CONCURRENCY": "2",
+        },
     )
     try:
         _wait_for(port, process)
