@@ -9,7 +9,9 @@
 # throwaway bootstrap token, seeds BENCH_USERS users unless they are already there, runs
 # `scimbench.py all` and `scimbench.py groups`, and stops the server on exit. Results:
 # bench/results/<timestamp>.json and groups-<timestamp>.json; the server's log:
-# bench/results/server-<timestamp>.log (`groups` reads the server's own times from it).
+# bench/results/server-<timestamp>.log (the SQL statements per request are read from it, and
+# `groups` reads the server's own times). The server's CPU time per request counts gunicorn's
+# processes and, on the local cluster, PostgreSQL's.
 source "$(dirname "$0")/../scripts/lib.sh"
 
 BENCH_USERS=${BENCH_USERS:-100000}
@@ -28,6 +30,8 @@ BENCH_GROUP_MEMBERS=${BENCH_GROUP_MEMBERS:-}
 # at it; the benchmark's users get a database of their own, apart from `make run`'s `scim`.
 # A DATABASE_URL set by the user is used as it is.
 PG_DB_NAME=scim_bench_$BENCH_USERS
+# The local cluster's CPU time is measured; a database elsewhere is not ours to watch.
+LOCAL_DATABASE=${DATABASE_URL:+no}
 # The test extras carry httpx2, the benchmark client's HTTP library.
 ensure_venv test
 ensure_secret_key
@@ -67,6 +71,18 @@ echo "Starting gunicorn (gunicorn.conf.py, 2 workers) on $BASE, database $(print
 PORT=$PORT WEB_CONCURRENCY=2 "$VENV/bin/gunicorn" scimserver.wsgi >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
 
+# What scimbench reads around each operation: the log's request lines (SQL statements), and
+# the CPU time of gunicorn's master and of the postmaster, each with its descendants (workers,
+# backends).
+WATCH=(--server-log "$SERVER_LOG" --server-pid "$SERVER_PID")
+if [ -z "$LOCAL_DATABASE" ]; then
+    PG_PID=$(head -n 1 "$LOCAL/pg/data/postmaster.pid" 2>/dev/null || true)
+    [[ "$PG_PID" =~ ^[0-9]+$ ]] || die "cannot read the postmaster's pid from $LOCAL/pg/data/postmaster.pid."
+    WATCH+=(--server-pid "$PG_PID")
+else
+    echo "Note: DATABASE_URL is set: the server CPU column counts gunicorn only, not the database." >&2
+fi
+
 bench() {
     "$PY" "$BENCH_DIR/scimbench.py" "$@" --base-url "$BASE"
 }
@@ -82,7 +98,7 @@ if [ "$HAVE" -ge "$BENCH_USERS" ]; then
 else
     echo "Seeding $BENCH_USERS users (the database holds $HAVE) ..." >&2
     # About 160 users/s on this machine: give 100k users the half hour they need.
-    bench seed --users "$BENCH_USERS" --duration 1800
+    bench seed --users "$BENCH_USERS" --duration 1800 "${WATCH[@]}"
     HAVE=$(bench count)
     [ "$HAVE" -ge "$BENCH_USERS" ] || die "seeding stopped at $HAVE of $BENCH_USERS users; run again to go on."
     # After a bulk load, as an operator would (autovacuum gets there too, later): fresh
@@ -95,11 +111,11 @@ fi
 
 status=0
 if [ "$BENCH_GROUPS" != only ]; then
-    bench all || status=1
+    bench all "${WATCH[@]}" || status=1
 fi
 if [ "$BENCH_GROUPS" != 0 ]; then
     echo "Running the group benchmark ..." >&2
-    bench groups --server-log "$SERVER_LOG" ${BENCH_GROUP_MEMBERS:+--members "$BENCH_GROUP_MEMBERS"} \
+    bench groups "${WATCH[@]}" ${BENCH_GROUP_MEMBERS:+--members "$BENCH_GROUP_MEMBERS"} \
         || status=1
 fi
 exit "$status"

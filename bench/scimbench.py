@@ -150,6 +150,10 @@ class Result:
     note: str = ""
     # Operation-specific figures (created/skipped users, export verification, ...).
     extra: dict = field(default_factory=dict)
+    # The server's side (ServerWatch): CPU seconds per process tree (--server-pid), and the
+    # sql= of each request line it logged (--server-log); None when not measured.
+    server_cpu_s: dict[str, float] | None = None
+    sql: list[int] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def ok(self, ms: float) -> None:
@@ -174,6 +178,19 @@ class Result:
     def throughput(self) -> float | None:
         return self.requests / self.seconds if self.seconds > 0 else None
 
+    def server_cpu_ms(self) -> dict[str, float] | None:
+        """Return the server's CPU milliseconds per request: in total, and per process tree."""
+        if self.server_cpu_s is None or not self.requests:
+            return None
+        per_tree = {k: 1000 * v / self.requests for k, v in self.server_cpu_s.items()}
+        return {"total": sum(per_tree.values()), **per_tree}
+
+    def sql_per_request(self) -> dict | None:
+        """Return the mean and max of the SQL statements the server logged per request."""
+        if not self.sql:
+            return None
+        return {"mean": sum(self.sql) / len(self.sql), "max": max(self.sql), "lines": len(self.sql)}
+
     def quantiles(self) -> dict[str, float | None]:
         ordered = sorted(self.latencies_ms)
         return {
@@ -194,6 +211,8 @@ class Result:
             "seconds": round(self.seconds, 3),
             "throughput_rps": _round(self.throughput),
             "latency_ms": {k: _round(v) for k, v in self.quantiles().items()},
+            "server_cpu_ms_per_request": _round_values(self.server_cpu_ms()),
+            "sql_per_request": _round_values(self.sql_per_request()),
             "note": self.note,
             **self.extra,
         }
@@ -207,6 +226,12 @@ class Result:
             f"{_fmt(self.throughput)} req/s, p50 {_fmt(q['p50'])} ms, "
             f"p95 {_fmt(q['p95'])} ms, p99 {_fmt(q['p99'])} ms, {self.failed} failed"
         )
+        cpu, sql = self.server_cpu_ms(), self.sql_per_request()
+        if cpu:
+            trees = ", ".join(f"{k} {_fmt(v)}" for k, v in cpu.items() if k != "total")
+            line += f"; server CPU {_fmt(cpu['total'])} ms/request ({trees})"
+        if sql:
+            line += f"; SQL {sql['mean']:.1f}/request (max {sql['max']})"
         if self.note:
             line += f" ({self.note})"
         for reason, count in self.failures.most_common():
@@ -220,10 +245,119 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
+def _round_values(values: dict | None) -> dict | None:
+    return None if values is None else {k: _round(v) for k, v in values.items()}
+
+
 def _fmt(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+
+
+# --- The server's side: CPU time and SQL statements ----------------------------------------
+
+# One request log line of the server (provisioning/middleware.py, format of settings.LOGGING):
+# `... provisioning.requests GET /scim/v2/Users 200 3.1ms tenant=default sql=3`.
+SERVER_LOG_LINE = re.compile(
+    r"^\S+ \S+ \w+ provisioning\.requests (?P<method>[A-Z]+) (?P<path>\S+) "
+    r"(?P<status>\d{3}) (?P<ms>[0-9.]+)ms\b(?: tenant=\S+)?(?: sql=(?P<sql>\d+))?"
+)
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_table() -> dict[int, tuple[int, int]]:
+    """Return the parent pid and CPU clock ticks of every process (Linux /proc).
+
+    The ticks are the process's own (utime, stime) and those of the children it has waited for
+    (cutime, cstime): a PostgreSQL backend or an autovacuum worker that ends during an operation
+    is gone from /proc by its end, and its time is then in its parent's.
+    """
+    table = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{name}/stat").read_text()
+        except OSError:  # ended since the listing
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()  # after the name, which may hold spaces
+        table[int(name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]))
+    return table
+
+
+def tree_cpu_seconds(roots: Iterable[int]) -> dict[int, float]:
+    """Return the CPU seconds of each root process and all its descendants alive now.
+
+    Descendants are found by parent pid over all of /proc: `/proc/PID/task/*/children` would be
+    shorter, but kernels built without CONFIG_PROC_CHILDREN (this machine's) lack it.
+    """
+    table = process_table()
+    children = collections.defaultdict(list)
+    for pid, (parent, _) in table.items():
+        children[parent].append(pid)
+    seconds = {}
+    for root in roots:
+        if root not in table:
+            continue
+        ticks, stack = 0, [root]
+        while stack:
+            pid = stack.pop()
+            ticks += table[pid][1]
+            stack.extend(children[pid])
+        seconds[root] = ticks / CLOCK_TICKS
+    return seconds
+
+
+def logged_statements(log_path: Path, offset: int) -> list[int]:
+    """Return the `sql=` of each request line the server logged after byte `offset`."""
+    counts = []
+    with log_path.open("rb") as log:
+        log.seek(offset)
+        for raw in log:
+            match = SERVER_LOG_LINE.match(raw.decode("utf-8", "replace"))
+            if match and match["sql"] is not None and raw.endswith(b"\n"):
+                counts.append(int(match["sql"]))
+    return counts
+
+
+@dataclass
+class ServerWatch:
+    """The server's processes and log, read before and after an operation's requests: the CPU
+    time the server spent on them, and the SQL statements it counted per request."""
+
+    # Roots of the server's process trees: gunicorn's master, PostgreSQL's postmaster.
+    pids: tuple[int, ...] = ()
+    log: Path | None = None
+    names: dict[int, str] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for pid in self.pids:
+            try:
+                name = Path(f"/proc/{pid}/comm").read_text().strip()
+            except OSError:
+                raise SystemExit(f"scimbench: --server-pid {pid}: no such process.") from None
+            self.names[pid] = name if name not in self.names.values() else f"{name} {pid}"
+
+    @contextlib.contextmanager
+    def measure(self, result: Result, *, log: bool = True):
+        """Set `result.server_cpu_s` and (with `log`) `result.sql` from what the server did
+        while the block ran. The block should hold only the operation's requests."""
+        cpu = tree_cpu_seconds(self.pids) if self.pids else None
+        log_path = self.log if log and self.log and self.log.exists() else None
+        offset = log_path.stat().st_size if log_path else 0
+        yield
+        if cpu is not None:
+            end = tree_cpu_seconds(self.pids)
+            # A root that ended (the server stopped) has no figure.
+            result.server_cpu_s = {
+                self.names[pid]: end[pid] - cpu[pid]
+                for pid in self.pids
+                if pid in cpu and pid in end
+            }
+        if log_path:
+            # The server writes a request's line before its answer: no line is still to come.
+            result.sql = logged_statements(log_path, offset)
 
 
 # --- HTTP ----------------------------------------------------------------------------------
@@ -268,7 +402,9 @@ class Reply:
 class Server:
     """A SCIM service root on this machine, and a bearer token for it."""
 
-    def __init__(self, base_url: str, token: str, *, timeout: float):
+    def __init__(
+        self, base_url: str, token: str, *, timeout: float, watch: ServerWatch | None = None
+    ):
         parts = urllib.parse.urlsplit(base_url)
         if parts.scheme not in ("http", "https") or parts.hostname not in LOCAL_HOSTS:
             raise SystemExit(
@@ -280,6 +416,7 @@ class Server:
         self.base_url = base_url.rstrip("/")
         self._token = token
         self.timeout = timeout
+        self.watch = watch or ServerWatch()
 
     def client(self, connections: int = 1) -> httpx2.Client:
         """Return a client with a pool of `connections`; proxies from the environment are
@@ -360,8 +497,7 @@ def run_bounded(
     task_iter = iter(tasks)
     lock = threading.Lock()
     stop = threading.Event()
-    started = time.perf_counter()
-    deadline = started + duration
+    started = deadline = 0.0
 
     def worker(client: httpx2.Client) -> None:
         while not stop.is_set() and time.perf_counter() < deadline:
@@ -374,7 +510,15 @@ def run_bounded(
             except Exception as exc:  # an answer the checks did not foresee: count it, go on
                 result.fail(f"unexpected answer ({type(exc).__name__})", f"{task}: {exc}")
 
-    with server.client(concurrency) as client, ThreadPoolExecutor(concurrency) as pool:
+    # The server's CPU and statements are read around the requests, outside the timed part: a
+    # scan of /proc takes tens of milliseconds on a busy machine.
+    with (
+        server.watch.measure(result),
+        server.client(concurrency) as client,
+        ThreadPoolExecutor(concurrency) as pool,
+    ):
+        started = time.perf_counter()
+        deadline = started + duration
         futures = [pool.submit(worker, client) for _ in range(concurrency)]
         try:
             last_report = started
@@ -394,7 +538,7 @@ def run_bounded(
             raise
         for future in futures:
             future.result()
-    result.seconds = time.perf_counter() - started
+        result.seconds = time.perf_counter() - started
     if time.perf_counter() >= deadline and next(task_iter, None) is not None:
         result.note = f"stopped at the {duration:g} s time bound"
 
@@ -596,9 +740,9 @@ def walk_cursor(
     """
     seen: collections.Counter = collections.Counter()
     total = None
-    started = time.perf_counter()
     params = {"count": page_size, "cursor": ""}
-    with server.client() as client:
+    with server.watch.measure(result), server.client() as client:
+        started = time.perf_counter()
         for page_number in range(max_pages):
             if time.perf_counter() - started > duration:
                 result.note = f"stopped at the {duration:g} s time bound"
@@ -629,7 +773,7 @@ def walk_cursor(
             params = {"count": page_size, "cursor": next_cursor}
         else:
             result.note = f"stopped at the {max_pages} pages bound"
-    result.seconds = time.perf_counter() - started
+        result.seconds = time.perf_counter() - started
     return {"seen": seen, "total": total}
 
 
@@ -640,8 +784,8 @@ def walk_index(
     seen: collections.Counter = collections.Counter()
     total = None
     start_index = 1
-    started = time.perf_counter()
-    with server.client() as client:
+    with server.watch.measure(result), server.client() as client:
+        started = time.perf_counter()
         for _ in range(max_pages):
             if time.perf_counter() - started > duration:
                 result.note = f"stopped at the {duration:g} s time bound"
@@ -662,7 +806,7 @@ def walk_index(
                 break
         else:
             result.note = f"stopped at the {max_pages} pages bound"
-    result.seconds = time.perf_counter() - started
+        result.seconds = time.perf_counter() - started
     return {"seen": seen, "total": total}
 
 
@@ -755,11 +899,6 @@ GROUP_CHECKPOINTS = (100, 1_000, 10_000, 100_000)
 MEMBER_BATCH = 100
 # Users per page when the benchmark reads the population's ids.
 ID_PAGE_SIZE = 1000
-# One request log line of the server (provisioning/middleware.py, format of settings.LOGGING).
-SERVER_LOG_LINE = re.compile(
-    r"^\S+ \S+ \w+ provisioning\.requests (?P<method>[A-Z]+) (?P<path>\S+) "
-    r"(?P<status>\d{3}) (?P<ms>[0-9.]+)ms\b"
-)
 
 
 class GroupRunOver(Exception):
@@ -893,34 +1032,38 @@ class GroupBench:
     def measure_reads(self, size: int, *, excluded_gets: int, full_gets: int) -> dict:
         """GET the group without its members, then whole; verify every full answer."""
         excluded = Result(f"GET excludedAttributes=members @{size}")
-        for _ in range(excluded_gets):
-            reply = self._send(excluded, "GET", params={"excludedAttributes": "members"})
-            if not reply.ok:
-                excluded.fail(reply.reason(), reply.sample())
-            elif reply.body.get("id") != self.group_id or "members" in reply.body:
-                excluded.fail("wrong group or members present", str(list(reply.body))[:160])
-            else:
-                excluded.ok(reply.ms)
+        # The server's CPU per read; its statements are matched to the requests in `groups`.
+        with self.server.watch.measure(excluded, log=False):
+            for _ in range(excluded_gets):
+                reply = self._send(excluded, "GET", params={"excludedAttributes": "members"})
+                if not reply.ok:
+                    excluded.fail(reply.reason(), reply.sample())
+                elif reply.body.get("id") != self.group_id or "members" in reply.body:
+                    excluded.fail("wrong group or members present", str(list(reply.body))[:160])
+                else:
+                    excluded.ok(reply.ms)
         full = Result(f"GET with members @{size}")
         expected = set(self.ids[:size])
         sizes, parse_ms = [], []
-        for _ in range(full_gets):
-            reply = self._send(full, "GET")
-            if not reply.ok:
-                full.fail(reply.reason(), reply.sample())
-                continue
-            members = reply.body.get("members") or []
-            got = {m.get("value") for m in members if isinstance(m, dict)}
-            if reply.body.get("id") != self.group_id or len(members) != size or got != expected:
-                full.fail(
-                    "wrong members",
-                    f"{len(members)} members ({len(got)} distinct), expected {size}; "
-                    f"{len(expected - got)} missing, {len(got - expected)} unexpected",
-                )
-                continue
-            full.ok(reply.ms)
-            sizes.append(reply.size)
-            parse_ms.append(reply.parse_ms)
+        # The checks run between the GETs, while the server waits: they add no server CPU.
+        with self.server.watch.measure(full, log=False):
+            for _ in range(full_gets):
+                reply = self._send(full, "GET")
+                if not reply.ok:
+                    full.fail(reply.reason(), reply.sample())
+                    continue
+                members = reply.body.get("members") or []
+                got = {m.get("value") for m in members if isinstance(m, dict)}
+                if reply.body.get("id") != self.group_id or len(members) != size or got != expected:
+                    full.fail(
+                        "wrong members",
+                        f"{len(members)} members ({len(got)} distinct), expected {size}; "
+                        f"{len(expected - got)} missing, {len(got - expected)} unexpected",
+                    )
+                    continue
+                full.ok(reply.ms)
+                sizes.append(reply.size)
+                parse_ms.append(reply.parse_ms)
         full.extra = {
             "members_verified": bool(sizes) and not full.failed,
             "response_bytes": max(sizes) if sizes else None,
@@ -1053,14 +1196,18 @@ def concurrent_adds(
     return result, trace, path
 
 
-def server_times(log_path: Path, offset: int, traces: dict[str, list[str]]) -> dict[str, list]:
-    """Read the server's own time of each request to the benchmark's groups from its log.
+def server_times(
+    log_path: Path, offset: int, traces: dict[str, list[str]]
+) -> dict[str, list[tuple[float, int | None]]]:
+    """Read the server's own time and SQL statements of each request to the benchmark's groups
+    from its log.
 
     `traces` maps a group's path to the result names of its requests, in the order sent; the
     requests were sequential, so the log holds their lines in that same order. Return the
-    server milliseconds per result name; a group whose line count does not match is skipped.
+    server milliseconds and statements per result name; a group whose line count does not
+    match is skipped.
     """
-    lines: dict[str, list[float]] = {path: [] for path in traces}
+    lines: dict[str, list[tuple[float, int | None]]] = {path: [] for path in traces}
     with log_path.open("rb") as log:
         log.seek(offset)
         for raw in log:
@@ -1068,7 +1215,8 @@ def server_times(log_path: Path, offset: int, traces: dict[str, list[str]]) -> d
             if match:
                 for path in traces:
                     if match["path"].endswith(path):
-                        lines[path].append(float(match["ms"]))
+                        sql = None if match["sql"] is None else int(match["sql"])
+                        lines[path].append((float(match["ms"]), sql))
     times: dict[str, list] = collections.defaultdict(list)
     for path, names in traces.items():
         if len(lines[path]) != len(names):
@@ -1078,8 +1226,8 @@ def server_times(log_path: Path, offset: int, traces: dict[str, list[str]]) -> d
                 file=sys.stderr,
             )
             continue
-        for name, ms in zip(names, lines[path], strict=True):
-            times[name].append(ms)
+        for name, line in zip(names, lines[path], strict=True):
+            times[name].append(line)
     return times
 
 
@@ -1166,11 +1314,15 @@ def groups(
         for row in sizes:
             for value in row.values():
                 if isinstance(value, Result) and value.name in by_name:
-                    # The server logs a full GET before it streams the members.
+                    # The server logs a full GET before it streams the members (whose
+                    # statements its sql= leaves out too).
                     key = "server_ms_before_streaming" if value is row["full_get"] else "server_ms"
-                    value.extra[key] = _server_quantiles(by_name[value.name])
+                    value.extra[key] = _server_quantiles([ms for ms, _ in by_name[value.name]])
+                    value.sql = [n for _, n in by_name[value.name] if n is not None] or None
         if concurrency and "concurrent" in by_name:
-            concurrency.extra["server_ms"] = _server_quantiles(by_name["concurrent"])
+            lines = by_name["concurrent"]
+            concurrency.extra["server_ms"] = _server_quantiles([ms for ms, _ in lines])
+            concurrency.sql = [n for _, n in lines if n is not None] or None
     return {
         "population": have,
         "members": min(wanted, len(ids)),
@@ -1437,20 +1589,27 @@ def groups_failed(run: dict) -> int:
 def markdown_table(results: list[Result]) -> str:
     """Return the results as a Markdown table."""
     lines = [
-        "| operation | requests | throughput req/s | p50 ms | p95 ms | p99 ms | failed |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| operation | requests | throughput req/s | p50 ms | p95 ms | p99 ms "
+        "| server CPU ms/req | SQL/req mean (max) | failed |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         if not r.supported:
             label = r.note.split(" (")[0]  # e.g. "filter not supported by server"
-            lines.append(f"| {r.name} | {label} | - | - | - | - | - |")
+            lines.append(f"| {r.name} | {label} | - | - | - | - | - | - | - |")
             continue
         q = r.quantiles()
+        cpu, sql = r.server_cpu_ms(), r.sql_per_request()
         lines.append(
             f"| {r.name} | {r.requests} | {_fmt(r.throughput)} | {_fmt(q['p50'])} | "
-            f"{_fmt(q['p95'])} | {_fmt(q['p99'])} | {r.failed} |"
+            f"{_fmt(q['p95'])} | {_fmt(q['p99'])} | {_fmt(cpu and cpu['total'])} | "
+            f"{_sql_cell(sql)} | {r.failed} |"
         )
     return "\n".join(lines)
+
+
+def _sql_cell(sql: dict | None) -> str:
+    return f"{sql['mean']:.1f} ({sql['max']})" if sql else "-"
 
 
 def write_json(path: Path, payload: dict) -> None:
@@ -1495,6 +1654,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--timeout", type=float, default=30.0, help="Per-request timeout in seconds (default 30)."
+    )
+    common.add_argument(
+        "--server-pid",
+        type=int,
+        action="append",
+        default=[],
+        metavar="PID",
+        help=(
+            "A server process on this machine whose CPU time, with its descendants', is read "
+            "before and after each operation (repeatable: gunicorn's master, the postmaster)."
+        ),
+    )
+    common.add_argument(
+        "--server-log",
+        type=Path,
+        help=(
+            "The server's log (LOG_LEVEL=INFO request lines): adds the SQL statements per "
+            "request, and for groups the server's own time per request."
+        ),
     )
 
     parser = argparse.ArgumentParser(
@@ -1549,11 +1727,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="Threads adding one member each to one group at once (200; 0 skips).",
     )
     p.add_argument(
-        "--server-log",
-        type=Path,
-        help="The server's log (LOG_LEVEL=INFO request lines): adds its own time per request.",
-    )
-    p.add_argument(
         "--results-dir",
         type=Path,
         default=RESULTS_DIR,
@@ -1565,7 +1738,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     server = Server(
-        args.base_url, args.token or os.environ.get("SCIM_TOKEN", ""), timeout=args.timeout
+        args.base_url,
+        args.token or os.environ.get("SCIM_TOKEN", ""),
+        timeout=args.timeout,
+        watch=ServerWatch(tuple(args.server_pid), args.server_log),
     )
     if args.command == "wait":
         return wait_for(server, args.wait_seconds)

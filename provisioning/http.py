@@ -14,6 +14,7 @@ from collections.abc import Callable
 import orjson
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
+from django.views import defaults
 
 from . import app_settings, tokens
 from .scim import errors
@@ -209,6 +210,18 @@ class Endpoint:
             # Logged above with its traceback; Django need not log it again.
             response._has_been_logged = True
             return response
+
+
+def bad_request(request, exception) -> HttpResponse:
+    """Answer a request Django refuses before any view (a Host not in ALLOWED_HOSTS) with a
+    SCIM 400 under /scim/, and with Django's own page elsewhere."""
+    if request.path.startswith("/scim/"):
+        return error_response(
+            errors.SCIMError(
+                "The request was refused: its Host header or another part of it is not accepted here."
+            )
+        )
+    return defaults.bad_request(request, exception)
 
 
 def server_error(request) -> HttpResponse:

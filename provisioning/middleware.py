@@ -1,4 +1,5 @@
-"""One log line per request: method, path, status, duration, tenant, and the scimType of a 4xx.
+"""One log line per request: method, path, status, duration, tenant, SQL statements, and the
+scimType of a 4xx.
 
 The query string and headers are left out: filters may carry personal data, and the
 Authorization header carries the token.
@@ -7,7 +8,20 @@ Authorization header carries the token.
 import logging
 import time
 
+from django.db import connection
+
 logger = logging.getLogger("provisioning.requests")
+
+
+class StatementCounter:
+    """Count the SQL statements run through Django's connection (an execute wrapper)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
 
 
 class RequestLogMiddleware:
@@ -16,21 +30,25 @@ class RequestLogMiddleware:
 
     def __call__(self, request):
         started = time.perf_counter()
-        response = self.get_response(request)
+        statements = StatementCounter()
+        with connection.execute_wrapper(statements):
+            response = self.get_response(request)
         elapsed_ms = (time.perf_counter() - started) * 1000
         # The SCIM endpoints set the request's token and an error response's scimType.
         token = getattr(request, "token", None)
         tenant = token.tenant if token is not None else None
         scim_type = getattr(response, "scim_type", None)
         level = logging.ERROR if response.status_code >= 500 else logging.INFO
+        # Statements of a streamed body (a group's members) run later and are not counted.
         logger.log(
             level,
-            "%s %s %s %.1fms tenant=%s%s",
+            "%s %s %s %.1fms tenant=%s sql=%d%s",
             request.method,
             request.path,
             response.status_code,
             elapsed_ms,
             tenant.slug if tenant else "-",
+            statements.count,
             f" scimType={scim_type}" if scim_type else "",
         )
         return response

@@ -14,4 +14,5 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]
 
+handler400 = "provisioning.http.bad_request"
 handler500 = "provisioning.http.server_error"

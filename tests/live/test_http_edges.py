@@ -1,0 +1,245 @@
+"""What a client meets at the edges of HTTP, over a real socket to gunicorn: requests the server
+refuses before the application sees them, chunked bodies, and a database that goes away and
+comes back. Every answer under /scim/v2 is a SCIM error body (RFC 7644 §3.12), never HTML."""
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from tests.conftest import ERROR_SCHEMA, SCIM_JSON, USER_SCHEMA
+from tests.live.conftest import ROOT, _free_port, _wait_for
+
+pytestmark = pytest.mark.live
+
+
+def exchange(base_url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes to the server (the request says `Connection: close`); return the status,
+    headers and body of its answer."""
+    address = urlsplit(base_url)
+    received = b""
+    with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
+        sock.sendall(request)
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    headers = _headers(head)
+    if headers.get("transfer-encoding") == "chunked":
+        body = _unchunk(body)
+    return int(head.split(b" ", 2)[1]), headers, body
+
+
+def _unchunk(body: bytes) -> bytes:
+    decoded = b""
+    while True:
+        size, _, rest = body.partition(b"\r\n")
+        length = int(size, 16)
+        if length == 0:
+            return decoded
+        decoded, body = decoded + rest[:length], rest[length + 2 :]
+
+
+def _headers(head: bytes) -> dict[str, str]:
+    lines = head.decode("latin-1").split("\r\n")[1:]
+    return {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+
+
+def assert_scim_error_over_http(answer, status: int) -> dict:
+    got, headers, body = answer
+    assert got == status, body
+    assert headers["content-type"].startswith(SCIM_JSON), headers
+    error = json.loads(body)
+    assert error["schemas"] == [ERROR_SCHEMA]
+    assert error["status"] == str(status)
+    assert error["detail"]
+    return error
+
+
+def request(method: str, target: str, *headers: str, body: bytes = b"") -> bytes:
+    lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1", "Connection: close", *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (request("GET", "/scim/v2/Users?filter=" + "a" * 9000), 414),
+        (request("GET", "/scim/v2/Users", *(f"X-Extra-{i}: 1" for i in range(150))), 431),
+        (request("GET", "/scim/v2/Users", "X-Big: " + "b" * 9000), 431),
+        (request("get", "/scim/v2/Users"), 400),
+        (request("G(T", "/scim/v2/Users"), 400),
+        (request("GET", "/scim/v2/Users", "X-Nul: a\x00b"), 400),
+    ],
+    ids=[
+        "long-request-line",
+        "many-headers",
+        "large-header",
+        "lowercase-method",
+        "odd-method",
+        "nul-in-header",
+    ],
+)
+def test_requests_refused_by_the_server_get_scim_errors(live_server_url, raw, status):
+    """gunicorn answers these itself, before Django: with a SCIM error body, not HTML."""
+    assert_scim_error_over_http(exchange(live_server_url, raw), status)
+
+
+def test_host_not_allowed_is_a_scim_400(live_server_url, live_client):
+    """Django refuses a Host outside ALLOWED_HOSTS; under /scim/v2 the answer is SCIM's."""
+    raw = request("GET", "/scim/v2/Users").replace(b"Host: 127.0.0.1", b"Host: evil.example")
+
+    error = assert_scim_error_over_http(exchange(live_server_url, raw), 400)
+
+    assert "evil" not in error["detail"]
+
+
+def chunked(payload: bytes, size: int = 7) -> bytes:
+    parts = [payload[i : i + size] for i in range(0, len(payload), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+
+
+def test_chunked_body_is_read(live_server_url, live_client):
+    """A body sent with Transfer-Encoding: chunked (RFC 9112 §7.1) is a body like any other."""
+    token = live_client.headers["Authorization"]
+    payload = json.dumps({"schemas": [USER_SCHEMA], "userName": "chunky"}).encode()
+    raw = request(
+        "POST",
+        "/scim/v2/Users",
+        f"Authorization: {token}",
+        f"Content-Type: {SCIM_JSON}",
+        "Transfer-Encoding: chunked",
+        body=chunked(payload),
+    )
+
+    status, _, body = exchange(live_server_url, raw)
+
+    assert status == 201, body
+    assert json.loads(body)["userName"] == "chunky"
+
+
+def test_oversized_chunked_body_is_413(live_server_url, live_client):
+    """The payload limit holds for chunked bodies too, though they announce no length."""
+    token = live_client.headers["Authorization"]
+    payload = json.dumps(
+        {"schemas": [USER_SCHEMA], "userName": "big", "displayName": "x" * (11 * 1024 * 1024)}
+    ).encode()
+    raw = request(
+        "POST",
+        "/scim/v2/Users",
+        f"Authorization: {token}",
+        f"Content-Type: {SCIM_JSON}",
+        "Transfer-Encoding: chunked",
+        body=chunked(payload, 1024 * 1024),
+    )
+
+    assert_scim_error_over_http(exchange(live_server_url, raw), 413)
+    assert (
+        live_client.get("/Users", params={"filter": 'userName eq "big"'}).json()["totalResults"]
+        == 0
+    )
+
+
+class Cable:
+    """A TCP proxy in front of PostgreSQL that a test can cut and mend: the database going
+    away and coming back, as the server's workers see it."""
+
+    def __init__(self, database) -> None:
+        host = unquote(database.netloc.rpartition("@")[2])
+        if host.startswith("/"):  # a Unix socket directory, as `make test` sets it up
+            self.family, self.address = socket.AF_UNIX, f"{host}/.s.PGSQL.5432"
+        else:
+            self.family, self.address = socket.AF_INET, (database.hostname, database.port or 5432)
+        self.port = _free_port()
+        self.connections: list[socket.socket] = []
+        self.mend()
+
+    def mend(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        # shutdown(), not close() alone: it wakes the threads blocked in accept() and recv().
+        for sock in (self.listener, *self.connections):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self.connections.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.socket(self.family)
+            upstream.connect(self.address)
+            self.connections += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+@pytest.fixture
+def server_through_cable(live_client):
+    """A second gunicorn whose database connections run through a `Cable`."""
+    from django.db import connection
+
+    database = urlsplit(os.environ["DATABASE_URL"])
+    cable = Cable(database)
+    user = f"{database.username}:{database.password}" if database.password else database.username
+    name = connection.settings_dict["NAME"]
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "scimserver.wsgi", "--log-level", "warning"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DATABASE_URL": f"postgresql://{user}@127.0.0.1:{cable.port}/{name}",
+            "LOG_LEVEL": "ERROR",
+            "PORT": str(port),
+            "WEB_CONCURRENCY": "1",
+        },
+    )
+    try:
+        _wait_for(port, process)
+        yield f"http://127.0.0.1:{port}", cable
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        cable.cut()
+
+
+def test_database_outage_is_503_then_recovers(server_through_cable, live_client):
+    """While PostgreSQL cannot be reached every request is a 503 SCIM error with Retry-After;
+    once it is back the same worker answers again, without a restart."""
+    base, cable = server_through_cable
+    token = live_client.headers["Authorization"]
+    get = request("GET", "/scim/v2/Users?count=1", f"Authorization: {token}")
+    assert exchange(base, get)[0] == 200
+
+    cable.cut()
+    for _ in range(3):
+        answer = exchange(base, get)
+        assert_scim_error_over_http(answer, 503)
+        assert int(answer[1]["retry-after"]) > 0
+
+    cable.mend()
+    deadline = time.monotonic() + 10
+    while exchange(base, get)[0] != 200:
+        assert time.monotonic() < deadline, "the server did not recover"
+        time.sleep(0.2)
