@@ -31,7 +31,7 @@ BENCH_GROUP_MEMBERS=${BENCH_GROUP_MEMBERS:-}
 # A DATABASE_URL set by the user is used as it is.
 PG_DB_NAME=scim_bench_$BENCH_USERS
 # The local cluster's CPU time is measured; a database elsewhere is not ours to watch.
-LOCAL_DATABASE=${DATABASE_URL:+no}
+USER_DATABASE_URL=${DATABASE_URL:-}
 # The test extras carry httpx2, the benchmark client's HTTP library.
 ensure_venv test
 ensure_secret_key
@@ -75,7 +75,7 @@ SERVER_PID=$!
 # the CPU time of gunicorn's master and of the postmaster, each with its descendants (workers,
 # backends).
 WATCH=(--server-log "$SERVER_LOG" --server-pid "$SERVER_PID")
-if [ -z "$LOCAL_DATABASE" ]; then
+if [ -z "$USER_DATABASE_URL" ]; then
     PG_PID=$(head -n 1 "$LOCAL/pg/data/postmaster.pid" 2>/dev/null || true)
     [[ "$PG_PID" =~ ^[0-9]+$ ]] || die "cannot read the postmaster's pid from $LOCAL/pg/data/postmaster.pid."
     WATCH+=(--server-pid "$PG_PID")

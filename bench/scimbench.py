@@ -1319,6 +1319,8 @@ def groups(
                     key = "server_ms_before_streaming" if value is row["full_get"] else "server_ms"
                     value.extra[key] = _server_quantiles([ms for ms, _ in by_name[value.name]])
                     value.sql = [n for _, n in by_name[value.name] if n is not None] or None
+        if bench.grow.name in by_name:
+            bench.grow.sql = [n for _, n in by_name[bench.grow.name] if n is not None] or None
         if concurrency and "concurrent" in by_name:
             lines = by_name["concurrent"]
             concurrency.extra["server_ms"] = _server_quantiles([ms for ms, _ in lines])
