@@ -48,6 +48,8 @@ def respond(
     else:
         content = body if isinstance(body, bytes) else orjson.dumps(body)
         response = HttpResponse(content, status=status, content_type=media_type)
+        # What CommonMiddleware adds elsewhere; SCIM responses do not pass through it.
+        response["Content-Length"] = str(len(content))
     if headers:
         for name, value in headers.items():
             response[name] = value

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "provisioning.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "provisioning.middleware.SCIMRouteMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
