@@ -5,12 +5,12 @@
 #   BENCH_GROUPS=only bench/run.sh           # the group benchmark alone (BENCH_GROUPS=0: users only)
 # It uses a database of its own per population, `scim_bench_<BENCH_USERS>`, on the local
 # PostgreSQL cluster of `make run`
-# (or DATABASE_URL as given), serves it with gunicorn (2 workers) on a free port with a
+# (or DATABASE_URL as given), serves it (scimserver/server.py, 2 workers) on a free port with a
 # throwaway bootstrap token, seeds BENCH_USERS users unless they are already there, runs
 # `scimbench.py all` and `scimbench.py groups`, and stops the server on exit. Results:
 # bench/results/<timestamp>.json and groups-<timestamp>.json; the server's log:
 # bench/results/server-<timestamp>.log (the SQL statements per request are read from it, and
-# `groups` reads the server's own times). The server's CPU time per request counts gunicorn's
+# `groups` reads the server's own times). The server's CPU time per request counts the server's
 # processes and, on the local cluster, PostgreSQL's.
 source "$(dirname "$0")/../scripts/lib.sh"
 
@@ -54,7 +54,7 @@ SERVER_PID=
 stop_server() {
     [ -n "$SERVER_PID" ] || return 0
     kill -TERM "$SERVER_PID" 2>/dev/null || return 0
-    # gunicorn's graceful timeout is 10 s; give it a little more, then stop waiting politely.
+    # The server's graceful timeout is 10 s; give it a little more, then stop waiting politely.
     for _ in $(seq 1 60); do
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.25
@@ -66,13 +66,13 @@ stop_server() {
 trap stop_server EXIT
 trap 'exit 130' INT TERM
 
-echo "Starting gunicorn (gunicorn.conf.py, 2 workers) on $BASE, database $(printf %s "$DATABASE_URL" | sed 's|.*/||'); log: $SERVER_LOG" >&2
-# gunicorn.conf.py, as `make run`, with two workers.
-PORT=$PORT WEB_CONCURRENCY=2 "$VENV/bin/gunicorn" scimserver.wsgi >"$SERVER_LOG" 2>&1 &
+echo "Starting the server (scimserver/server.py, 2 workers) on $BASE, database $(printf %s "$DATABASE_URL" | sed 's|.*/||'); log: $SERVER_LOG" >&2
+# As `make run` serves, with two workers.
+PORT=$PORT WEB_CONCURRENCY=2 "$VENV/bin/python" -m scimserver.server >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
 
 # What scimbench reads around each operation: the log's request lines (SQL statements), and
-# the CPU time of gunicorn's master and of the postmaster, each with its descendants (workers,
+# the CPU time of the server's main process and of the postmaster, each with its descendants (workers,
 # backends).
 WATCH=(--server-log "$SERVER_LOG" --server-pid "$SERVER_PID")
 if [ -z "$USER_DATABASE_URL" ]; then
@@ -80,7 +80,7 @@ if [ -z "$USER_DATABASE_URL" ]; then
     [[ "$PG_PID" =~ ^[0-9]+$ ]] || die "cannot read the postmaster's pid from $LOCAL/pg/data/postmaster.pid."
     WATCH+=(--server-pid "$PG_PID")
 else
-    echo "Note: DATABASE_URL is set: the server CPU column counts gunicorn only, not the database." >&2
+    echo "Note: DATABASE_URL is set: the server CPU column counts the server only, not the database." >&2
 fi
 
 bench() {

@@ -326,7 +326,7 @@ class ServerWatch:
     """The server's processes and log, read before and after an operation's requests: the CPU
     time the server spent on them, and the SQL statements it counted per request."""
 
-    # Roots of the server's process trees: gunicorn's master, PostgreSQL's postmaster.
+    # Roots of the server's process trees: the server's main process, PostgreSQL's postmaster.
     pids: tuple[int, ...] = ()
     log: Path | None = None
     names: dict[int, str] = field(init=False, default_factory=dict)
@@ -1665,7 +1665,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PID",
         help=(
             "A server process on this machine whose CPU time, with its descendants', is read "
-            "before and after each operation (repeatable: gunicorn's master, the postmaster)."
+            "before and after each operation (repeatable: the server's main process, the postmaster)."
         ),
     )
     common.add_argument(

@@ -7,5 +7,5 @@ python manage.py migrate --noinput -v0
 if [ -n "${SCIM_BOOTSTRAP_TOKEN:-}" ]; then
     python manage.py scim_token bootstrap
 fi
-# Workers and timeouts: /app/gunicorn.conf.py, the file `make run` serves with too.
-HOST=0.0.0.0 exec gunicorn scimserver.wsgi
+# Workers: scimserver/server.py, which `make run` serves with too.
+HOST=0.0.0.0 exec python -m scimserver.server

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: install, start the database if needed, migrate, and serve the SCIM API with gunicorn.
+# `make run`: install, start the database if needed, migrate, and serve the SCIM API (scimserver/server.py).
 source "$(dirname "$0")/lib.sh"
 
 PORT=${PORT:-8000}
@@ -24,6 +24,6 @@ Try it:       curl -H "Authorization: Bearer <token>" $BASE/Users
 Admin:        http://$HOST:$PORT/admin/   (create a login: scripts/manage.sh createsuperuser)
 
 MSG
-# Bind address, workers and timeouts: gunicorn.conf.py, shared with docker/ and the tests.
+# Bind address and workers: scimserver/server.py, shared with docker/ and the tests.
 export HOST PORT
-exec "$VENV/bin/gunicorn" scimserver.wsgi
+exec "$VENV/bin/python" -m scimserver.server

@@ -1,4 +1,4 @@
-"""The real server: gunicorn serving the project over HTTP against the test database."""
+"""The real server: granian (scimserver/server.py) serving the project over HTTP against the test database."""
 
 import os
 import socket
@@ -26,18 +26,18 @@ def _wait_for(port: int, process: subprocess.Popen, timeout: float = 30) -> None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}")
+            raise RuntimeError(f"the server exited with {process.returncode}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
             return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError("gunicorn did not start listening in time")
+    raise RuntimeError("the server did not start listening in time")
 
 
 @pytest.fixture(scope="session")
 def live_server_url(django_db_setup) -> str:
-    """Start gunicorn (as `make run` does, with two workers) on the test database; return its
+    """Start the server (as `make run` does, with two workers) on the test database; return its
     base URL.
 
     It depends on `django_db_setup` so it stops before the test database is dropped.
@@ -49,8 +49,8 @@ def live_server_url(django_db_setup) -> str:
     )
     port = _free_port()
     process = subprocess.Popen(
-        # gunicorn.conf.py in ROOT, as `make run` serves, with two workers.
-        [sys.executable, "-m", "gunicorn", "scimserver.wsgi", "--log-level", "warning"],
+        # scimserver/server.py, as `make run` serves, with two workers.
+        [sys.executable, "-m", "scimserver.server"],
         cwd=ROOT,
         env={
             **os.environ,
@@ -72,7 +72,7 @@ def live_server_url(django_db_setup) -> str:
 def live_client(live_server_url, transactional_db, tenant):
     """Return an httpx2 client for the live server's SCIM root, with a token of `tenant`.
 
-    The test's rows are committed (transactional_db) so that gunicorn's workers see them.
+    The test's rows are committed (transactional_db) so that the server's workers see them.
     """
     _, secret = tokens.issue(tenant, name="live")
     with httpx2.Client(

@@ -1,5 +1,5 @@
 """A SCIM client over real HTTP with the interface of `tests.conftest.SCIMClient`, so that
-tests written against Django's in-process client also run against gunicorn."""
+tests written against Django's in-process client also run against the live server (granian)."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""The scim2-tester compliance suite against the real server (gunicorn, PostgreSQL)."""
+"""The scim2-tester compliance suite against the real server (granian, PostgreSQL)."""
 
 import pytest
 from scim2_client.engines.httpx2 import SyncSCIMClient

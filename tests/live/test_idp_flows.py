@@ -1,5 +1,5 @@
 """The Okta and Entra request shapes of tests/test_okta.py and tests/test_ms_entra.py, sent
-over real HTTP to gunicorn: each of those tests runs here again, with `scim` a live client."""
+over real HTTP to the live server: each of those tests runs here again, with `scim` a live client."""
 
 import pytest
 
