@@ -1,6 +1,9 @@
 """Sorting (RFC 7644 §3.4.2.3), index paging (§3.4.2.4), cursor paging (RFC 9865) and
 POST /.search (§3.4.3)."""
 
+import base64
+import json
+
 import pytest
 
 from tests.conftest import LIST_SCHEMA, assert_scim_error
@@ -163,6 +166,35 @@ def test_cursor_paging_with_filter(scim, make_user):
         f"keep{i}" for i in range(5)
     ]
     assert "nextCursor" not in nxt
+
+
+def test_cursor_walk_keeps_its_starting_total_and_meets_new_users(scim, make_user):
+    """totalResults of a cursor walk is counted when it starts and carried by its cursors
+    (RFC 9865 §2 asks for an accurate total); a user created meanwhile is still met, and the
+    walk ends on the missing nextCursor."""
+    for i in range(4):
+        make_user(f"user{i}")
+    first = scim.get("/Users", {"cursor": "", "count": 3}).json()
+    make_user("latecomer")
+
+    rest = scim.get("/Users", {"cursor": first["nextCursor"], "count": 3}).json()
+
+    assert first["totalResults"] == rest["totalResults"] == 4
+    assert [r["userName"] for r in rest["Resources"]] == ["user3", "latecomer"]
+    assert "nextCursor" not in rest
+    assert scim.get("/Users", {"cursor": "", "count": 3}).json()["totalResults"] == 5
+
+
+@pytest.mark.parametrize(
+    "total", ["5", -1, 2**63, True, None], ids=["text", "negative", "huge", "bool", "null"]
+)
+def test_cursor_with_a_forged_total_is_invalid(scim, make_user, total):
+    """A cursor whose total is no count this server could have issued is invalidCursor."""
+    created = make_user("bjensen")
+    payload = json.dumps(["n", "2026-01-01T00:00:00+00:00", created["id"], total])
+    cursor = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+    assert_scim_error(scim.get("/Users", {"cursor": cursor}), 400, "invalidCursor")
 
 
 def test_search_endpoint_takes_parameters_in_the_body(scim, roster):
