@@ -5,6 +5,8 @@
 | MAX_RESULTS        | 1000       | largest page a list returns (`filter.maxResults`)              |
 | DEFAULT_COUNT      | 100        | page size when the client sends no `count`                     |
 | MAX_PAYLOAD_BYTES  | 10485760   | largest request body accepted (413 beyond)                     |
+| AUDIT_RETENTION_DAYS | 365      | change records older than this are removed by `scim_audit prune` |
+| TRUST_X_FORWARDED_FOR | False   | take the client address from the proxy's `X-Forwarded-For`     |
 """
 
 from django.conf import settings
@@ -13,6 +15,8 @@ DEFAULTS = {
     "MAX_RESULTS": 1000,
     "DEFAULT_COUNT": 100,
     "MAX_PAYLOAD_BYTES": 10 * 1024 * 1024,
+    "AUDIT_RETENTION_DAYS": 365,
+    "TRUST_X_FORWARDED_FOR": False,
 }
 
 

@@ -7,6 +7,8 @@ Authorization header carries the token.
 import logging
 import time
 
+from . import context
+
 logger = logging.getLogger("provisioning.requests")
 
 
@@ -33,4 +35,22 @@ class RequestLogMiddleware:
             tenant.slug if tenant else "-",
             f" scimType={scim_type}" if scim_type else "",
         )
+        return response
+
+
+class RequestContextMiddleware:
+    """Give each request an id (a sane incoming `X-Request-ID`, else a new one), answer with it
+    in `X-Request-ID`, and make the request the one change records name (`provisioning.context`)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.request_id = context.request_id(request)
+        bound = context.bind(request)
+        try:
+            response = self.get_response(request)
+        finally:
+            context.unbind(bound)
+        response["X-Request-ID"] = request.request_id
         return response

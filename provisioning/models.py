@@ -231,3 +231,61 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id or self.member_group_id} in {self.group_id}"
+
+
+class ChangeRecord(models.Model):
+    """One change of a User or Group, written in the transaction that made it; never updated.
+
+    The actor is kept as text (token name and prefix, or the admin's username), so a record
+    outlives the token or login that made it. A database trigger refuses UPDATEs.
+    """
+
+    class Operation(models.TextChoices):
+        CREATE = "create"
+        REPLACE = "replace"
+        PATCH = "patch"
+        DELETE = "delete"
+        MEMBER_ADD = "member_add"
+        MEMBER_REMOVE = "member_remove"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    token_name = models.CharField(max_length=200, blank=True, help_text="The token's name.")
+    token_prefix = models.CharField(max_length=16, blank=True, help_text="The token's prefix.")
+    admin_user = models.CharField(
+        max_length=150, blank=True, help_text="The admin user, for a change made in the admin."
+    )
+    request_id = models.CharField(max_length=128, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    operation = models.CharField(max_length=16, choices=Operation.choices)
+    resource_type = models.CharField(max_length=16, help_text="User or Group.")
+    resource_id = models.UUIDField()
+    external_id = models.TextField(null=True, blank=True)
+    name = models.TextField(blank=True, help_text="The userName or displayName.")
+    version = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="The resource's version after the change."
+    )
+    changes = models.JSONField(
+        help_text="Per attribute path, its value before and after; members as ids added/removed."
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "created", "id"], name="prov_change_tenant_created"),
+            models.Index(
+                fields=["tenant", "resource_id", "created"], name="prov_change_tenant_resource"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.resource_type} {self.name or self.resource_id}"
+
+    @property
+    def actor(self) -> str:
+        """Return who made the change, as one line."""
+        if self.token_prefix:
+            return f"token {self.token_name or '-'} ({self.token_prefix}…)"
+        if self.admin_user:
+            return f"admin {self.admin_user}"
+        return "system"

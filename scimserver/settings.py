@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "provisioning.middleware.RequestLogMiddleware",
+    "provisioning.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -144,6 +145,8 @@ SCIM = {
     "MAX_RESULTS": int(os.environ.get("SCIM_MAX_RESULTS", "1000")),
     "DEFAULT_COUNT": int(os.environ.get("SCIM_DEFAULT_COUNT", "100")),
     "MAX_PAYLOAD_BYTES": int(os.environ.get("SCIM_MAX_PAYLOAD_BYTES", str(10 * 1024 * 1024))),
+    "AUDIT_RETENTION_DAYS": int(os.environ.get("SCIM_AUDIT_RETENTION_DAYS", "365")),
+    "TRUST_X_FORWARDED_FOR": _env_bool("BEHIND_PROXY", False),
 }
 
 LOGGING = {
