@@ -7,6 +7,10 @@
 | MAX_PAYLOAD_BYTES  | 10485760   | largest request body accepted (413 beyond)                     |
 | AUDIT_RETENTION_DAYS | 365      | change records older than this are removed by `scim_audit prune` |
 | TRUST_X_FORWARDED_FOR | False   | take the client address from the proxy's `X-Forwarded-For`     |
+| WEBHOOK_TIMEOUT_SECONDS | 10      | longest wait for a receiver's answer                          |
+| WEBHOOK_BACKOFF_SECONDS | 5       | wait after a first failed delivery; it doubles with each one    |
+| WEBHOOK_MAX_BACKOFF_SECONDS | 600 | longest wait between two attempts                              |
+| WEBHOOK_RETRY_FOR_SECONDS | 86400 | after this long since the change, a delivery is marked failed  |
 """
 
 from django.conf import settings
@@ -17,6 +21,10 @@ DEFAULTS = {
     "MAX_PAYLOAD_BYTES": 10 * 1024 * 1024,
     "AUDIT_RETENTION_DAYS": 365,
     "TRUST_X_FORWARDED_FOR": False,
+    "WEBHOOK_TIMEOUT_SECONDS": 10,
+    "WEBHOOK_BACKOFF_SECONDS": 5,
+    "WEBHOOK_MAX_BACKOFF_SECONDS": 600,
+    "WEBHOOK_RETRY_FOR_SECONDS": 86400,
 }
 
 

@@ -8,6 +8,7 @@ attributes IdPs match and sort on into indexed columns.
 
 import uuid
 
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.fields.json import KT
@@ -289,3 +290,78 @@ class ChangeRecord(models.Model):
         if self.admin_user:
             return f"admin {self.admin_user}"
         return "system"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of a tenant's that receives its events, signed with the endpoint's own secret."""
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="webhook_endpoints", db_index=False
+    )
+    url = models.URLField(max_length=2000, help_text="Where events are POSTed; http or https.")
+    events = ArrayField(
+        models.CharField(max_length=64),
+        default=list,
+        help_text="Event types sent, e.g. user.created, or all of a kind: user.*, group.*.",
+    )
+    secret = models.TextField(
+        editable=False,
+        help_text="The signing secret, encrypted with a key derived from SECRET_KEY.",
+    )
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "created"], name="prov_webhook_tenant")]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One event on its way to one endpoint: the outbox row, written in the transaction of
+    the change, then claimed, sent and marked by the worker (`scim_webhook run`)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    event_id = models.UUIDField(help_text="The event's id: webhook-id, the same on every try.")
+    event_type = models.CharField(max_length=64)
+    resource_id = models.UUIDField()
+    data = models.JSONField(help_text="The event's `data`: the resource and its new values.")
+    created = models.DateTimeField(default=timezone.now, help_text="When the change was made.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The HTTP status of the last answer."
+    )
+    last_error = models.CharField(
+        max_length=300, blank=True, help_text="The start of the last answer's body, or the error."
+    )
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(fields=["tenant", "created"], name="prov_delivery_tenant"),
+            models.Index(fields=["endpoint", "id"], name="prov_delivery_endpoint"),
+            # The worker's queue: only rows still to deliver, whatever their tenant, in order.
+            models.Index(
+                fields=["id"], name="prov_delivery_pending", condition=models.Q(status="pending")
+            ),
+            # "Is an earlier event of this resource still pending at this endpoint?"
+            models.Index(
+                fields=["endpoint", "resource_id", "id"],
+                name="prov_delivery_pending_resource",
+                condition=models.Q(status="pending"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.endpoint_id} ({self.status})"

@@ -24,10 +24,18 @@ Try it:       curl -H "Authorization: Bearer <token>" $BASE/Users
 Admin:        http://$HOST:$PORT/admin/   (create a login: scripts/manage.sh createsuperuser)
 
 MSG
-exec "$VENV/bin/gunicorn" scimserver.wsgi \
+# The webhook worker runs beside gunicorn; whichever stops first (or Ctrl-C) stops both.
+"$VENV/bin/python" manage.py scim_webhook run &
+worker=$!
+"$VENV/bin/gunicorn" scimserver.wsgi \
     --bind "$HOST:$PORT" \
     --workers "${WEB_CONCURRENCY:-2}" \
     --threads "${WEB_THREADS:-4}" \
     --timeout "${GUNICORN_TIMEOUT:-60}" \
     --graceful-timeout 10 \
-    --no-control-socket
+    --no-control-socket &
+web=$!
+trap 'kill -TERM $web $worker 2>/dev/null' INT TERM
+wait -n $web $worker || true
+kill -TERM $web $worker 2>/dev/null || true
+wait
