@@ -200,7 +200,7 @@ def cost(args) -> None:
     tenant, _ = Tenant.objects.get_or_create(slug="bench-audit", defaults={"name": "bench"})
     with tempfile.TemporaryDirectory() as base_dir:
         archive = subprocess.run(
-            ["git", "archive", args.base_ref], cwd=ROOT, capture_output=True, check=True
+            ["git", "-C", args.repo, "archive", args.base_ref], capture_output=True, check=True
         )
         subprocess.run(["tar", "-x", "-C", base_dir], input=archive.stdout, check=True)
         results: dict[str, list[dict]] = {"base": [], "records": [], "records+webhooks": []}
@@ -311,6 +311,7 @@ def main() -> None:
     c.add_argument("--requests", type=int, default=1500)
     c.add_argument("--rounds", type=int, default=2)
     c.add_argument("--base-ref", default=os.environ.get("BENCH_BASE_REF", "17a7b45"))
+    c.add_argument("--repo", default=str(ROOT), help="The git repository holding --base-ref.")
     t = sub.add_parser("throughput")
     t.add_argument("--events", type=int, default=10000)
     args = parser.parse_args()

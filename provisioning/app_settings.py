@@ -11,6 +11,8 @@
 | WEBHOOK_BACKOFF_SECONDS | 5       | wait after a first failed delivery; it doubles with each one    |
 | WEBHOOK_MAX_BACKOFF_SECONDS | 600 | longest wait between two attempts                              |
 | WEBHOOK_RETRY_FOR_SECONDS | 86400 | after this long since the change, a delivery is marked failed  |
+| SYNC_AUTH_USERS    | False      | keep a django.contrib.auth user in step with each User         |
+| SYNC_AUTH_GROUPS   | False      | keep a django.contrib.auth group in step with each Group       |
 """
 
 from django.conf import settings
@@ -25,6 +27,8 @@ DEFAULTS = {
     "WEBHOOK_BACKOFF_SECONDS": 5,
     "WEBHOOK_MAX_BACKOFF_SECONDS": 600,
     "WEBHOOK_RETRY_FOR_SECONDS": 86400,
+    "SYNC_AUTH_USERS": False,
+    "SYNC_AUTH_GROUPS": False,
 }
 
 

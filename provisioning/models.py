@@ -8,6 +8,7 @@ attributes IdPs match and sort on into indexed columns.
 
 import uuid
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
@@ -365,3 +366,46 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} → {self.endpoint_id} ({self.status})"
+
+
+class AuthUserLink(models.Model):
+    """The `django.contrib.auth` user kept in step with a provisioned User
+    (`SCIM_SYNC_AUTH_USERS`). It names the User by id, not by foreign key: when the IdP
+    deletes the User, the login stays, locked, and linked to the id it had."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    resource_id = models.UUIDField(help_text="The provisioned User's id.")
+    auth_user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="scim_link"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "resource_id"], name="provisioning_authuserlink_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_id} → {self.auth_user_id}"
+
+
+class AuthGroupLink(models.Model):
+    """The `django.contrib.auth` group kept in step with a provisioned Group
+    (`SCIM_SYNC_AUTH_GROUPS`)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    resource_id = models.UUIDField(help_text="The provisioned Group's id.")
+    auth_group = models.OneToOneField(
+        "auth.Group", on_delete=models.CASCADE, related_name="scim_link"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "resource_id"], name="provisioning_authgrouplink_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_id} → {self.auth_group_id}"

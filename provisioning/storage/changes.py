@@ -6,7 +6,9 @@ signals that tell the host application once that transaction has committed.
 Every write of the stores calls `record` once, after its rows are written. It costs one SQL
 statement: the INSERT of the change record, with the INSERT ... SELECT that writes the
 change's events into the outbox (one row per event and endpoint that wants it, none when the
-tenant has no endpoint) as a data-modifying CTE of the same statement.
+tenant has no endpoint) as a data-modifying CTE of the same statement. With
+`SCIM_SYNC_AUTH_USERS` or `SCIM_SYNC_AUTH_GROUPS` on, the linked Django user or group is
+brought in step too (`provisioning.authsync`), in the same transaction.
 """
 
 import functools
@@ -18,7 +20,7 @@ from collections.abc import Sequence
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 
-from .. import context, signals
+from .. import authsync, context, signals
 from ..events import event_types
 from ..models import ChangeRecord, Group, User
 from ..scim.changes import MEMBERS, diff, new_values
@@ -120,6 +122,7 @@ def record(
         (change.pk,) = cursor.fetchone()
     change._state.adding = False
     change._state.db = connection.alias
+    authsync.sync(obj, change, added, removed)
     transaction.on_commit(functools.partial(send_signals, type(obj), change))
     return change
 
