@@ -5,7 +5,8 @@ A Group's member changes are `members_added` and `members_removed`; any other ch
 update. One change may therefore be several events (a rename that also adds members).
 """
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 
 from .scim.changes import MEMBERS
 
@@ -21,6 +22,24 @@ EVENT_TYPES = (
     "group.members_added",
     "group.members_removed",
 )
+
+
+PATTERN = re.compile(r"(user|group)\.\*")
+
+
+def check_patterns(patterns: Iterable[str]) -> list[str]:
+    """Return the event types and patterns (`user.*`, `group.*`) an endpoint asks for, checked;
+    ValueError names the first unknown one."""
+    patterns = [pattern.strip() for pattern in patterns if pattern.strip()]
+    for pattern in patterns:
+        if pattern not in EVENT_TYPES and not PATTERN.fullmatch(pattern):
+            raise ValueError(
+                f"Unknown event '{pattern}'; use user.* or group.*, or one of "
+                f"{', '.join(EVENT_TYPES)}."
+            )
+    if not patterns:
+        raise ValueError("Name at least one event type.")
+    return patterns
 
 
 def event_types(resource_type: str, operation: str, changes: Mapping[str, Mapping]) -> list[str]:

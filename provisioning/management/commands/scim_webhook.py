@@ -1,7 +1,6 @@
 """Webhook endpoints: `add` (the signing secret is printed once), `list`, `remove`; and `run`,
 the worker that delivers the outbox's events."""
 
-import re
 import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -11,25 +10,16 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count, Q
 
 from ... import signing, webhooks
-from ...events import EVENT_TYPES
+from ...events import check_patterns
 from ...models import DEFAULT_TENANT_SLUG, Tenant, WebhookEndpoint
-
-EVENT_PATTERN = re.compile(r"(user|group)\.(\*|[a-z_]+)")
 
 
 def parse_events(value: str) -> list[str]:
     """Return the event types or patterns of a comma-separated list, each checked."""
-    events = [item.strip() for item in value.split(",") if item.strip()]
-    for event in events:
-        if not EVENT_PATTERN.fullmatch(event) or (
-            not event.endswith("*") and event not in EVENT_TYPES
-        ):
-            raise CommandError(
-                f"Unknown event '{event}'; use user.* or group.*, or one of {', '.join(EVENT_TYPES)}."
-            )
-    if not events:
-        raise CommandError("--events names no event.")
-    return events
+    try:
+        return check_patterns(value.split(","))
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
 
 
 class Command(BaseCommand):
