@@ -71,15 +71,37 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def cpu_seconds(pids) -> float:
-    total = 0
+def cpu_seconds(pids) -> dict[int, float]:
+    """Return the CPU time (user and system) each of these processes has used so far."""
+    used = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except FileNotFoundError:
+            continue  # it has just exited
+        used[pid] = (int(fields[11]) + int(fields[12])) / TICKS
+    return used
+
+
+def used_since(before: dict[int, float], pids) -> float:
+    """Return the CPU time these processes used since `before`; new ones count from zero."""
+    return sum(seconds - before.get(pid, 0) for pid, seconds in cpu_seconds(pids).items())
+
+
+def backends(postmaster_pid: int) -> list[int]:
+    """Return the PostgreSQL backends serving the benchmark's database (not the cluster's
+    background processes, whose work comes and goes on its own)."""
+    from django.db import connection
+
+    name = f" {connection.settings_dict['NAME']} ".encode()
+    found = []
+    for pid in children(postmaster_pid):
+        try:
+            if name in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except FileNotFoundError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS
+    return found
 
 
 def children(pid: int) -> list[int]:
@@ -181,12 +203,12 @@ def measure(variant: str, cwd: Path, tenant: Tenant, count: int, round_: int) ->
             else:
                 requests = creates
             web = [server.pid, *children(server.pid)]
-            before_web, before_pg = cpu_seconds(web), cpu_seconds(children(pg))
+            before_web, before_pg = cpu_seconds(web), cpu_seconds(backends(pg))
             outcome = phase(base, secret, requests)
-            after_web, after_pg = cpu_seconds(web), cpu_seconds(children(pg))
+            used_web, used_pg = used_since(before_web, web), used_since(before_pg, backends(pg))
             result[name] = {
-                "web_ms": (after_web - before_web) * 1000 / len(requests),
-                "pg_ms": (after_pg - before_pg) * 1000 / len(requests),
+                "web_ms": used_web * 1000 / len(requests),
+                "pg_ms": used_pg * 1000 / len(requests),
                 "p50_ms": statistics.median(outcome["latencies"]),
                 "failed": outcome["failed"],
             }
@@ -205,7 +227,9 @@ def cost(args) -> None:
         subprocess.run(["tar", "-x", "-C", base_dir], input=archive.stdout, check=True)
         results: dict[str, list[dict]] = {"base": [], "records": [], "records+webhooks": []}
         for round_ in range(args.rounds):
-            for variant in results:
+            # Every other round in reverse order, so that drift (a growing table, a busy
+            # machine) weighs on every variant alike.
+            for variant in list(results)[:: 1 if round_ % 2 == 0 else -1]:
                 worker = hook = None
                 if variant == "records+webhooks":
                     hook = receiver()
@@ -237,9 +261,11 @@ def cost(args) -> None:
     for operation in ("create", "patch"):
         base_total = None
         for variant, runs in results.items():
-            web = statistics.mean(r[operation]["web_ms"] for r in runs)
-            pg = statistics.mean(r[operation]["pg_ms"] for r in runs)
-            p50 = statistics.mean(r[operation]["p50_ms"] for r in runs)
+            # Medians over the rounds: one round on a momentarily idle (or busy) machine
+            # would drag a mean.
+            web = statistics.median(r[operation]["web_ms"] for r in runs)
+            pg = statistics.median(r[operation]["pg_ms"] for r in runs)
+            p50 = statistics.median(r[operation]["p50_ms"] for r in runs)
             total = web + pg
             base_total = base_total or total
             print(

@@ -286,3 +286,27 @@ def test_records_are_timed(scim):
     started = dt.datetime.now(dt.UTC)
     scim.post("/Users", user_body("a"))
     assert started <= ChangeRecord.objects.get().created <= dt.datetime.now(dt.UTC)
+
+
+def test_a_member_add_costs_the_same_whatever_the_group_size(
+    scim, make_user, make_group, django_assert_num_queries
+):
+    """Recording a member add (its record, its events) reads and writes only the members
+    it names: the same queries for a group of 1 as of 60, and the record holds the new id
+    alone."""
+    users = [make_user(f"u{i}") for i in range(62)]
+    small = make_group("Small", members=[{"value": users[0]["id"]}])
+    large = make_group("Large", members=[{"value": u["id"]} for u in users[:60]])
+
+    def add(group, user):
+        body = patch_body({"op": "add", "path": "members", "value": [{"value": user["id"]}]})
+        assert scim.patch(f"/Groups/{group['id']}", body).status_code == 204
+
+    add(small, users[60])  # warms the token's last_used_at
+    with django_assert_num_queries(11) as small_queries:
+        add(small, users[61])
+    with django_assert_num_queries(len(small_queries)):
+        add(large, users[61])
+    assert ChangeRecord.objects.latest("id").changes == {
+        "members": {"added": [users[61]["id"]], "removed": []}
+    }
