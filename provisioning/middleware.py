@@ -11,6 +11,8 @@ import time
 from django.db import connection
 from django.urls import Resolver404, resolve
 
+from . import context
+
 logger = logging.getLogger("provisioning.requests")
 
 
@@ -52,6 +54,24 @@ class RequestLogMiddleware:
             statements.count,
             f" scimType={scim_type}" if scim_type else "",
         )
+        return response
+
+
+class RequestContextMiddleware:
+    """Give each request an id (a sane incoming `X-Request-ID`, else a new one), answer with it
+    in `X-Request-ID`, and make the request the one change records name (`provisioning.context`)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.request_id = context.request_id(request)
+        bound = context.bind(request)
+        try:
+            response = self.get_response(request)
+        finally:
+            context.unbind(bound)
+        response["X-Request-ID"] = request.request_id
         return response
 
 

@@ -8,6 +8,8 @@ attributes IdPs match and sort on into indexed columns.
 
 import uuid
 
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.fields.json import KT
@@ -231,3 +233,179 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id or self.member_group_id} in {self.group_id}"
+
+
+class ChangeRecord(models.Model):
+    """One change of a User or Group, written in the transaction that made it; never updated.
+
+    The actor is kept as text (token name and prefix, or the admin's username), so a record
+    outlives the token or login that made it. A database trigger refuses UPDATEs.
+    """
+
+    class Operation(models.TextChoices):
+        CREATE = "create"
+        REPLACE = "replace"
+        PATCH = "patch"
+        DELETE = "delete"
+        MEMBER_ADD = "member_add"
+        MEMBER_REMOVE = "member_remove"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    token_name = models.CharField(max_length=200, blank=True, help_text="The token's name.")
+    token_prefix = models.CharField(max_length=16, blank=True, help_text="The token's prefix.")
+    admin_user = models.CharField(
+        max_length=150, blank=True, help_text="The admin user, for a change made in the admin."
+    )
+    request_id = models.CharField(max_length=128, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    operation = models.CharField(max_length=16, choices=Operation.choices)
+    resource_type = models.CharField(max_length=16, help_text="User or Group.")
+    resource_id = models.UUIDField()
+    external_id = models.TextField(null=True, blank=True)
+    name = models.TextField(blank=True, help_text="The userName or displayName.")
+    version = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="The resource's version after the change."
+    )
+    changes = models.JSONField(
+        help_text="Per attribute path, its value before and after; members as ids added/removed."
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "created", "id"], name="prov_change_tenant_created"),
+            models.Index(
+                fields=["tenant", "resource_id", "created"], name="prov_change_tenant_resource"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.resource_type} {self.name or self.resource_id}"
+
+    @property
+    def actor(self) -> str:
+        """Return who made the change, as one line."""
+        if self.token_prefix:
+            return f"token {self.token_name or '-'} ({self.token_prefix}…)"
+        if self.admin_user:
+            return f"admin {self.admin_user}"
+        return "system"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of a tenant's that receives its events, signed with the endpoint's own secret."""
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="webhook_endpoints", db_index=False
+    )
+    url = models.URLField(max_length=2000, help_text="Where events are POSTed; http or https.")
+    events = ArrayField(
+        models.CharField(max_length=64),
+        default=list,
+        help_text="Event types sent, e.g. user.created, or all of a kind: user.*, group.*.",
+    )
+    secret = models.TextField(
+        editable=False,
+        help_text="The signing secret, encrypted with a key derived from SECRET_KEY.",
+    )
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "created"], name="prov_webhook_tenant")]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One event on its way to one endpoint: the outbox row, written in the transaction of
+    the change, then claimed, sent and marked by the worker (`scim_webhook run`)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    event_id = models.UUIDField(help_text="The event's id: webhook-id, the same on every try.")
+    event_type = models.CharField(max_length=64)
+    resource_id = models.UUIDField()
+    data = models.JSONField(help_text="The event's `data`: the resource and its new values.")
+    created = models.DateTimeField(default=timezone.now, help_text="When the change was made.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The HTTP status of the last answer."
+    )
+    last_error = models.CharField(
+        max_length=300, blank=True, help_text="The start of the last answer's body, or the error."
+    )
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(fields=["tenant", "created"], name="prov_delivery_tenant"),
+            models.Index(fields=["endpoint", "id"], name="prov_delivery_endpoint"),
+            # The worker's queue: only rows still to deliver, whatever their tenant, in order.
+            models.Index(
+                fields=["id"], name="prov_delivery_pending", condition=models.Q(status="pending")
+            ),
+            # "Is an earlier event of this resource still pending at this endpoint?"
+            models.Index(
+                fields=["endpoint", "resource_id", "id"],
+                name="prov_delivery_pending_resource",
+                condition=models.Q(status="pending"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.endpoint_id} ({self.status})"
+
+
+class AuthUserLink(models.Model):
+    """The `django.contrib.auth` user kept in step with a provisioned User
+    (`SCIM_SYNC_AUTH_USERS`). It names the User by id, not by foreign key: when the IdP
+    deletes the User, the login stays, locked, and linked to the id it had."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    resource_id = models.UUIDField(help_text="The provisioned User's id.")
+    auth_user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="scim_link"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "resource_id"], name="provisioning_authuserlink_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_id} → {self.auth_user_id}"
+
+
+class AuthGroupLink(models.Model):
+    """The `django.contrib.auth` group kept in step with a provisioned Group
+    (`SCIM_SYNC_AUTH_GROUPS`)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    resource_id = models.UUIDField(help_text="The provisioned Group's id.")
+    auth_group = models.OneToOneField(
+        "auth.Group", on_delete=models.CASCADE, related_name="scim_link"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "resource_id"], name="provisioning_authgrouplink_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_id} → {self.auth_group_id}"

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "provisioning.middleware.RequestLogMiddleware",
+    "provisioning.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "provisioning.middleware.SCIMRouteMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -135,6 +136,14 @@ SCIM = {
     "MAX_RESULTS": int(os.environ.get("SCIM_MAX_RESULTS", "1000")),
     "DEFAULT_COUNT": int(os.environ.get("SCIM_DEFAULT_COUNT", "100")),
     "MAX_PAYLOAD_BYTES": int(os.environ.get("SCIM_MAX_PAYLOAD_BYTES", str(10 * 1024 * 1024))),
+    "AUDIT_RETENTION_DAYS": int(os.environ.get("SCIM_AUDIT_RETENTION_DAYS", "365")),
+    "TRUST_X_FORWARDED_FOR": _env_bool("BEHIND_PROXY", False),
+    "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("SCIM_WEBHOOK_TIMEOUT_SECONDS", "10")),
+    "WEBHOOK_BACKOFF_SECONDS": float(os.environ.get("SCIM_WEBHOOK_BACKOFF_SECONDS", "5")),
+    "WEBHOOK_MAX_BACKOFF_SECONDS": float(os.environ.get("SCIM_WEBHOOK_MAX_BACKOFF_SECONDS", "600")),
+    "WEBHOOK_RETRY_FOR_SECONDS": float(os.environ.get("SCIM_WEBHOOK_RETRY_FOR_SECONDS", "86400")),
+    "SYNC_AUTH_USERS": _env_bool("SCIM_SYNC_AUTH_USERS", False),
+    "SYNC_AUTH_GROUPS": _env_bool("SCIM_SYNC_AUTH_GROUPS", False),
 }
 
 LOGGING = {

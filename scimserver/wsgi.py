@@ -1,4 +1,4 @@
-"""WSGI entry point, served by gunicorn (`gunicorn scimserver.wsgi`)."""
+"""WSGI entry point, served by granian (`python -m scimserver.server`)."""
 
 import os
 

@@ -24,6 +24,14 @@ Try it:       curl -H "Authorization: Bearer <token>" $BASE/Users
 Admin:        http://$HOST:$PORT/admin/   (create a login: scripts/manage.sh createsuperuser)
 
 MSG
+# The webhook worker runs beside the server; whichever stops first (or Ctrl-C) stops both.
 # Bind address and workers: scimserver/server.py, shared with docker/ and the tests.
 export HOST PORT
-exec "$VENV/bin/python" -m scimserver.server
+"$VENV/bin/python" manage.py scim_webhook run &
+worker=$!
+"$VENV/bin/python" -m scimserver.server &
+web=$!
+trap 'kill -TERM $web $worker 2>/dev/null' INT TERM
+wait -n $web $worker || true
+kill -TERM $web $worker 2>/dev/null || true
+wait

@@ -73,7 +73,7 @@ def test_forged_cursors_are_invalid_cursor(scim, payload):
 def test_cursor_position_with_a_large_offset_is_read_as_utc(scim, make_user):
     """A well-formed cursor position whose offset PostgreSQL cannot take still pages."""
     user = make_user("a")
-    cursor = _cursor(["n", "2000-01-01T00:00:00-20:00", "2819c223-7f76-453a-919d-413861904646"])
+    cursor = _cursor(["n", "2000-01-01T00:00:00-20:00", "2819c223-7f76-453a-919d-413861904646", 1])
     body = scim.get("/Users", {"cursor": cursor}).json()
     assert [r["id"] for r in body["Resources"]] == [user["id"]]
 

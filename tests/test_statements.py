@@ -87,8 +87,9 @@ def test_get_by_id_is_three_statements(
 def test_user_writes_do_not_grow_with_the_document(warm, django_assert_num_queries, n_values):
     """Create, PUT and PATCH of a user: a fixed number of statements, whatever the number of
     values the document holds (value rows are written in one statement)."""
-    # token, begin, insert, value rows, commit; a user just created is in no group
-    with django_assert_num_queries(5):
+    # token, begin, insert, value rows, change record (with its outbox rows), commit; a user
+    # just created is in no group
+    with django_assert_num_queries(6):
         created = warm.post("/Users", enterprise_user("bjensen", n_values))
     assert created.status_code == 201, created.content
     path = f"/Users/{created.json()['id']}"
@@ -97,12 +98,13 @@ def test_user_writes_do_not_grow_with_the_document(warm, django_assert_num_queri
     replacement["displayName"] = "Babs"
     replacement["emails"] = [{"value": f"babs.{i}@example.com"} for i in range(n_values)]
     # token, begin, lock, update, the renamed user's groups' versions, old value rows out, new
-    # ones in, commit, groups
-    with django_assert_num_queries(9):
+    # ones in, change record, commit, groups
+    with django_assert_num_queries(10):
         assert warm.put(path, replacement).status_code == 200
 
     deactivate = patch_body({"op": "replace", "value": {"active": False}})
-    with django_assert_num_queries(6):  # token, begin, lock, update, commit, groups
+    # token, begin, lock, update, change record, commit, groups
+    with django_assert_num_queries(7):
         assert warm.patch(path, deactivate).status_code == 200
 
 

@@ -830,9 +830,10 @@ def test_create_query_count(scim, make_user, django_assert_num_queries):
     """POST /Users costs a fixed number of queries."""
     make_user("warm-up")  # writes the token's last_used_at, which then holds for a minute
     # 1. token by digest  2. SAVEPOINT (the create's transaction, nested in the test's)
-    # 3. INSERT the user  4. RELEASE SAVEPOINT. A user just created is in no group, so its
-    # `groups` need no query.
-    with django_assert_num_queries(4):
+    # 3. INSERT the user  4. INSERT its change record and, in the same statement, its
+    # webhook events (none here)  5. RELEASE SAVEPOINT. A user just created is in no group,
+    # so its `groups` need no query.
+    with django_assert_num_queries(5):
         response = scim.post("/Users", user_body("bjensen"))
     assert response.status_code == 201
 

@@ -23,6 +23,7 @@ from ..models import Group, Membership, Tenant, User
 from ..scim.errors import InvalidFilter, InvalidValue, NoTarget
 from ..scim.filter import Compare, Filter, Present
 from ..scim.schema import GROUP_RESOURCE_TYPE, Attribute
+from .changes import Operation, record
 from .common import (
     Patcher,
     check_version,
@@ -125,7 +126,7 @@ def create(tenant: Tenant, document: dict) -> Group:
     )
     with _unique_display_name(document):
         group.save(force_insert=True)
-    _add(group, members)
+    record(group, Operation.CREATE, None, added=_add(group, members))
     return group
 
 
@@ -136,8 +137,8 @@ def replace(tenant: Tenant, group_id: str, document: dict, expected_version=None
     group = get(tenant, group_id, for_update=True)
     check_version(group, expected_version)
     document = dict(document)
-    members_changed = _set_members(group, document.pop("members", []))
-    return _write(group, document, members_changed)
+    added, removed = _set_members(group, document.pop("members", []))
+    return _write(group, document, Operation.REPLACE, added, removed)
 
 
 @retry_on_deadlock
@@ -150,18 +151,23 @@ def patch(tenant: Tenant, group_id: str, operations: Patcher, expected_version=N
     group = get(tenant, group_id, for_update=True)
     check_version(group, expected_version)
     result = operations(group.data)
-    members_changed = False
+    added, removed = [], []
     for change in result.member_changes:
-        members_changed |= _apply_member_change(group, change)
-    return _write(group, result.document, members_changed)
+        change_added, change_removed = _apply_member_change(group, change)
+        added += change_added
+        removed += change_removed
+    return _write(group, result.document, Operation.PATCH, added, removed)
 
 
-def _write(group: Group, document: dict, members_changed: bool) -> Group:
-    """Store the group's new document; move its version if it or its members changed."""
+def _write(group: Group, document: dict, operation: Operation, added: list, removed: list) -> Group:
+    """Store the group's new document; move its version if it or its members changed.
+
+    `added` and `removed` are the ids of the members the write added and removed.
+    """
     renamed = document.get("displayName") != group.display_name
-    if document == group.data and not members_changed:
+    if document == group.data and not added and not removed:
         return group
-    group.data = document
+    before, group.data = group.data, document
     for column, value in _columns(document).items():
         setattr(group, column, value)
     mark_changed(group)
@@ -171,6 +177,7 @@ def _write(group: Group, document: dict, members_changed: bool) -> Group:
         # Its members' `groups`, and the member lists of the groups holding it, show its name.
         touch(User, Q(memberships__group=group))
         touch(Group, Q(memberships__member_group=group))
+    record(group, operation, before, added=added, removed=removed)
     return group
 
 
@@ -182,6 +189,7 @@ def delete(tenant: Tenant, group_id: str, expected_version=None) -> None:
     check_version(group, expected_version)
     touch(Group, Q(memberships__member_group=group))
     touch(User, Q(memberships__group=group))
+    record(group, Operation.DELETE, group.data)
     group.delete()
 
 
@@ -254,43 +262,46 @@ def _groups_of_users_sql() -> str:
     """
 
 
-def _apply_member_change(group: Group, change) -> bool:
+def _apply_member_change(group: Group, change) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+    """Apply one change of `members`; return the ids of the members it added and removed."""
     if change.op == "add":
-        return _add(group, change.values)
+        return _add(group, change.values), []
     if change.op == "replace" and change.value_filter is None:
         return _set_members(group, change.values)
     rows = Membership.objects.filter(group=group)
     if change.op == "replace":
         # RFC 7644 §3.5.2.3: the members the filter selects give way to the new values; a
         # filter that selects none is a noTarget.
-        if not _delete_members(rows.filter(_members_filter(group, change.value_filter))):
+        removed = _delete_members(rows.filter(_members_filter(group, change.value_filter)))
+        if not removed:
             raise NoTarget("The members filter matched no member.")
-        _add(group, change.values)
-        return True
+        return _add(group, change.values), removed
     if change.values:
         ids = {_member_id(value) for value in change.values} - {None}
         rows = rows.filter(Q(user_id__in=ids) | Q(member_group_id__in=ids))
     elif change.value_filter is not None:
         rows = rows.filter(_members_filter(group, change.value_filter))
-    return _delete_members(rows)
+    return [], _delete_members(rows)
 
 
 def _members_filter(group: Group, value_filter: Filter) -> Q:
     return element_q(value_filter, MEMBERS, source())
 
 
-def _delete_members(rows) -> bool:
-    """Delete these membership rows; move the versions of the users they held."""
-    users = list(rows.filter(user__isnull=False).values_list("user_id", flat=True))
-    deleted, _ = rows.delete()
-    touch(User, Q(pk__in=users))
-    return deleted > 0
+def _delete_members(rows) -> list[uuid.UUID]:
+    """Delete these membership rows; move the versions of the users they held. Return the ids
+    of the members removed."""
+    # The group is locked, so the rows read are the rows deleted.
+    found = list(rows.values_list("user_id", "member_group_id"))
+    rows.delete()
+    touch(User, Q(pk__in=[user_id for user_id, _ in found if user_id]))
+    return [user_id or group_id for user_id, group_id in found]
 
 
-def _add(group: Group, values: list[dict]) -> bool:
-    """Add members; those already there are left as they are. Return whether any was new."""
+def _add(group: Group, values: list[dict]) -> list[uuid.UUID]:
+    """Add members; those already there are left as they are. Return the ids of the new ones."""
     if not values:
-        return False
+        return []
     users, groups = _resolve(group, values)
     existing = set(
         Membership.objects.filter(group=group)
@@ -300,28 +311,30 @@ def _add(group: Group, values: list[dict]) -> bool:
     new_groups = groups - existing
     if new_groups:
         _check_nesting(group, new_groups)
-    rows, seen = [], set(existing)
+    rows, added, seen = [], [], set(existing)
     for member_id in map(_member_id, values):  # in the order sent, which is the listed order
         if member_id in seen:
             continue
         seen.add(member_id)
+        added.append(member_id)
         kind = "user_id" if member_id in users else "member_group_id"
         rows.append(Membership(tenant_id=group.tenant_id, group=group, **{kind: member_id}))
     Membership.objects.bulk_create(rows, ignore_conflicts=True)
     touch(User, Q(pk__in=users - existing))
-    return bool(rows)
+    return added
 
 
-def _set_members(group: Group, values: list[dict]) -> bool:
-    """Make the group's members exactly `values` (PUT, or Okta's "Push Now" replace)."""
+def _set_members(group: Group, values: list[dict]) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+    """Make the group's members exactly `values` (PUT, or Okta's "Push Now" replace); return
+    the ids of the members added and removed."""
     users, groups = _resolve(group, values) if values else (set(), set())
     stale = (
         Membership.objects.filter(group=group)
         .exclude(user_id__in=users)
         .exclude(member_group_id__in=groups)
     )
-    deleted = _delete_members(stale)
-    return _add(group, values) or deleted
+    removed = _delete_members(stale)
+    return _add(group, values), removed
 
 
 def _member_id(value: dict) -> uuid.UUID | None:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from ..models import Group, Tenant, User, UserValue
 from ..scim.schema import USER_RESOURCE_TYPE, USER_SCHEMA
 from . import groups
+from .changes import Operation, record
 from .common import (
     Patcher,
     check_version,
@@ -85,6 +86,7 @@ def create(tenant: Tenant, document: dict) -> User:
     with _unique_user_name(document):
         user.save(force_insert=True)
     UserValue.objects.bulk_create(value_rows(user))
+    record(user, Operation.CREATE, None)
     return user
 
 
@@ -94,7 +96,7 @@ def replace(tenant: Tenant, user_id: str, document: dict, expected_version=None)
     """Replace the user's document (RFC 7644 §3.5.1); nothing moves when nothing changed."""
     user = get(tenant, user_id, for_update=True)
     check_version(user, expected_version)
-    return _write(user, document)
+    return _write(user, document, Operation.REPLACE)
 
 
 @retry_on_deadlock
@@ -107,13 +109,14 @@ def patch(tenant: Tenant, user_id: str, operations: Patcher, expected_version=No
     """
     user = get(tenant, user_id, for_update=True)
     check_version(user, expected_version)
-    return _write(user, operations(user.data).document)
+    return _write(user, operations(user.data).document, Operation.PATCH)
 
 
-def _write(user: User, document: dict) -> User:
+def _write(user: User, document: dict, operation: Operation) -> User:
     """Store `document` as the user's, with its columns and value rows, if it differs."""
     if user.data == document:
         return user
+    before = user.data
     renamed = document.get("displayName") != user.display_name
     values_changed = _multi_values(document) != _multi_values(user.data)
     for column, value in columns_for(document).items():
@@ -128,6 +131,7 @@ def _write(user: User, document: dict) -> User:
     if values_changed:  # not on a deactivation, say: only when a value row would differ
         UserValue.objects.filter(user=user).delete()
         UserValue.objects.bulk_create(value_rows(user))
+    record(user, operation, before)
     return user
 
 
@@ -138,6 +142,7 @@ def delete(tenant: Tenant, user_id: str, expected_version=None) -> None:
     user = get(tenant, user_id, for_update=True)
     check_version(user, expected_version)
     touch(Group, Q(memberships__user=user))
+    record(user, Operation.DELETE, user.data)
     user.delete()
 
 
