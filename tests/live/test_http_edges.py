@@ -256,3 +256,20 @@ def test_database_outage_is_503_then_recovers(server_through_cable, live_client)
     while exchange(base, get)[0] != 200:
         assert time.monotonic() < deadline, "the server did not recover"
         time.sleep(0.2)
+
+
+def test_revocation_holds_on_the_next_request_on_every_worker(live_client, tenant):
+    """Nothing about tokens is cached: once revoked, a token is refused by the very next
+    request, whichever worker (each with its own prepared token statement) takes it."""
+    from provisioning import tokens
+
+    token, secret = tokens.issue(tenant, name="to revoke")
+    # A new connection per request, so the requests spread over the server's workers.
+    headers = {"Authorization": f"Bearer {secret}", "Connection": "close"}
+    for _ in range(8):  # the workers have served (and prepared) the token check
+        assert live_client.get("/ServiceProviderConfig", headers=headers).status_code == 200
+
+    tokens.revoke(token)
+
+    answers = [live_client.get("/ServiceProviderConfig", headers=headers) for _ in range(8)]
+    assert [a.status_code for a in answers] == [401] * 8
