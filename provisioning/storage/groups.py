@@ -37,6 +37,7 @@ from .common import (
 )
 from .listing import ListRequest, Page, list_page
 from .query import EVERYTHING, NOTHING, Source, element_q
+from .statements import insert, update
 
 DISPLAY_NAME_CONSTRAINT = "provisioning_group_displayname_ci_unique"
 MEMBERS = GROUP_RESOURCE_TYPE.schema.attribute("members")
@@ -125,7 +126,7 @@ def create(tenant: Tenant, document: dict) -> Group:
         tenant=tenant, data=document, created=now, last_modified=now, **_columns(document)
     )
     with _unique_display_name(document):
-        group.save(force_insert=True)
+        insert([group])
     record(group, Operation.CREATE, None, added=_add(group, members))
     return group
 
@@ -172,7 +173,7 @@ def _write(group: Group, document: dict, operation: Operation, added: list, remo
         setattr(group, column, value)
     mark_changed(group)
     with _unique_display_name(document):
-        group.save()
+        update(group)
     if renamed:
         # Its members' `groups`, and the member lists of the groups holding it, show its name.
         touch(User, Q(memberships__group=group))

@@ -7,7 +7,8 @@ process: the SQL text stays the ORM's, and only the parameters change. With serv
 binding, psycopg prepares such repeated statements, so PostgreSQL plans them once per
 connection as well.
 
-`Slot(i)` stands for the i-th parameter of a statement while it is compiled.
+`Slot(i)` stands for the i-th parameter of a statement while it is compiled. The writes of a
+resource (`insert`, `update`) are built once per model from its fields, for the same reason.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import orjson
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Expression, JSONField, Model, TextField
+from django.db.models.fields import AutoFieldMixin
 
 
 class Slot(Expression):
@@ -77,3 +79,43 @@ def _json_columns(model: type[Model]) -> tuple[int, ...]:
     """Return the positions of the JSON fields, which Django's driver setup leaves as text."""
     fields = model._meta.concrete_fields
     return tuple(i for i, f in enumerate(fields) if isinstance(f, JSONField))
+
+
+def insert(objs: Sequence[Model]) -> None:
+    """INSERT rows of one model with one statement whatever their number: one array per
+    column, unnested (an auto-incremented key is left to its sequence)."""
+    if not objs:
+        return
+    sql, fields = _insert_sql(type(objs[0]))
+    arrays = [
+        [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs] for f in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arrays)
+
+
+def update(obj: Model) -> None:
+    """UPDATE every column of a row from `obj`, as `Model.save()` would."""
+    sql, fields = _update_sql(type(obj))
+    params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, obj.pk])
+
+
+@functools.cache
+def _insert_sql(model: type[Model]) -> tuple[str, tuple]:
+    fields = tuple(f for f in model._meta.concrete_fields if not isinstance(f, AutoFieldMixin))
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    table = quote(model._meta.db_table)
+    return f"INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({arrays})", fields
+
+
+@functools.cache
+def _update_sql(model: type[Model]) -> tuple[str, tuple]:
+    fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    table, key = quote(model._meta.db_table), quote(model._meta.pk.column)
+    return f"UPDATE {table} SET {assignments} WHERE {key} = %s", fields

@@ -26,6 +26,7 @@ from .common import (
 )
 from .listing import ListRequest, Page, list_page
 from .query import Source
+from .statements import insert, update
 
 USERNAME_CONSTRAINT = "provisioning_user_username_ci_unique"
 
@@ -84,8 +85,8 @@ def create(tenant: Tenant, document: dict) -> User:
         tenant=tenant, data=document, created=now, last_modified=now, **columns_for(document)
     )
     with _unique_user_name(document):
-        user.save(force_insert=True)
-    UserValue.objects.bulk_create(value_rows(user))
+        insert([user])
+    insert(value_rows(user))
     record(user, Operation.CREATE, None)
     return user
 
@@ -124,13 +125,13 @@ def _write(user: User, document: dict, operation: Operation) -> User:
     user.data = document
     mark_changed(user)
     with _unique_user_name(document):
-        user.save()
+        update(user)
     if renamed:
         # The groups' `members` show the user's display name.
         touch(Group, Q(memberships__user=user))
     if values_changed:  # not on a deactivation, say: only when a value row would differ
         UserValue.objects.filter(user=user).delete()
-        UserValue.objects.bulk_create(value_rows(user))
+        insert(value_rows(user))
     record(user, operation, before)
     return user
 
