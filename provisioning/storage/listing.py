@@ -26,6 +26,8 @@ from .query import Source, filter_q, order_by
 DEFAULT_ORDER = ("created", "id")
 # The cursors this server issues are about 110 characters long.
 MAX_CURSOR_LENGTH = 256
+# PostgreSQL's OFFSET is a bigint; a page that starts beyond it starts beyond every result.
+MAX_OFFSET = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,9 @@ def list_page(queryset: QuerySet, source: Source, request: ListRequest) -> Page:
             )
         return _cursor_page(queryset, request)
     ordering = order_by(request.sort_by, request.descending, source) if request.sort_by else []
-    if request.count == 0:
-        return Page(queryset.count(), [], request.start_index)
     offset = request.start_index - 1
+    if request.count == 0 or offset > MAX_OFFSET:
+        return Page(queryset.count(), [], request.start_index)
     ordered = queryset.order_by(*ordering, *DEFAULT_ORDER)
     if offset == 0:
         items = list(ordered[: request.count])
