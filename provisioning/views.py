@@ -16,6 +16,7 @@ from .scim.patch import apply_patch
 from .scim.projection import Projection
 from .scim.resource import Meta, format_version, parse_resource, render_resource
 from .scim.schema import SEARCH_REQUEST_URN, ResourceType
+from .storage.common import Written
 from .storage.listing import ListRequest
 from .storage.query import unknown_everywhere
 
@@ -98,10 +99,14 @@ class ResourceView(SCIMView):
             self.resource_type, params.get("attributes"), params.get("excludedAttributes")
         )
 
-    def render_many(self, request, objs, projection: Projection) -> list[dict]:
-        """Render resources, reading their related attributes (members, groups) in one go."""
+    def render_many(
+        self, request, objs, projection: Projection, related: dict | None = None
+    ) -> list[dict]:
+        """Render resources with their related attributes (members, groups): those `related`
+        holds by id, else read now for all of them in one go."""
         base = base_url(request)
-        related = self.store.related(self.tenant, objs, projection.needs)
+        if related is None:
+            related = self.store.related(self.tenant, objs, projection.needs)
         return [
             projection.apply(
                 self._resource(request, obj, _references(base, related.get(obj.pk, {})))
@@ -131,10 +136,23 @@ class ResourceView(SCIMView):
             )
         )
 
-    def resource_response(self, request, obj, status: int = 200, headers: dict | None = None):
+    def resource_response(self, request, obj):
         """Answer with one resource and its entity tag (RFC 7644 §3.14)."""
+        return Response(self.render(request, obj), headers={"ETag": format_version(obj.version)})
+
+    def written_response(
+        self,
+        request,
+        written: Written,
+        projection: Projection,
+        status: int = 200,
+        headers: dict | None = None,
+    ):
+        """Answer a write with the resource as its transaction left it, and its entity tag:
+        nothing is read after the write committed."""
+        obj = written.obj
         return Response(
-            self.render(request, obj),
+            self.render_many(request, [obj], projection, {obj.pk: written.related})[0],
             status=status,
             headers={"ETag": format_version(obj.version), **(headers or {})},
         )
@@ -147,9 +165,11 @@ class ResourceListView(ResourceView):
         return self.list_response(request, request.query_params, from_body=False)
 
     def post(self, request):
+        projection = self.projection(request.query_params)  # checked before anything is written
         document = parse_resource(request.data, self.resource_type)
-        obj = self.store.create(self.tenant, document)
-        return self.resource_response(request, obj, 201, {"Location": self.location(request, obj)})
+        written = self.store.create(self.tenant, document, needs=projection.needs)
+        location = self.location(request, written.obj)
+        return self.written_response(request, written, projection, 201, {"Location": location})
 
 
 class ResourceSearchView(ResourceView):
@@ -176,24 +196,30 @@ class ResourceDetailView(ResourceView):
         return self.resource_response(request, obj)
 
     def put(self, request, resource_id):
+        projection = self.projection(request.query_params)  # checked before anything is written
         document = parse_resource(request.data, self.resource_type)
-        obj = self.store.replace(self.tenant, resource_id, document, _expected(request))
-        return self.resource_response(request, obj)
+        written = self.store.replace(
+            self.tenant, resource_id, document, _expected(request), needs=projection.needs
+        )
+        return self.written_response(request, written, projection)
 
     def patch(self, request, resource_id):
         body = request.data
-        obj = self.store.patch(
+        projection = self.projection(request.query_params)  # checked before anything is written
+        # RFC 7644 §3.5.2: 200 with the resource (subject to `attributes`), or 204.
+        no_content = self.patch_no_content and "attributes" not in request.query_params
+        written = self.store.patch(
             self.tenant,
             resource_id,
             lambda document: apply_patch(
                 self.resource_type, document, body, row_attributes=self.row_attributes
             ),
             _expected(request),
+            needs=None if no_content else projection.needs,
         )
-        # RFC 7644 §3.5.2: 200 with the resource (subject to `attributes`), or 204.
-        if self.patch_no_content and "attributes" not in request.query_params:
-            return Response(status=204, headers={"ETag": format_version(obj.version)})
-        return self.resource_response(request, obj)
+        if no_content:
+            return Response(status=204, headers={"ETag": format_version(written.obj.version)})
+        return self.written_response(request, written, projection)
 
     def delete(self, request, resource_id):
         self.store.delete(self.tenant, resource_id, _expected(request))
@@ -207,10 +233,10 @@ class GroupDetailView(ResourceDetailView):
     row_attributes = frozenset({"members"})
     patch_no_content = True
 
-    def resource_response(self, request, obj, status: int = 200, headers: dict | None = None):
+    def resource_response(self, request, obj):
         projection = self.projection(request.query_params)
         if not projection.needs("members"):
-            return super().resource_response(request, obj, status, headers)
+            return super().resource_response(request, obj)
         base = base_url(request)
         head = projection.apply(self._resource(request, obj, {}))
         kept = projection.kept_sub_attributes("members")
@@ -222,11 +248,9 @@ class GroupDetailView(ResourceDetailView):
         )
         response = StreamingHttpResponse(
             _stream_with_list(head, "members", members),
-            status=status,
             content_type=request.accepted_renderer.media_type,
         )
-        for name, value in {"ETag": format_version(obj.version), **(headers or {})}.items():
-            response[name] = value
+        response["ETag"] = format_version(obj.version)
         return response
 
 

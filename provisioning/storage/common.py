@@ -4,6 +4,7 @@ import functools
 import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, OperationalError
@@ -16,6 +17,21 @@ from ..scim.schema import COMMON_ATTRIBUTES, ResourceType
 
 # Turns a resource's current document into a `provisioning.scim.patch.PatchResult`.
 Patcher = Callable[[dict], Any]
+# Tells whether the answer shows a related attribute (`Projection.needs`).
+Needs = Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class Written:
+    """A resource as a write left it, with the related attributes (a group's `members`, a
+    user's `groups`) that the answer shows, read inside the write's transaction.
+
+    The answer to a write is built from this alone, so nothing reads the database after
+    COMMIT: a write that committed is never answered with an error for a failed read.
+    """
+
+    obj: Model
+    related: dict[str, list] = field(default_factory=dict)
 
 
 def parse_pk(resource_id: str, type_name: str) -> uuid.UUID:

@@ -23,7 +23,9 @@ from ..scim.errors import InvalidFilter, InvalidValue, NoTarget
 from ..scim.filter import Compare, Filter, Present
 from ..scim.schema import GROUP_RESOURCE_TYPE, Attribute
 from .common import (
+    Needs,
     Patcher,
+    Written,
     check_version,
     get_one,
     mark_changed,
@@ -114,8 +116,11 @@ def get(tenant: Tenant, group_id: str, *, for_update: bool = False) -> Group:
 
 @retry_on_deadlock
 @transaction.atomic
-def create(tenant: Tenant, document: dict) -> Group:
-    """Store a new group and its members; a displayName already taken is a 409."""
+def create(tenant: Tenant, document: dict, needs: Needs | None = None) -> Written:
+    """Store a new group and its members; a displayName already taken is a 409.
+
+    The `members` the answer shows (`needs`) are read before the transaction ends.
+    """
     document = dict(document)
     members = document.pop("members", [])
     now = timezone.now()
@@ -125,26 +130,39 @@ def create(tenant: Tenant, document: dict) -> Group:
     with _unique_display_name(document):
         group.save(force_insert=True)
     _add(group, members)
-    return group
+    return _written(tenant, group, needs)
 
 
 @retry_on_deadlock
 @transaction.atomic
-def replace(tenant: Tenant, group_id: str, document: dict, expected_version=None) -> Group:
-    """Replace the group (RFC 7644 §3.5.1): its attributes and its whole member list."""
+def replace(
+    tenant: Tenant, group_id: str, document: dict, expected_version=None, needs: Needs | None = None
+) -> Written:
+    """Replace the group (RFC 7644 §3.5.1): its attributes and its whole member list.
+
+    The `members` the answer shows (`needs`) are read before the transaction ends.
+    """
     group = get(tenant, group_id, for_update=True)
     check_version(group, expected_version)
     document = dict(document)
     members_changed = _set_members(group, document.pop("members", []))
-    return _write(group, document, members_changed)
+    return _written(tenant, _write(group, document, members_changed), needs)
 
 
 @retry_on_deadlock
 @transaction.atomic
-def patch(tenant: Tenant, group_id: str, operations: Patcher, expected_version=None) -> Group:
+def patch(
+    tenant: Tenant,
+    group_id: str,
+    operations: Patcher,
+    expected_version=None,
+    needs: Needs | None = None,
+) -> Written:
     """Apply PATCH operations to the group under its row lock (RFC 7644 §3.5.2).
 
     Member changes touch only the rows they name, so their cost does not grow with the group.
+    The `members` the answer shows (`needs`; none for a 204) are read before the transaction
+    ends.
     """
     group = get(tenant, group_id, for_update=True)
     check_version(group, expected_version)
@@ -152,7 +170,13 @@ def patch(tenant: Tenant, group_id: str, operations: Patcher, expected_version=N
     members_changed = False
     for change in result.member_changes:
         members_changed |= _apply_member_change(group, change)
-    return _write(group, result.document, members_changed)
+    return _written(tenant, _write(group, result.document, members_changed), needs)
+
+
+def _written(tenant: Tenant, group: Group, needs: Needs | None) -> Written:
+    if needs is None:
+        return Written(group)
+    return Written(group, related(tenant, [group], needs).get(group.pk, {}))
 
 
 def _write(group: Group, document: dict, members_changed: bool) -> Group:
