@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -201,18 +202,17 @@ def _wait_for(port: int, process: subprocess.Popen, timeout: float = 30) -> None
     raise RuntimeError("gunicorn did not start listening in time")
 
 
-@pytest.fixture(scope="session")
-def live_server_url(django_db_setup) -> str:
-    """Start gunicorn (2 workers of 4 threads, as `make run`) on the test database; return
-    its base URL.
-
-    It depends on `django_db_setup` so it stops before the test database is dropped.
-    """
+def live_database_url() -> str:
+    """Return the URL of the test database (the one pytest-django created)."""
     from django.db import connection
 
-    database = urlsplit(os.environ["DATABASE_URL"])._replace(
-        path=f"/{connection.settings_dict['NAME']}"
-    )
+    url = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(url._replace(path=f"/{connection.settings_dict['NAME']}"))
+
+
+@contextmanager
+def serve(database_url: str, *, workers: int = 2, threads: int = 4):
+    """Run gunicorn on a free local port against `database_url`; yield its base URL."""
     port = _free_port()
     process = subprocess.Popen(
         [
@@ -223,15 +223,15 @@ def live_server_url(django_db_setup) -> str:
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
-            "2",
+            str(workers),
             "--threads",
-            "4",
+            str(threads),
             "--no-control-socket",
             "--log-level",
             "warning",
         ],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": urlunsplit(database), "LOG_LEVEL": "WARNING"},
+        env={**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"},
     )
     try:
         _wait_for(port, process)
@@ -239,6 +239,17 @@ def live_server_url(django_db_setup) -> str:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup) -> str:
+    """Start gunicorn (2 workers of 4 threads, as `make run`) on the test database; return
+    its base URL.
+
+    It depends on `django_db_setup` so it stops before the test database is dropped.
+    """
+    with serve(live_database_url()) as url:
+        yield url
 
 
 @pytest.fixture
