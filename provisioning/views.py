@@ -137,7 +137,7 @@ class ResourceView(SCIMView):
         )
 
     def resource_response(self, request, obj):
-        """Answer with one resource and its entity tag (RFC 7644 §3.14)."""
+        """Answer a GET with one resource and its entity tag (RFC 7644 §3.14)."""
         return Response(self.render(request, obj), headers={"ETag": format_version(obj.version)})
 
     def written_response(
