@@ -88,6 +88,29 @@ def test_a_bad_projection_refuses_the_write_whole(live_client, tenant, method, e
     assert retried.status_code in (200, 201, 204), retried.text
 
 
+# --- Found by tests/fuzz ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/Users//%0A", 404),
+        ("PATCH", "/Users/x/%0A", 404),
+        ("DELETE", "/%0A", 404),
+        ("GET", "/Me/%0A", 501),
+    ],
+    ids=["get", "patch", "delete", "me"],
+)
+def test_a_path_with_a_newline_is_answered_by_scim(live_client, method, path, status):
+    """A path under /scim/v2 holding a newline (%0A) is a SCIM error like any other path,
+    not Django's HTML 404 (RFC 7644 §3.12)."""
+    response = live_client.request(method, path)
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == "application/scim+json"
+    body = response.json()
+    assert body == {"schemas": [ERROR_SCHEMA], "status": str(status), "detail": body["detail"]}
+
+
 # --- Defect 4: input that gave a 500 -----------------------------------------------------------
 
 
