@@ -263,6 +263,8 @@ def live_client(live_server_url, transactional_db, tenant):
         base_url=f"{live_server_url}/scim/v2",
         headers={"Authorization": f"Bearer {secret}"},
         timeout=60,
-        limits=httpx2.Limits(max_connections=100),
+        # Idle connections are dropped before gunicorn's 2 s keep-alive ends: else a request
+        # can go out on a connection the server is closing ("disconnected without a response").
+        limits=httpx2.Limits(max_connections=100, keepalive_expiry=1),
     ) as client:
         yield client

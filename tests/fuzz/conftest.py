@@ -25,9 +25,10 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 from hypothesis import HealthCheck, assume, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 from provisioning.models import Group, Membership, Tenant, User, UserValue
-from tests.conftest import ERROR_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
+from tests.conftest import ERROR_SCHEMA, GROUP_SCHEMA, ROOT, USER_SCHEMA
 from tests.fuzz.strategies import SEEDS_PER_KIND, resolve, seed
 
 # Each failure names its request; httpx2's line per request would only bury it.
@@ -46,6 +47,8 @@ settings.register_profile(
     parent=settings.get_profile("default"),
     max_examples=int(os.environ.get("FUZZ_EXAMPLES") or 0) or 1,
     derandomize=False,
+    # A derandomized profile keeps no examples; this one keeps failures, to replay them first.
+    database=DirectoryBasedExampleDatabase(ROOT / ".hypothesis" / "examples"),
 )
 settings.load_profile("long" if os.environ.get("FUZZ_EXAMPLES") else "default")
 

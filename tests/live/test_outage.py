@@ -115,6 +115,7 @@ def cut_after_commit(live_client):
                 base_url=f"{url}/scim/v2",
                 headers={"Authorization": live_client.headers["Authorization"]},
                 timeout=60,
+                limits=httpx2.Limits(keepalive_expiry=1),  # as live_client's, which see
             ) as client,
         ):
             yield client, proxy
