@@ -34,6 +34,14 @@ class Written:
     related: dict[str, list] = field(default_factory=dict)
 
 
+def written(tenant, obj: Model, related: Callable, needs: Needs | None) -> Written:
+    """Return `obj` with the related attributes its answer shows (`needs`; None for an answer
+    without a body), read by the store's `related` now, before the transaction ends."""
+    if needs is None:
+        return Written(obj)
+    return Written(obj, related(tenant, [obj], needs).get(obj.pk, {}))
+
+
 def parse_pk(resource_id: str, type_name: str) -> uuid.UUID:
     """Return `resource_id` as a UUID; an id that is not even a UUID names nothing (404)."""
     try:

@@ -34,6 +34,7 @@ from .common import (
     retry_on_deadlock,
     touch,
     unique,
+    written,
 )
 from .listing import ListRequest, Page, list_page
 from .query import EVERYTHING, NOTHING, Source, element_q
@@ -130,7 +131,7 @@ def create(tenant: Tenant, document: dict, needs: Needs | None = None) -> Writte
     with _unique_display_name(document):
         group.save(force_insert=True)
     _add(group, members)
-    return _written(tenant, group, needs)
+    return written(tenant, group, related, needs)
 
 
 @retry_on_deadlock
@@ -146,7 +147,7 @@ def replace(
     check_version(group, expected_version)
     document = dict(document)
     members_changed = _set_members(group, document.pop("members", []))
-    return _written(tenant, _write(group, document, members_changed), needs)
+    return written(tenant, _write(group, document, members_changed), related, needs)
 
 
 @retry_on_deadlock
@@ -170,13 +171,7 @@ def patch(
     members_changed = False
     for change in result.member_changes:
         members_changed |= _apply_member_change(group, change)
-    return _written(tenant, _write(group, result.document, members_changed), needs)
-
-
-def _written(tenant: Tenant, group: Group, needs: Needs | None) -> Written:
-    if needs is None:
-        return Written(group)
-    return Written(group, related(tenant, [group], needs).get(group.pk, {}))
+    return written(tenant, _write(group, result.document, members_changed), related, needs)
 
 
 def _write(group: Group, document: dict, members_changed: bool) -> Group:

@@ -24,6 +24,7 @@ from .common import (
     retry_on_deadlock,
     touch,
     unique,
+    written,
 )
 from .listing import ListRequest, Page, list_page
 from .query import Source
@@ -105,7 +106,7 @@ def replace(
     """
     user = get(tenant, user_id, for_update=True)
     check_version(user, expected_version)
-    return _written(tenant, _write(user, document), needs)
+    return written(tenant, _write(user, document), related, needs)
 
 
 @retry_on_deadlock
@@ -125,13 +126,7 @@ def patch(
     """
     user = get(tenant, user_id, for_update=True)
     check_version(user, expected_version)
-    return _written(tenant, _write(user, operations(user.data).document), needs)
-
-
-def _written(tenant: Tenant, user: User, needs: Needs | None) -> Written:
-    if needs is None:
-        return Written(user)
-    return Written(user, related(tenant, [user], needs).get(user.pk, {}))
+    return written(tenant, _write(user, operations(user.data).document), related, needs)
 
 
 def _write(user: User, document: dict) -> User:
