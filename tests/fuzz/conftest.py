@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
+import httpx2
 import pytest
 from django.db import connection
 from hypothesis import HealthCheck, assume, settings
@@ -237,7 +238,15 @@ def _seed(http) -> dict[str, str]:
 def fuzz(live_client, tenant) -> FuzzClient:
     """A checking client of the live server, for a tenant with seeded users and groups."""
     started = time.monotonic()
-    yield FuzzClient(live_client, tenant, _seed(live_client))
+    with httpx2.Client(
+        base_url=live_client.base_url,
+        headers=live_client.headers,
+        timeout=60,
+        # A connection per request: under load, gunicorn sometimes closed an idle keep-alive
+        # connection just as a request went out on it, a race of the transport and no answer.
+        limits=httpx2.Limits(max_keepalive_connections=0),
+    ) as http:
+        yield FuzzClient(http, tenant, _seed(http))
     TALLY.seconds += time.monotonic() - started
 
 
