@@ -8,6 +8,7 @@ server's: bench/README.md has the profile that led here.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 
@@ -31,8 +32,15 @@ RETRY_AFTER_SECONDS = 5
 
 
 def json_bytes(value) -> bytes:
-    """Return `value` as UTF-8 JSON."""
-    return orjson.dumps(value)
+    """Return `value` as UTF-8 JSON.
+
+    orjson cannot write an integer past 64 bits or a lone surrogate (a startIndex echoed as
+    sent, an error quoting what it refuses); the standard library writes those, escaped.
+    """
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value).encode()
 
 
 def respond(
@@ -46,7 +54,7 @@ def respond(
         response = HttpResponse(status=status)
         del response["Content-Type"]
     else:
-        content = body if isinstance(body, bytes) else orjson.dumps(body)
+        content = body if isinstance(body, bytes) else json_bytes(body)
         response = HttpResponse(content, status=status, content_type=media_type)
         # What CommonMiddleware adds elsewhere; SCIM responses do not pass through it.
         response["Content-Length"] = str(len(content))
@@ -129,10 +137,16 @@ def read_json(request: HttpRequest):
     content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
     if content_type not in MEDIA_TYPES:
         raise errors.UnsupportedMediaType()
+    # The standard library reads request bodies: orjson would read an integer past 64 bits as
+    # an inexact float. RFC 8259: NaN and Infinity are no JSON.
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
         raise errors.InvalidSyntax(f"The request body is not valid JSON: {exc}") from None
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def _read_body(request: HttpRequest, limit: int) -> bytes:

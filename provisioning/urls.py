@@ -43,7 +43,9 @@ urlpatterns = [
     ),
     re_path(r"^\.search/?$", views.RootSearchView.as_view(resources=RESOURCES)),
     # RFC 7644 §3.11: a server without /Me SHOULD answer 501.
-    re_path(r"^Me(?:/.*)?$", views.NotImplementedView.as_view(detail="/Me is not supported.")),
+    re_path(r"^Me(?:/[\s\S]*)?$", views.NotImplementedView.as_view(detail="/Me is not supported.")),
     re_path(r"^Bulk/?$", views.NotImplementedView.as_view(detail="Bulk is not supported.")),
-    re_path(r"^.*$", views.UnknownEndpointView.as_view()),
+    # [\s\S], not `.`: it matches a newline too, which a path may carry (%0A); else such a path fell
+    # through every route to Django's HTML 404.
+    re_path(r"^[\s\S]*$", views.UnknownEndpointView.as_view()),
 ]

@@ -15,7 +15,8 @@ from .scim import discovery, errors
 from .scim.patch import apply_patch
 from .scim.projection import Projection
 from .scim.resource import Meta, format_version, parse_resource, render_resource
-from .scim.schema import SEARCH_REQUEST_URN, USER_RESOURCE_TYPE, ResourceType
+from .scim.schema import SEARCH_REQUEST_URN, ResourceType
+from .storage.common import Written
 from .storage.listing import ListRequest
 from .storage.query import unknown_everywhere
 
@@ -141,16 +142,23 @@ class ResourceView(Endpoint):
             ),
         )
 
-    def resource_response(
+    def resource_response(self, request, obj, projection: Projection):
+        """Answer a GET with one resource and its entity tag (RFC 7644 §3.14)."""
+        body = render_many(request, self.resource_type, self.store, [obj], projection)[0]
+        return ok(request, body, headers={"ETag": format_version(obj.version)})
+
+    def written_response(
         self,
         request,
-        obj,
+        written: Written,
         projection: Projection,
         status: int = 200,
         headers: dict | None = None,
-        related: dict | None = None,
     ):
-        """Answer with one resource and its entity tag (RFC 7644 §3.14)."""
+        """Answer a write with the resource as its transaction left it, and its entity tag:
+        nothing is read after the write committed."""
+        obj = written.obj
+        related = {obj.pk: written.related}
         body = render_many(request, self.resource_type, self.store, [obj], projection, related)[0]
         return ok(request, body, status, {"ETag": format_version(obj.version), **(headers or {})})
 
@@ -165,13 +173,9 @@ class ResourceListView(ResourceView):
         # Every parameter is checked before anything is written.
         projection = projection_of(self.resource_type, request.GET)
         document = parse_resource(read_json(request), self.resource_type)
-        obj = self.store.create(request.token.tenant, document)
-        # A user just created is in no group: `groups` is read-only, set through the groups
-        # (RFC 7643 §4.1.2).
-        related = {} if self.resource_type is USER_RESOURCE_TYPE else None
-        return self.resource_response(
-            request, obj, projection, 201, {"Location": self.location(request, obj)}, related
-        )
+        written = self.store.create(request.token.tenant, document, needs=projection.needs)
+        location = self.location(request, written.obj)
+        return self.written_response(request, written, projection, 201, {"Location": location})
 
 
 class ResourceSearchView(ResourceView):
@@ -201,24 +205,28 @@ class ResourceDetailView(ResourceView):
     def put(self, request, resource_id):
         projection = projection_of(self.resource_type, request.GET)
         document = parse_resource(read_json(request), self.resource_type)
-        obj = self.store.replace(request.token.tenant, resource_id, document, _expected(request))
-        return self.resource_response(request, obj, projection)
+        written = self.store.replace(
+            request.token.tenant, resource_id, document, _expected(request), needs=projection.needs
+        )
+        return self.written_response(request, written, projection)
 
     def patch(self, request, resource_id):
         projection = projection_of(self.resource_type, request.GET)
         body = read_json(request)
-        obj = self.store.patch(
+        # RFC 7644 §3.5.2: 200 with the resource (subject to `attributes`), or 204.
+        no_content = self.patch_no_content and "attributes" not in request.GET
+        written = self.store.patch(
             request.token.tenant,
             resource_id,
             lambda document: apply_patch(
                 self.resource_type, document, body, row_attributes=self.row_attributes
             ),
             _expected(request),
+            needs=None if no_content else projection.needs,
         )
-        # RFC 7644 §3.5.2: 200 with the resource (subject to `attributes`), or 204.
-        if self.patch_no_content and "attributes" not in request.GET:
-            return respond(None, 204, {"ETag": format_version(obj.version)})
-        return self.resource_response(request, obj, projection)
+        if no_content:
+            return respond(None, 204, {"ETag": format_version(written.obj.version)})
+        return self.written_response(request, written, projection)
 
     def delete(self, request, resource_id):
         self.store.delete(request.token.tenant, resource_id, _expected(request))
@@ -232,11 +240,9 @@ class GroupDetailView(ResourceDetailView):
     row_attributes = frozenset({"members"})
     patch_no_content = True
 
-    def resource_response(
-        self, request, obj, projection: Projection, status: int = 200, headers: dict | None = None
-    ):
+    def resource_response(self, request, obj, projection: Projection):
         if not projection.needs("members"):
-            return super().resource_response(request, obj, projection, status, headers)
+            return super().resource_response(request, obj, projection)
         base = base_url(request)
         head = projection.apply(
             render_resource(
@@ -255,12 +261,9 @@ class GroupDetailView(ResourceDetailView):
             for member in self.store.iter_members(obj)
         )
         response = StreamingHttpResponse(
-            _stream_with_list(head, "members", members),
-            status=status,
-            content_type=request.scim_media_type,
+            _stream_with_list(head, "members", members), content_type=request.scim_media_type
         )
-        for name, value in {"ETag": format_version(obj.version), **(headers or {})}.items():
-            response[name] = value
+        response["ETag"] = format_version(obj.version)
         return response
 
 

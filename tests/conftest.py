@@ -2,7 +2,15 @@
 
 import json
 import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import httpx2
 import pytest
 from django.test import Client
 
@@ -168,3 +176,86 @@ def streamed_json(response) -> dict:
     if response.streaming:
         return json.loads(b"".join(response.streaming_content))
     return response.json()
+
+
+# --- The real server: granian (scimserver/server.py) serving the test database over HTTP ---
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("the server did not start listening in time")
+
+
+def live_database_url() -> str:
+    """Return the URL of the test database (the one pytest-django created)."""
+    from django.db import connection
+
+    url = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(url._replace(path=f"/{connection.settings_dict['NAME']}"))
+
+
+@contextmanager
+def serve(database_url: str, *, workers: int = 2):
+    """Run the server as `make run` does, on a free local port against `database_url`; yield
+    its base URL."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scimserver.server"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "LOG_LEVEL": "WARNING",
+            "PORT": str(port),
+            "WEB_CONCURRENCY": str(workers),
+        },
+    )
+    try:
+        _wait_for(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup) -> str:
+    """Start the server (two workers, as `make run` serves) on the test database; return its
+    base URL.
+
+    It depends on `django_db_setup` so it stops before the test database is dropped.
+    """
+    with serve(live_database_url()) as url:
+        yield url
+
+
+@pytest.fixture
+def live_client(live_server_url, transactional_db, tenant):
+    """Return an httpx2 client for the live server's SCIM root, with a token of `tenant`.
+
+    The test's rows are committed (transactional_db) so that the server's workers see them.
+    """
+    _, secret = tokens.issue(tenant, name="live")
+    with httpx2.Client(
+        base_url=f"{live_server_url}/scim/v2",
+        headers={"Authorization": f"Bearer {secret}"},
+        timeout=60,
+        limits=httpx2.Limits(max_connections=100),
+    ) as client:
+        yield client

@@ -28,8 +28,8 @@ def send(client, method: str, path: str):
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize(
     "path",
-    ["/Nope", "/Users/abc/extra", "/users", "/v2/Users"],
-    ids=["nope", "deep", "lowercase", "doubled-prefix"],
+    ["/Nope", "/Users/abc/extra", "/users", "/v2/Users", "/Users//%0A"],
+    ids=["nope", "deep", "lowercase", "doubled-prefix", "newline"],
 )
 def test_unknown_route_is_scim_404(scim, method, path):
     """Any method on a path under /scim/v2 that names no endpoint is a SCIM 404 (RFC 7644

@@ -10,6 +10,15 @@ from __future__ import annotations
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
+def encodable(text: str) -> str:
+    """Return `text` with each lone surrogate spelled as its escape (``\\ud800``).
+
+    Details quote what the client sent, and JSON may carry a lone surrogate that UTF-8 cannot
+    encode: quoted as it is, it would break the response that reports the error.
+    """
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class SCIMError(Exception):
     """A client-visible SCIM error: an HTTP status, an optional scimType and a detail."""
 
@@ -18,7 +27,7 @@ class SCIMError(Exception):
     default_detail: str = "The request is not valid."
 
     def __init__(self, detail: str | None = None) -> None:
-        self.detail = detail or self.default_detail
+        self.detail = encodable(detail or self.default_detail)
         super().__init__(self.detail)
 
     def to_scim(self) -> dict:

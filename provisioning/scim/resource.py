@@ -9,7 +9,6 @@ the SCIM representation.
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
 import re
 from collections.abc import Mapping
@@ -183,8 +182,11 @@ def parse_element(attr: Attribute, value: Any, where: str | None = None) -> Any:
         return None
     if attr.is_complex:
         if isinstance(value, str) and attr.sub_attribute("value") is not None:
-            # Entra sends `manager` as a bare id, and "" to clear it: read it as {"value": ...}.
-            return {"value": value} if value else None
+            # Entra sends `manager` as a bare id, and "" to clear it: read it as {"value": ...},
+            # checked as that object is.
+            if not value:
+                return None
+            value = {"value": value}
         if not isinstance(value, Mapping):
             raise InvalidValue(f"Attribute '{where}' must be a JSON object.")
         parsed = _parse_object(attr.sub_attributes, attr.sub_attribute, value, where)
@@ -233,7 +235,7 @@ def coerce_scalar(attr: Attribute, value: Any, where: str | None = None) -> Any:
     if kind is Type.BINARY:
         try:
             base64.b64decode(value, validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or non-ASCII text, which is no base64 either
             raise InvalidValue(f"Attribute '{where}' must be base64-encoded.") from None
     return value
 

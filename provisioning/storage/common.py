@@ -4,6 +4,7 @@ import functools
 import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, OperationalError
@@ -17,6 +18,29 @@ from .statements import Compiled, Slot, instance
 
 # Turns a resource's current document into a `provisioning.scim.patch.PatchResult`.
 Patcher = Callable[[dict], Any]
+# Tells whether the answer shows a related attribute (`Projection.needs`).
+Needs = Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class Written:
+    """A resource as a write left it, with the related attributes (a group's `members`, a
+    user's `groups`) that the answer shows, read inside the write's transaction.
+
+    The answer to a write is built from this alone, so nothing reads the database after
+    COMMIT: a write that committed is never answered with an error for a failed read.
+    """
+
+    obj: Model
+    related: dict[str, list] = field(default_factory=dict)
+
+
+def written(tenant, obj: Model, related: Callable, needs: Needs | None) -> Written:
+    """Return `obj` with the related attributes its answer shows (`needs`; None for an answer
+    without a body), read by the store's `related` now, before the transaction ends."""
+    if needs is None:
+        return Written(obj)
+    return Written(obj, related(tenant, [obj], needs).get(obj.pk, {}))
 
 
 def parse_pk(resource_id: str, type_name: str) -> uuid.UUID:

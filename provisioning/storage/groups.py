@@ -25,7 +25,9 @@ from ..scim.filter import Compare, Filter, Present
 from ..scim.schema import GROUP_RESOURCE_TYPE, Attribute
 from .changes import Operation, record
 from .common import (
+    Needs,
     Patcher,
+    Written,
     check_version,
     get_one,
     mark_changed,
@@ -34,6 +36,7 @@ from .common import (
     retry_on_deadlock,
     touch,
     unique,
+    written,
 )
 from .listing import ListRequest, Page, list_page
 from .query import EVERYTHING, NOTHING, Source, element_q
@@ -117,8 +120,11 @@ def get(tenant: Tenant, group_id: str, *, for_update: bool = False) -> Group:
 
 @retry_on_deadlock
 @transaction.atomic
-def create(tenant: Tenant, document: dict) -> Group:
-    """Store a new group and its members; a displayName already taken is a 409."""
+def create(tenant: Tenant, document: dict, needs: Needs | None = None) -> Written:
+    """Store a new group and its members; a displayName already taken is a 409.
+
+    The `members` the answer shows (`needs`) are read before the transaction ends.
+    """
     document = dict(document)
     members = document.pop("members", [])
     now = timezone.now()
@@ -128,26 +134,41 @@ def create(tenant: Tenant, document: dict) -> Group:
     with _unique_display_name(document):
         insert([group])
     record(group, Operation.CREATE, None, added=_add(group, members))
-    return group
+    return written(tenant, group, related, needs)
 
 
 @retry_on_deadlock
 @transaction.atomic
-def replace(tenant: Tenant, group_id: str, document: dict, expected_version=None) -> Group:
-    """Replace the group (RFC 7644 §3.5.1): its attributes and its whole member list."""
+def replace(
+    tenant: Tenant, group_id: str, document: dict, expected_version=None, needs: Needs | None = None
+) -> Written:
+    """Replace the group (RFC 7644 §3.5.1): its attributes and its whole member list.
+
+    The `members` the answer shows (`needs`) are read before the transaction ends.
+    """
     group = get(tenant, group_id, for_update=True)
     check_version(group, expected_version)
     document = dict(document)
     added, removed = _set_members(group, document.pop("members", []))
-    return _write(group, document, Operation.REPLACE, added, removed)
+    return written(
+        tenant, _write(group, document, Operation.REPLACE, added, removed), related, needs
+    )
 
 
 @retry_on_deadlock
 @transaction.atomic
-def patch(tenant: Tenant, group_id: str, operations: Patcher, expected_version=None) -> Group:
+def patch(
+    tenant: Tenant,
+    group_id: str,
+    operations: Patcher,
+    expected_version=None,
+    needs: Needs | None = None,
+) -> Written:
     """Apply PATCH operations to the group under its row lock (RFC 7644 §3.5.2).
 
     Member changes touch only the rows they name, so their cost does not grow with the group.
+    The `members` the answer shows (`needs`; none for a 204) are read before the transaction
+    ends.
     """
     group = get(tenant, group_id, for_update=True)
     check_version(group, expected_version)
@@ -157,7 +178,9 @@ def patch(tenant: Tenant, group_id: str, operations: Patcher, expected_version=N
         change_added, change_removed = _apply_member_change(group, change)
         added += change_added
         removed += change_removed
-    return _write(group, result.document, Operation.PATCH, added, removed)
+    return written(
+        tenant, _write(group, result.document, Operation.PATCH, added, removed), related, needs
+    )
 
 
 def _write(group: Group, document: dict, operation: Operation, added: list, removed: list) -> Group:

@@ -28,6 +28,8 @@ from .statements import Compiled, Slot, instance
 DEFAULT_ORDER = ("created", "id")
 # The cursors this server issues are about 140 characters long.
 MAX_CURSOR_LENGTH = 256
+# PostgreSQL's OFFSET is a bigint; a page that starts beyond it starts beyond every result.
+MAX_OFFSET = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,9 @@ def list_page(model: type[Model], tenant, source: Source, request: ListRequest) 
     values: list = [tenant.pk, *strings]
     if request.cursor is not None:
         return _cursor_page(statements, values, request)
-    if request.count == 0:
-        return Page(statements.count(values), [], request.start_index)
     offset = request.start_index - 1
+    if request.count == 0 or offset > MAX_OFFSET:
+        return Page(statements.count(values), [], request.start_index)
     if offset == 0:
         items = statements.first_page(values)
         ids = [item.pk for item in items]

@@ -14,7 +14,9 @@ from ..scim.schema import USER_RESOURCE_TYPE, USER_SCHEMA
 from . import groups
 from .changes import Operation, record
 from .common import (
+    Needs,
     Patcher,
+    Written,
     check_version,
     get_one,
     mark_changed,
@@ -23,6 +25,7 @@ from .common import (
     retry_on_deadlock,
     touch,
     unique,
+    written,
 )
 from .listing import ListRequest, Page, list_page
 from .query import Source
@@ -78,8 +81,12 @@ def get(tenant: Tenant, user_id: str, *, for_update: bool = False) -> User:
 
 @retry_on_deadlock
 @transaction.atomic
-def create(tenant: Tenant, document: dict) -> User:
-    """Store a new user; a userName already taken in the tenant is a 409 `uniqueness`."""
+def create(tenant: Tenant, document: dict, needs: Needs | None = None) -> Written:
+    """Store a new user; a userName already taken in the tenant is a 409 `uniqueness`.
+
+    A new user belongs to no group yet: whatever the answer shows (`needs`), it has no
+    related attribute to read.
+    """
     now = timezone.now()
     user = User(
         tenant=tenant, data=document, created=now, last_modified=now, **columns_for(document)
@@ -88,29 +95,43 @@ def create(tenant: Tenant, document: dict) -> User:
         insert([user])
     insert(value_rows(user))
     record(user, Operation.CREATE, None)
-    return user
+    return Written(user)
 
 
 @retry_on_deadlock
 @transaction.atomic
-def replace(tenant: Tenant, user_id: str, document: dict, expected_version=None) -> User:
-    """Replace the user's document (RFC 7644 §3.5.1); nothing moves when nothing changed."""
-    user = get(tenant, user_id, for_update=True)
-    check_version(user, expected_version)
-    return _write(user, document, Operation.REPLACE)
+def replace(
+    tenant: Tenant, user_id: str, document: dict, expected_version=None, needs: Needs | None = None
+) -> Written:
+    """Replace the user's document (RFC 7644 §3.5.1); nothing moves when nothing changed.
 
-
-@retry_on_deadlock
-@transaction.atomic
-def patch(tenant: Tenant, user_id: str, operations: Patcher, expected_version=None) -> User:
-    """Apply PATCH operations to the user's current document, under its row lock.
-
-    The operations run on the document as it is once locked, so concurrent PATCHes of one
-    user apply one after the other and none is lost (RFC 7644 §3.5.2).
+    The `groups` the answer shows (`needs`) are read before the transaction ends.
     """
     user = get(tenant, user_id, for_update=True)
     check_version(user, expected_version)
-    return _write(user, operations(user.data).document, Operation.PATCH)
+    return written(tenant, _write(user, document, Operation.REPLACE), related, needs)
+
+
+@retry_on_deadlock
+@transaction.atomic
+def patch(
+    tenant: Tenant,
+    user_id: str,
+    operations: Patcher,
+    expected_version=None,
+    needs: Needs | None = None,
+) -> Written:
+    """Apply PATCH operations to the user's current document, under its row lock.
+
+    The operations run on the document as it is once locked, so concurrent PATCHes of one
+    user apply one after the other and none is lost (RFC 7644 §3.5.2). The `groups` the
+    answer shows (`needs`) are read before the transaction ends.
+    """
+    user = get(tenant, user_id, for_update=True)
+    check_version(user, expected_version)
+    return written(
+        tenant, _write(user, operations(user.data).document, Operation.PATCH), related, needs
+    )
 
 
 def _write(user: User, document: dict, operation: Operation) -> User:

@@ -7,16 +7,13 @@ import contextlib
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from tests.conftest import ERROR_SCHEMA, SCIM_JSON, USER_SCHEMA
-from tests.live.conftest import ROOT, _free_port, _wait_for
+from tests.conftest import ERROR_SCHEMA, SCIM_JSON, USER_SCHEMA, _free_port, serve
 
 pytestmark = pytest.mark.live
 
@@ -215,25 +212,11 @@ def server_through_cable(live_client):
     database = urlsplit(os.environ["DATABASE_URL"])
     cable = Cable(database)
     user = f"{database.username}:{database.password}" if database.password else database.username
-    name = connection.settings_dict["NAME"]
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scimserver.server"],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "DATABASE_URL": f"postgresql://{user}@127.0.0.1:{cable.port}/{name}",
-            "LOG_LEVEL": "ERROR",
-            "PORT": str(port),
-            "WEB_CONCURRENCY": "1",
-        },
-    )
+    url = f"postgresql://{user}@127.0.0.1:{cable.port}/{connection.settings_dict['NAME']}"
     try:
-        _wait_for(port, process)
-        yield f"http://127.0.0.1:{port}", cable
+        with serve(url, workers=1) as base:
+            yield base, cable
     finally:
-        process.terminate()
-        process.wait(timeout=30)
         cable.cut()
 
 

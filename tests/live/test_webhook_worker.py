@@ -12,8 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from provisioning.models import WebhookDelivery
-from tests.conftest import patch_body, user_body
-from tests.live.conftest import ROOT
+from tests.conftest import ROOT, patch_body, user_body
 from tests.receiver import Receiver
 from tests.test_webhooks import run
 
