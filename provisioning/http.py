@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 
 import orjson
+from django.core.exceptions import SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.views import defaults
@@ -74,14 +75,18 @@ def error_response(
 
 
 def negotiate(accept: str | None) -> str:
-    """Return the media type to answer in: SCIM's own unless the client asks only for
-    application/json (RFC 7644 §8.1); 406 when it accepts neither."""
+    """Return the media type to answer in: SCIM's own unless the client prefers
+    application/json (RFC 7644 §8.1); 406 when it accepts neither.
+
+    Each type takes the quality of the most specific range that names it, so
+    `application/scim+json;q=0, */*` refuses SCIM's type (RFC 9110 §12.5.1); at equal
+    quality SCIM's type wins.
+    """
     if not accept:
         return SCIM_JSON
-    best, best_q = None, 0.0
+    ranges = []
     for item in accept.split(","):
         media_range, *params = (part.strip() for part in item.split(";"))
-        media_range = media_range.lower()
         quality = 1.0
         for param in params:
             name, _, value = param.partition("=")
@@ -89,19 +94,24 @@ def negotiate(accept: str | None) -> str:
                 try:
                     quality = float(value)
                 except ValueError:
-                    quality = 0.0
-        if media_range in ("*/*", "application/*", SCIM_JSON):
-            candidate = SCIM_JSON
-        elif media_range == JSON:
-            candidate = JSON
-        else:
-            continue
-        # The highest quality wins; at equal quality, the first listed.
-        if quality > best_q:
-            best, best_q = candidate, quality
-    if best is None:
+                    quality = -1.0
+        if 0.0 <= quality <= 1.0:  # a range with a malformed weight counts for nothing
+            ranges.append((media_range.lower(), quality))
+    scim, plain = _quality(ranges, SCIM_JSON), _quality(ranges, JSON)
+    if max(scim, plain) <= 0:
         raise errors.NotAcceptable()
-    return best
+    return SCIM_JSON if scim >= plain else JSON
+
+
+def _quality(ranges: list[tuple[str, float]], media_type: str) -> float:
+    """Return the quality that the most specific of `ranges` gives `media_type`."""
+    specificity = {media_type: 3, media_type.split("/")[0] + "/*": 2, "*/*": 1}
+    best = (0, 0.0)
+    for media_range, quality in ranges:
+        rank = specificity.get(media_range, 0)
+        if rank > best[0]:
+            best = (rank, quality)
+    return best[1]
 
 
 def bearer_secret(request: HttpRequest) -> str:
@@ -124,7 +134,7 @@ class Unauthenticated(errors.Unauthorized):
 
 class ServiceUnavailable(errors.SCIMError):
     status = 503
-    default_detail = "The service cannot reach its database; try again shortly."
+    default_detail = "The database is unavailable or overloaded; try again shortly."
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
@@ -216,8 +226,12 @@ class Endpoint:
             if isinstance(error, errors.MethodNotAllowed):
                 headers["Allow"] = ", ".join(self.allowed)
             return error_response(error, media_type, headers)
+        except SuspiciousOperation:
+            # Django refuses what it deems an attack on itself, e.g. too many query parameters.
+            error = errors.SCIMError("The request was refused: it exceeds a limit of the server.")
+            return error_response(error, media_type)
         except (OperationalError, InterfaceError):
-            logger.warning("The database is unreachable", exc_info=True)
+            logger.warning("The database is unavailable", exc_info=True)
             error = ServiceUnavailable()
             return error_response(error, media_type, error.headers)
         except Exception:

@@ -33,7 +33,7 @@ def send(client, method: str, path: str):
 )
 def test_unknown_route_is_scim_404(scim, method, path):
     """Any method on a path under /scim/v2 that names no endpoint is a SCIM 404 (RFC 7644
-    §3.12), not Django's HTML page nor DRF's OPTIONS metadata."""
+    §3.12), not Django's HTML page nor a framework's OPTIONS metadata."""
     response = send(scim, method, path)
 
     if method == "head":
@@ -81,7 +81,9 @@ def test_method_not_allowed_is_scim_405_with_allow(scim, method, path, allowed):
 
 
 @pytest.mark.parametrize(
-    "accept", ["text/html", "application/xml", "text/plain"], ids=["html", "xml", "text"]
+    "accept",
+    ["text/html", "application/xml", "text/plain", "application/*;q=0", "*/*;q=2"],
+    ids=["html", "xml", "text", "all-refused", "weight-out-of-range"],
 )
 def test_unacceptable_accept_is_scim_406(scim, accept):
     """An Accept header the server cannot satisfy is a 406, answered in SCIM JSON
@@ -229,8 +231,21 @@ def test_unexpected_exception_is_generic_500_and_logged(scim, make_user, monkeyp
         (None, SCIM_JSON),
         ("application/scim+json, application/json;q=0.5", SCIM_JSON),
         ("text/html, application/json;q=0.9", "application/json"),
+        ("application/scim+json;q=0, */*", "application/json"),
+        ("application/json, application/scim+json", SCIM_JSON),
+        ("application/json;q=0.5, application/*;q=0.8", SCIM_JSON),
     ],
-    ids=["scim", "json", "any", "none", "scim-preferred", "json-fallback"],
+    ids=[
+        "scim",
+        "json",
+        "any",
+        "none",
+        "scim-preferred",
+        "json-fallback",
+        "scim-refused",
+        "equal-prefers-scim",
+        "wildcard-weighs-more",
+    ],
 )
 def test_response_media_type_follows_accept(scim, make_user, accept, answered):
     """Responses are application/scim+json unless the client asks only for application/json
@@ -274,3 +289,11 @@ def test_errors_in_application_json_when_asked(scim):
     assert response["Content-Type"].startswith("application/json")
     assert response.json()["schemas"] == [ERROR_SCHEMA]
     assert response.json()["status"] == "404"
+
+
+def test_too_many_query_parameters_is_a_scim_400(scim):
+    """Django refuses over 1000 query parameters as suspicious; the client gets a SCIM 400,
+    not a 500."""
+    response = scim.get("/Users?" + "&".join(f"a{i}=1" for i in range(1001)))
+
+    assert_scim_error(response, 400)
