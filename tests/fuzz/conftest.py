@@ -46,7 +46,7 @@ settings.register_profile(
 settings.register_profile(
     "long",
     parent=settings.get_profile("default"),
-    max_examples=int(os.environ.get("FUZZ_EXAMPLES") or 0) or 1,
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES") or 12000),
     derandomize=False,
     # A derandomized profile keeps no examples; this one keeps failures, to replay them first.
     database=DirectoryBasedExampleDatabase(ROOT / ".hypothesis" / "examples"),
