@@ -37,7 +37,7 @@ logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 settings.register_profile(
     "default",
-    max_examples=60,
+    max_examples=100,
     deadline=None,
     derandomize=True,
     # One live server and one tenant serve all the examples of a test, on purpose.
