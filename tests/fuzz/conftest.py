@@ -37,7 +37,7 @@ logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 settings.register_profile(
     "default",
-    max_examples=60,
+    max_examples=100,
     deadline=None,
     derandomize=True,
     # One live server and one tenant serve all the examples of a test, on purpose.
@@ -46,7 +46,7 @@ settings.register_profile(
 settings.register_profile(
     "long",
     parent=settings.get_profile("default"),
-    max_examples=int(os.environ.get("FUZZ_EXAMPLES") or 0) or 1,
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES") or 12000),
     derandomize=False,
     # A derandomized profile keeps no examples; this one keeps failures, to replay them first.
     database=DirectoryBasedExampleDatabase(ROOT / ".hypothesis" / "examples"),
