@@ -54,7 +54,9 @@ class DiscoveryView(Endpoint):
         # cannot believe the results matched it.
         if "filter" in request.GET:
             raise errors.Forbidden("Filtering is not supported on discovery endpoints.")
-        key = (base_url(request), item_id, app_settings.get("MAX_RESULTS"))
+        # Everything the documents are built from: the settings they advertise, and the URL.
+        settings = (app_settings.get("MAX_RESULTS"), app_settings.get("DEFAULT_COUNT"))
+        key = (base_url(request), item_id, settings)
         body = self.rendered.get(key)
         if body is None:
             body = self.rendered[key] = json_bytes(self.document(base_url(request), item_id))
