@@ -115,18 +115,22 @@ def chunked(payload: bytes, size: int = 7) -> bytes:
     return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
 
 
-def test_chunked_body_is_read(live_server_url, live_client):
-    """A body sent with Transfer-Encoding: chunked (RFC 9112 §7.1) is a body like any other."""
-    token = live_client.headers["Authorization"]
-    payload = json.dumps({"schemas": [USER_SCHEMA], "userName": "chunky"}).encode()
-    raw = request(
+def chunked_post(live_client, payload: bytes, size: int) -> bytes:
+    """Return a POST /Users of `payload` in chunks of `size` bytes, with the client's token."""
+    return request(
         "POST",
         "/scim/v2/Users",
-        f"Authorization: {token}",
+        f"Authorization: {live_client.headers['Authorization']}",
         f"Content-Type: {SCIM_JSON}",
         "Transfer-Encoding: chunked",
-        body=chunked(payload),
+        body=chunked(payload, size),
     )
+
+
+def test_chunked_body_is_read(live_server_url, live_client):
+    """A body sent with Transfer-Encoding: chunked (RFC 9112 §7.1) is a body like any other."""
+    payload = json.dumps({"schemas": [USER_SCHEMA], "userName": "chunky"}).encode()
+    raw = chunked_post(live_client, payload, 7)
 
     status, _, body = exchange(live_server_url, raw)
 
@@ -136,18 +140,10 @@ def test_chunked_body_is_read(live_server_url, live_client):
 
 def test_oversized_chunked_body_is_413(live_server_url, live_client):
     """The payload limit holds for chunked bodies too, though they announce no length."""
-    token = live_client.headers["Authorization"]
     payload = json.dumps(
         {"schemas": [USER_SCHEMA], "userName": "big", "displayName": "x" * (11 * 1024 * 1024)}
     ).encode()
-    raw = request(
-        "POST",
-        "/scim/v2/Users",
-        f"Authorization: {token}",
-        f"Content-Type: {SCIM_JSON}",
-        "Transfer-Encoding: chunked",
-        body=chunked(payload, 1024 * 1024),
-    )
+    raw = chunked_post(live_client, payload, 1024 * 1024)
 
     assert_scim_error_over_http(exchange(live_server_url, raw), 413)
     assert (
