@@ -25,12 +25,18 @@ DELETE = ChangeRecord.Operation.DELETE
 NAME_MAX = 150  # Django's username, first_name, last_name and group name
 
 
+def syncs(model: type[User | Group]) -> bool:
+    """Return whether writes of `model` bring a linked Django user or group in step."""
+    return app_settings.get("SYNC_AUTH_USERS" if model is User else "SYNC_AUTH_GROUPS")
+
+
 def sync(obj: User | Group, change: ChangeRecord, added, removed) -> None:
     """Bring the linked Django user or group of `obj` in step with `change`, if enabled."""
+    if not syncs(type(obj)):
+        return
     if isinstance(obj, User):
-        if app_settings.get("SYNC_AUTH_USERS"):
-            _sync_user(obj, change)
-    elif app_settings.get("SYNC_AUTH_GROUPS"):
+        _sync_user(obj, change)
+    else:
         _sync_group(obj, change, added, removed)
 
 

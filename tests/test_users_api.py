@@ -13,6 +13,7 @@ from tests.conftest import (
     PATCH_SCHEMA,
     USER_SCHEMA,
     assert_scim_error,
+    patch_body,
     user_body,
 )
 
@@ -826,16 +827,40 @@ def test_list_query_count(scim, five_users, django_assert_num_queries):
     assert response.json()["totalResults"] == 5
 
 
-def test_create_query_count(scim, make_user, django_assert_num_queries):
-    """POST /Users costs a fixed number of queries."""
-    make_user("warm-up")  # writes the token's last_used_at, which then holds for a minute
-    # 1. token by digest  2. SAVEPOINT (the create's transaction, nested in the test's)
-    # 3. INSERT the user  4. INSERT its change record and, in the same statement, its
-    # webhook events (none here)  5. RELEASE SAVEPOINT. A user just created is in no group,
-    # so its `groups` need no query.
-    with django_assert_num_queries(5):
-        response = scim.post("/Users", user_body("bjensen"))
-    assert response.status_code == 201
+def test_a_patch_whose_user_moved_meanwhile_is_applied_again_under_the_lock(
+    scim, make_user, monkeypatch
+):
+    """A user is read without a lock and written only if its version has not moved; when
+    another write came in between, the PATCH is applied again to the user as that write left
+    it, under the row lock: both changes are kept and the version moves once for each."""
+    from provisioning.models import User
+    from provisioning.storage import users
+
+    user = make_user("alice")
+    read = users.get
+
+    def read_then_someone_writes(tenant, user_id, *, for_update=False):
+        found = read(tenant, user_id, for_update=for_update)
+        if not for_update:  # the concurrent write lands right after the optimistic read
+            stored = User.objects.get(pk=user_id)
+            stored.data = {**stored.data, "title": "Set meanwhile"}
+            stored.version += 1
+            stored.save()
+        return found
+
+    monkeypatch.setattr(users, "get", read_then_someone_writes)
+    response = scim.patch(
+        f"/Users/{user['id']}", patch_body({"op": "replace", "path": "nickName", "value": "Al"})
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["nickName"], body["title"], body["meta"]["version"]) == (
+        "Al",
+        "Set meanwhile",
+        'W/"3"',
+    )
+    assert response["ETag"] == 'W/"3"'
+    assert scim.get(f"/Users/{user['id']}").json() == body
 
 
 def test_patch_without_value_changes_keeps_the_value_rows(scim, make_user):

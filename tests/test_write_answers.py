@@ -12,8 +12,9 @@ from tests.conftest import group_body, patch_body, streamed_json, user_body
 
 @pytest.fixture
 def outage_after_commit(monkeypatch):
-    """Return a context manager under which every query fails once a transaction has
-    committed: the database becomes unreachable right after a write's COMMIT."""
+    """Return a context manager under which every query fails once a write has committed:
+    the database becomes unreachable right after a write's COMMIT, or right after a write
+    that is one statement outside a transaction (its change record commits with it)."""
     connection = connections[DEFAULT_DB_ALIAS]
 
     @contextmanager
@@ -27,9 +28,13 @@ def outage_after_commit(monkeypatch):
             committed = True
 
         def execute(execute_, sql, params, many, context):
+            nonlocal committed
             if committed:
                 raise OperationalError("the database is unreachable")
-            return execute_(sql, params, many, context)
+            result = execute_(sql, params, many, context)
+            if "provisioning_changerecord" in sql and not connection.in_atomic_block:
+                committed = True
+            return result
 
         with monkeypatch.context() as patched, connection.execute_wrapper(execute):
             patched.setattr(connection, "commit", commit_then_fail)

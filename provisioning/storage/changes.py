@@ -3,10 +3,11 @@ request, written in the write's own transaction (so a write that fails records n
 what follows a change: its webhook events in the outbox, in the same transaction, and the
 signals that tell the host application once that transaction has committed.
 
-Every write of the stores calls `record` once, after its rows are written. It costs one SQL
-statement: the INSERT of the change record, with the INSERT ... SELECT that writes the
-change's events into the outbox (one row per event and endpoint that wants it, none when the
-tenant has no endpoint) as a data-modifying CTE of the same statement. With
+Every write of the stores calls `record` once. It costs at most one SQL statement: the INSERT
+of the change record, with the INSERT ... SELECT that writes the change's events into the
+outbox (one row per event and endpoint that wants it, none when the tenant has no endpoint)
+as a data-modifying CTE of the same statement; a store may send its own write in that
+statement too, which then costs no statement more than the write alone. With
 `SCIM_SYNC_AUTH_USERS` or `SCIM_SYNC_AUTH_GROUPS` on, the linked Django user or group is
 brought in step too (`provisioning.authsync`), in the same transaction.
 """
@@ -25,6 +26,7 @@ from ..events import event_types
 from ..models import ChangeRecord, Group, User
 from ..scim.changes import MEMBERS, diff, new_values
 from ..scim.schema import GROUP_RESOURCE_TYPE, USER_RESOURCE_TYPE
+from .statements import Together
 
 Operation = ChangeRecord.Operation
 
@@ -47,31 +49,30 @@ SIGNALS = {
 logger = logging.getLogger(__name__)
 
 # The ORM has neither INSERT ... SELECT nor writable CTEs, and a write should pay one round
-# trip for all this. The record's columns come from the model; the second part fans the
+# trip for all this. The record's columns come from the model; the outbox part fans the
 # change's events out to the tenant's endpoints that want them (`user.*` matches every user
-# event), in event order.
+# event), in event order. Both are parts of one statement (`Together`), with the write itself
+# when the store sends that along: then `{source}` makes the record depend on it.
 RECORD_FIELDS = [f for f in ChangeRecord._meta.concrete_fields if not f.primary_key]
-RECORD_AND_OUTBOX = f"""
-    WITH change AS (
-        INSERT INTO provisioning_changerecord ({", ".join(f.column for f in RECORD_FIELDS)})
-        VALUES ({", ".join(["%s"] * len(RECORD_FIELDS))})
-        RETURNING id
-    ), outbox AS (
-        INSERT INTO provisioning_webhookdelivery
-            (tenant_id, endpoint_id, event_id, event_type, resource_id, data, created, status,
-             attempts, next_attempt_at, last_error)
-        SELECT endpoint.tenant_id, endpoint.id, (event.value->>'id')::uuid,
-               event.value->>'type', %s, %s::jsonb, %s, 'pending', 0, %s, ''
-        FROM provisioning_webhookendpoint AS endpoint,
-             jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS event(value, n)
-        WHERE endpoint.tenant_id = %s
-          AND EXISTS (
-              SELECT 1 FROM unnest(endpoint.events) AS wanted
-              WHERE event.value->>'type' LIKE replace(wanted, '*', '%%')
-          )
-        ORDER BY event.n, endpoint.id
-    )
-    SELECT id FROM change
+CHANGE = f"""
+    INSERT INTO provisioning_changerecord ({", ".join(f.column for f in RECORD_FIELDS)})
+    SELECT {", ".join(["%s"] * len(RECORD_FIELDS))} {{source}}
+    RETURNING id
+"""
+OUTBOX = """
+    INSERT INTO provisioning_webhookdelivery
+        (tenant_id, endpoint_id, event_id, event_type, resource_id, data, created, status,
+         attempts, next_attempt_at, last_error)
+    SELECT endpoint.tenant_id, endpoint.id, (event.value->>'id')::uuid,
+           event.value->>'type', %s, %s::jsonb, %s, 'pending', 0, %s, ''
+    FROM change, provisioning_webhookendpoint AS endpoint,
+         jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS event(value, n)
+    WHERE endpoint.tenant_id = %s
+      AND EXISTS (
+          SELECT 1 FROM unnest(endpoint.events) AS wanted
+          WHERE event.value->>'type' LIKE replace(wanted, '*', '%%')
+      )
+    ORDER BY event.n, endpoint.id
 """
 
 
@@ -82,13 +83,18 @@ def record(
     *,
     added: Sequence = (),
     removed: Sequence = (),
-) -> ChangeRecord:
+    write: Together | None = None,
+) -> ChangeRecord | None:
     """Record that `operation` changed `obj` from the document `before` to its current one,
     and queue its webhook events.
 
     `added` and `removed` are the ids of the members a group write added and removed. A PATCH
     of a group that only added members is recorded as `member_add`, one that only removed
     members as `member_remove`.
+
+    `write` is the write itself, not yet sent, whose part `resource` returns the written row:
+    the record joins it in one statement, and exists only if that row was written. None is
+    returned when it was not (a guarded UPDATE that found another write had come first).
     """
     after = None if operation == Operation.DELETE else obj.data
     changes = diff(RESOURCE_TYPES[type(obj)], before, after)
@@ -117,9 +123,14 @@ def record(
         version=obj.version,
         changes=changes,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(RECORD_AND_OUTBOX, _parameters(obj, change))
-        (change.pk,) = cursor.fetchone()
+    statement = write or Together()
+    columns, events = _parameters(obj, change)
+    statement.add("change", CHANGE.format(source="FROM resource" if write else ""), columns)
+    statement.add("outbox", OUTBOX, events)
+    rows = statement.rows("SELECT id FROM change")
+    if not rows:
+        return None
+    (change.pk,) = rows[0]
     change._state.adding = False
     change._state.db = connection.alias
     authsync.sync(obj, change, added, removed)
@@ -127,8 +138,8 @@ def record(
     return change
 
 
-def _parameters(obj: User | Group, change: ChangeRecord) -> list:
-    """Return the parameters of RECORD_AND_OUTBOX: the record's columns, then its events."""
+def _parameters(obj: User | Group, change: ChangeRecord) -> tuple[list, list]:
+    """Return the parameters of CHANGE (the record's columns) and of OUTBOX (its events)."""
     columns = [
         field.get_db_prep_save(getattr(change, field.attname), connection)
         for field in RECORD_FIELDS
@@ -143,8 +154,7 @@ def _parameters(obj: User | Group, change: ChangeRecord) -> list:
         "changes": {} if change.operation == Operation.DELETE else new_values(change.changes),
     }
     events = [{"id": str(uuid.uuid4()), "type": event_type} for event_type in types]
-    return [
-        *columns,
+    return columns, [
         change.resource_id,
         json.dumps(data, cls=DjangoJSONEncoder),
         change.created,

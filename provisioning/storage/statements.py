@@ -9,6 +9,8 @@ connection as well.
 
 `Slot(i)` stands for the i-th parameter of a statement while it is compiled. The writes of a
 resource (`insert`, `update`) are built once per model from its fields, for the same reason.
+A write that touches several tables is sent as one statement (`Together`): each round trip
+costs the server more CPU than the SQL it carries.
 """
 
 from __future__ import annotations
@@ -96,10 +98,54 @@ def insert(objs: Sequence[Model]) -> None:
 
 def update(obj: Model) -> None:
     """UPDATE every column of a row from `obj`, as `Model.save()` would."""
+    sql, params = _update(obj)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _update(obj: Model) -> tuple[str, list]:
     sql, fields = _update_sql(type(obj))
     params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, obj.pk])
+    return sql, [*params, obj.pk]
+
+
+def inserted_row(obj: Model) -> tuple[str, list]:
+    """Return the INSERT of `obj`'s row, RETURNING its key, and its parameters."""
+    sql, fields = _insert_row_sql(type(obj))
+    return sql, [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+
+
+def updated_row(obj: Model, column: str, expected) -> tuple[str, list]:
+    """Return the UPDATE of every column of `obj`'s row, made only while `column` still holds
+    `expected` (RETURNING its key, so no row back means another write came first), and its
+    parameters."""
+    sql, params = _update(obj)
+    key = connection.ops.quote_name(obj._meta.pk.column)
+    return f"{sql} AND {connection.ops.quote_name(column)} = %s RETURNING {key}", [
+        *params,
+        expected,
+    ]
+
+
+class Together:
+    """Writes sent as one SQL statement, each part a data-modifying CTE (`WITH part AS
+    (INSERT ...)`): one round trip, and atomic without a transaction of its own.
+
+    Every part runs on the same snapshot, so no part sees the rows another writes; a part
+    that depends on another reads that one's RETURNING rows (`... FROM resource`).
+    """
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.params: list = []
+
+    def add(self, name: str, sql: str, params: Sequence = ()) -> None:
+        self.parts.append(f"{name} AS ({sql})")
+        self.params.extend(params)
+
+    def rows(self, select: str) -> list[tuple]:
+        """Run the parts, then `select` (which may read their RETURNING rows); return its rows."""
+        return fetch(f"WITH {', '.join(self.parts)} {select}", self.params)
 
 
 @functools.cache
@@ -110,6 +156,16 @@ def _insert_sql(model: type[Model]) -> tuple[str, tuple]:
     arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
     table = quote(model._meta.db_table)
     return f"INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({arrays})", fields
+
+
+@functools.cache
+def _insert_row_sql(model: type[Model]) -> tuple[str, tuple]:
+    fields = tuple(f for f in model._meta.concrete_fields if not isinstance(f, AutoFieldMixin))
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    values = ", ".join(["%s"] * len(fields))
+    table, key = quote(model._meta.db_table), quote(model._meta.pk.column)
+    return f"INSERT INTO {table} ({columns}) VALUES ({values}) RETURNING {key}", fields
 
 
 @functools.cache

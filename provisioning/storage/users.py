@@ -5,11 +5,15 @@ module keeps the indexed columns in step with the document, turns constraint vio
 SCIM errors, and moves `version`/`lastModified` only when something changed.
 """
 
-from django.db import transaction
+from contextlib import nullcontext
+
+import orjson
+from django.db import connection, transaction
 from django.db.models import OuterRef, Q
 from django.utils import timezone
 
-from ..models import Group, Tenant, User, UserValue
+from .. import authsync
+from ..models import Group, Membership, Tenant, User, UserValue
 from ..scim.schema import USER_RESOURCE_TYPE, USER_SCHEMA
 from . import groups
 from .changes import Operation, record
@@ -25,11 +29,10 @@ from .common import (
     retry_on_deadlock,
     touch,
     unique,
-    written,
 )
 from .listing import ListRequest, Page, list_page
 from .query import Source
-from .statements import insert, update
+from .statements import Together, inserted_row, updated_row
 
 USERNAME_CONSTRAINT = "provisioning_user_username_ci_unique"
 
@@ -44,13 +47,26 @@ def columns_for(document: dict) -> dict:
     return columns
 
 
-def value_rows(user: User) -> list[UserValue]:
-    """Return one row per value of the user's multi-valued attributes, for filtering."""
-    return [
-        UserValue(tenant_id=user.tenant_id, user=user, attribute=key, position=i, element=element)
-        for key, values in _multi_values(user.data).items()
-        for i, element in enumerate(values)
-    ]
+# One row per value of the user's multi-valued attributes, for filtering, made by PostgreSQL
+# from those values as one JSON parameter (`_multi_values`) for the user that the statement's
+# `resource` part wrote.
+VALUE_ROWS = f"""
+    INSERT INTO {UserValue._meta.db_table} (tenant_id, user_id, attribute, position, element)
+    SELECT %s, resource.id, attribute.key, element.n - 1, element.value
+    FROM resource, jsonb_each(%s::jsonb) AS attribute,
+         jsonb_array_elements(attribute.value) WITH ORDINALITY AS element(value, n)
+"""
+DROP_VALUE_ROWS = (
+    f"DELETE FROM {UserValue._meta.db_table} WHERE user_id IN (SELECT id FROM resource)"
+)
+# The groups' `members` show their users' display names: a rename moves their versions.
+TOUCH_GROUPS = f"""
+    UPDATE {Group._meta.db_table} SET version = version + 1, last_modified = %s
+    WHERE id IN (
+        SELECT group_id FROM {Membership._meta.db_table}
+        WHERE user_id IN (SELECT id FROM resource)
+    )
+"""
 
 
 def _multi_values(document: dict) -> dict[str, list]:
@@ -80,40 +96,36 @@ def get(tenant: Tenant, user_id: str, *, for_update: bool = False) -> User:
 
 
 @retry_on_deadlock
-@transaction.atomic
 def create(tenant: Tenant, document: dict, needs: Needs | None = None) -> Written:
     """Store a new user; a userName already taken in the tenant is a 409 `uniqueness`.
 
-    A new user belongs to no group yet: whatever the answer shows (`needs`), it has no
-    related attribute to read.
+    The user's row, its value rows and its change record are one statement. A new user
+    belongs to no group yet: whatever the answer shows (`needs`), it has no related attribute
+    to read.
     """
     now = timezone.now()
     user = User(
         tenant=tenant, data=document, created=now, last_modified=now, **columns_for(document)
     )
-    with _unique_user_name(document):
-        insert([user])
-    insert(value_rows(user))
-    record(user, Operation.CREATE, None)
+    write = Together()
+    write.add("resource", *inserted_row(user))
+    write.add("value_rows", VALUE_ROWS, [tenant.pk, _values_json(document)])
+    with _syncing(), _unique_user_name(document):
+        record(user, Operation.CREATE, None, write=write)
     return Written(user)
 
 
 @retry_on_deadlock
-@transaction.atomic
 def replace(
     tenant: Tenant, user_id: str, document: dict, expected_version=None, needs: Needs | None = None
 ) -> Written:
-    """Replace the user's document (RFC 7644 §3.5.1); nothing moves when nothing changed.
-
-    The `groups` the answer shows (`needs`) are read before the transaction ends.
-    """
-    user = get(tenant, user_id, for_update=True)
-    check_version(user, expected_version)
-    return written(tenant, _write(user, document, Operation.REPLACE), related, needs)
+    """Replace the user's document (RFC 7644 §3.5.1); nothing moves when nothing changed."""
+    return _change(
+        tenant, user_id, lambda data: document, Operation.REPLACE, expected_version, needs
+    )
 
 
 @retry_on_deadlock
-@transaction.atomic
 def patch(
     tenant: Tenant,
     user_id: str,
@@ -121,40 +133,60 @@ def patch(
     expected_version=None,
     needs: Needs | None = None,
 ) -> Written:
-    """Apply PATCH operations to the user's current document, under its row lock.
-
-    The operations run on the document as it is once locked, so concurrent PATCHes of one
-    user apply one after the other and none is lost (RFC 7644 §3.5.2). The `groups` the
-    answer shows (`needs`) are read before the transaction ends.
-    """
-    user = get(tenant, user_id, for_update=True)
-    check_version(user, expected_version)
-    return written(
-        tenant, _write(user, operations(user.data).document, Operation.PATCH), related, needs
+    """Apply PATCH operations to the user's current document (RFC 7644 §3.5.2)."""
+    return _change(
+        tenant,
+        user_id,
+        lambda data: operations(data).document,
+        Operation.PATCH,
+        expected_version,
+        needs,
     )
 
 
-def _write(user: User, document: dict, operation: Operation) -> User:
-    """Store `document` as the user's, with its columns and value rows, if it differs."""
+def _change(tenant, user_id, new_document, operation, expected_version, needs) -> Written:
+    """Write the document that `new_document` makes of the user's current one.
+
+    Optimistically first: the user is read without a lock and written only if its version
+    has not moved meanwhile, in one statement with its value rows and change record. Every
+    change of what the user shows moves its version (a membership too), so the `groups` read
+    with it for the answer (`needs`) are those of the version written. If another write came
+    first, the user is read again under its row lock, where nothing can come between; so
+    concurrent writes of one user apply one after the other and none is lost.
+    """
+    for locked in (False, True):
+        with transaction.atomic() if locked else nullcontext():
+            user = get(tenant, user_id, for_update=locked)
+            check_version(user, expected_version)
+            shown = related(tenant, [user], needs).get(user.pk, {}) if needs else {}
+            if _write(user, new_document(user.data), operation):
+                return Written(user, shown)
+    raise AssertionError("a write under the row lock found the row moved")
+
+
+def _write(user: User, document: dict, operation: Operation) -> bool:
+    """Store `document` as the user's, with its columns and value rows, if it differs and
+    the user is still at the version read; return whether it was (or nothing was to write)."""
     if user.data == document:
-        return user
+        return True
     before = user.data
+    read_version = user.version
     renamed = document.get("displayName") != user.display_name
-    values_changed = _multi_values(document) != _multi_values(user.data)
+    values = _multi_values(document)
+    values_changed = values != _multi_values(before)
     for column, value in columns_for(document).items():
         setattr(user, column, value)
     user.data = document
     mark_changed(user)
-    with _unique_user_name(document):
-        update(user)
+    write = Together()
+    write.add("resource", *updated_row(user, "version", read_version))
     if renamed:
-        # The groups' `members` show the user's display name.
-        touch(Group, Q(memberships__user=user))
+        write.add("touched", TOUCH_GROUPS, [user.last_modified])
     if values_changed:  # not on a deactivation, say: only when a value row would differ
-        UserValue.objects.filter(user=user).delete()
-        insert(value_rows(user))
-    record(user, operation, before)
-    return user
+        write.add("dropped", DROP_VALUE_ROWS)
+        write.add("value_rows", VALUE_ROWS, [user.tenant_id, _values_json(document)])
+    with _syncing(), _unique_user_name(document):
+        return record(user, operation, before, write=write) is not None
 
 
 @retry_on_deadlock
@@ -166,6 +198,20 @@ def delete(tenant: Tenant, user_id: str, expected_version=None) -> None:
     touch(Group, Q(memberships__user=user))
     record(user, Operation.DELETE, user.data)
     user.delete()
+
+
+def _syncing():
+    """Return the transaction a write that is one statement needs: none on its own; a
+    savepoint inside another transaction (so that its failure leaves that one usable); a
+    transaction when its linked Django user is kept in step, which takes statements of its own."""
+    if connection.in_atomic_block or authsync.syncs(User):
+        return transaction.atomic()
+    return nullcontext()
+
+
+def _values_json(document: dict) -> str:
+    """Return the values of the document's multi-valued attributes as JSON (VALUE_ROWS)."""
+    return orjson.dumps(_multi_values(document)).decode()
 
 
 def related(tenant: Tenant, users: list[User], needs) -> dict:

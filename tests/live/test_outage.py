@@ -1,8 +1,8 @@
-"""A database outage that begins right after a write's COMMIT, over real HTTP (issue 8,
+"""A database outage that begins right after a write commits, over real HTTP (issue 8,
 defect 2): the write succeeded, so its answer says so, built from what its transaction read.
 
 The server reaches PostgreSQL here through `CutAfterCommit`, a proxy that drops each database
-connection the moment PostgreSQL has confirmed a COMMIT on it.
+connection the moment PostgreSQL has confirmed a commit on it.
 """
 
 import contextlib
@@ -34,11 +34,14 @@ def _receive(sock: socket.socket, size: int) -> bytes:
 
 class CutAfterCommit:
     """A proxy on a Unix socket in front of PostgreSQL that closes a connection as soon as
-    PostgreSQL has answered a COMMIT sent on it (the ReadyForQuery after it): to its client,
-    the database is gone right after the transaction committed.
+    PostgreSQL has answered a commit sent on it (the ReadyForQuery after it, outside any
+    transaction): to its client, the database is gone right after the write committed.
 
-    It reads only the framing of the PostgreSQL protocol: a startup packet, then messages of a
-    type byte and a length. psycopg sends COMMIT as a simple query ('Q').
+    A commit is a COMMIT, or a write that is a statement of its own outside a transaction (the
+    storage layer sends a user's write, with its change record, so). It reads only the framing
+    of the PostgreSQL protocol: a startup packet, then messages of a type byte and a length.
+    psycopg sends COMMIT as a simple query ('Q'), other statements as Parse ('P'), with a name
+    when prepared, and Bind ('B') naming the statement to run.
     """
 
     def __init__(self, database_url: str) -> None:
@@ -82,7 +85,8 @@ class CutAfterCommit:
                 header = _receive(server, 5)
                 body = _receive(server, struct.unpack("!I", header[1:])[0] - 4)
                 client.sendall(header + body)
-                if header[:1] == b"Z" and committed.is_set():
+                # ReadyForQuery's status: 'I' is outside a transaction.
+                if header[:1] == b"Z" and body[:1] == b"I" and committed.is_set():
                     self.cuts += 1
                     break
         for sock in (client, server):
@@ -92,14 +96,23 @@ class CutAfterCommit:
 
     @staticmethod
     def _forward_queries(client: socket.socket, server: socket.socket, committed) -> None:
+        statements: dict[bytes, bytes] = {}  # prepared statements' SQL, by name
         with contextlib.suppress(OSError):  # closed by either side
             length = _receive(client, 4)
             server.sendall(length + _receive(client, struct.unpack("!I", length)[0] - 4))
             while True:
                 header = _receive(client, 5)
                 body = _receive(client, struct.unpack("!I", header[1:])[0] - 4)
-                if header[:1] == b"Q" and body.lstrip().upper().startswith(b"COMMIT"):
+                kind = header[:1]
+                if kind == b"Q" and body.lstrip().upper().startswith(b"COMMIT"):
                     committed.set()
+                elif kind == b"P":
+                    name, query = body.split(b"\0")[:2]
+                    statements[name] = query
+                elif kind == b"B" and b"provisioning_changerecord" in statements.get(
+                    body.split(b"\0")[1], b""
+                ):
+                    committed.set()  # a write; it commits now unless a transaction is open
                 server.sendall(header + body)
 
 
