@@ -1,7 +1,7 @@
 """Listing resources: filter, sort and page a QuerySet (RFC 7644 §3.4.2, RFC 9865).
 
-Index paging (`startIndex`/`count`) reads one page with `OFFSET`/`LIMIT` over the ids, then the
-page's rows, and counts the matches with one SQL `COUNT` unless the page, not being full,
+Index paging (`startIndex`/`count`) reads one page with `OFFSET`/`LIMIT` over the ids and the
+page's rows with them, and counts the matches with one SQL `COUNT` unless the page, not being full,
 already tells the total. Cursor paging (RFC 9865) is keyset paging on the default order
 (creation time, then id): each page is an index range scan that costs the same wherever it
 starts. Every order ends with the id, so no two resources tie and pages neither skip nor
@@ -73,19 +73,10 @@ def list_page(model: type[Model], tenant, source: Source, request: ListRequest) 
     offset = request.start_index - 1
     if request.count == 0 or offset > MAX_OFFSET:
         return Page(statements.count(values), [], request.start_index)
-    if offset == 0:
-        items = statements.first_page(values)
-        ids = [item.pk for item in items]
-    else:
-        # A deep OFFSET would fetch every skipped row. Instead the page's ids come from the
-        # index alone (an index-only scan in the default order), and only those rows are read.
-        ids = statements.page_ids(values, offset)
-        rows = model.objects.in_bulk(ids)
-        items = [rows[pk] for pk in ids if pk in rows]  # less any deleted in between
+    items = statements.first_page(values) if offset == 0 else statements.page(values, offset)
     # A page that is not full ends the results, so it tells the total without a COUNT: an
-    # IdP's lookup by userName is one query, not two. (Judged by the ids the page had, not by
-    # the rows still there when read, which a concurrent delete may have thinned.)
-    if len(ids) < request.count and (ids or offset == 0):
+    # IdP's lookup by userName is one query, not two.
+    if len(items) < request.count and (items or offset == 0):
         total = offset + len(items)
     else:
         total = statements.count(values)
@@ -133,10 +124,31 @@ class _Statements:
         compiled = self._get("first", lambda: Compiled(self.ordered[: self.page_size]))
         return [instance(self.model, row) for row in compiled.rows(values)]
 
-    def page_ids(self, values: list, offset: int) -> list:
-        """Return the ids of the page at `offset` (compiled each time: OFFSET is in the SQL)."""
-        page = self.ordered.values_list("pk", flat=True)[offset : offset + self.page_size]
-        return [row[0] for row in Compiled(page).rows(values)]
+    def page(self, values: list, offset: int) -> list:
+        """Return the page at `offset`, however deep.
+
+        A deep OFFSET over whole rows would fetch every skipped row. Instead the page's ids
+        come from the index alone (an index-only scan in the default order), and only the
+        rows of those ids are read, in the same statement. The offset is a parameter, so the
+        statement is compiled once like the others.
+        """
+
+        def build() -> Compiled:
+            ids = Compiled(self.ordered.values_list("pk", flat=True))
+            if not ids.sql:  # no row can match
+                return ids
+            table = self.model._meta.db_table
+            columns = ", ".join(f'row."{f.column}"' for f in self.model._meta.concrete_fields)
+            ids.sql = (
+                f"SELECT {columns} FROM unnest(ARRAY({ids.sql} LIMIT {self.page_size} OFFSET %s))"
+                f' WITH ORDINALITY AS page(id, n) JOIN "{table}" AS row ON row.id = page.id'
+                " ORDER BY page.n"
+            )
+            ids.params = (*ids.params, Slot(len(values)))
+            return ids
+
+        compiled = self._get("page", build)
+        return [instance(self.model, row) for row in compiled.rows([*values, offset])]
 
     def count(self, values: list) -> int:
         def build() -> Compiled:
