@@ -40,7 +40,7 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["ALLOWED", "Dialect", "Leniency", "leniencies", "recognise"]
+__all__ = ["ALLOWED", "NO_LENIENCY", "Dialect", "Leniency", "leniencies", "recognise"]
 
 
 class Dialect(StrEnum):
@@ -90,8 +90,11 @@ class Leniency(StrEnum):
     EXTRA_SCHEMAS = "extra-schemas"
 
 
+# What the pure code reads by default: the letter of the RFCs.
+NO_LENIENCY: frozenset[Leniency] = frozenset()
+
 ALLOWED: dict[Dialect, frozenset[Leniency]] = {
-    Dialect.RFC: frozenset(),
+    Dialect.RFC: NO_LENIENCY,
     Dialect.OKTA: frozenset({Leniency.READ_ONLY_KEYS}),
     Dialect.ENTRA: frozenset(Leniency),
 }
@@ -106,6 +109,7 @@ _AUTO = {
     Dialect.ENTRA: _AUTO_ALWAYS | ALLOWED[Dialect.ENTRA],
 }
 
+_AUTO_NAME = Dialect.AUTO.value
 _OKTA_AGENT = "okta scim client"
 _ENTRA_AGENT = "microsoft azure ad scim provisioning"
 _ENTRA_FLAG = "aadoptscim062020"
@@ -120,8 +124,8 @@ def leniencies(
     For ``auto``, the request is recognised from its User-Agent, the names in its query
     string and, for a PATCH, its body.
     """
-    if dialect != Dialect.AUTO:
-        return ALLOWED[Dialect(dialect)]
+    if dialect != _AUTO_NAME:
+        return ALLOWED[dialect]
     return _AUTO[recognise(user_agent, query, patch_body)]
 
 

@@ -103,7 +103,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal
 
-from .dialect import Leniency
+from .dialect import NO_LENIENCY, Leniency
 from .errors import InvalidFilter, InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget
 from .filter import (
     And,
@@ -118,7 +118,6 @@ from .filter import (
     parse_patch_path,
 )
 from .resource import (
-    RFC,
     coerce_scalar,
     is_stored,
     parse_datetime,
@@ -208,7 +207,7 @@ def apply_patch(
     body: Any,
     *,
     row_attributes: frozenset[str] = frozenset(),
-    leniencies: frozenset[Leniency] = RFC,
+    leniencies: frozenset[Leniency] = NO_LENIENCY,
 ) -> PatchResult:
     """Return the result of applying the PATCH request `body` to the canonical `document`.
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .dialect import Leniency
+from .dialect import NO_LENIENCY, Leniency
 from .errors import InvalidSyntax, InvalidValue
 from .schema import COMMON_ATTRIBUTES, Attribute, ResourceType, Schema, Type
 from .schema import Mutability as Mut
@@ -27,11 +27,10 @@ from .schema import Mutability as Mut
 # Attributes a client sends but the server owns (RFC 7643 §3.1, §4.1.2 `groups`): ignored on
 # input, as RFC 7644 §3.5.1 says of read-only attributes in a replacement.
 _EXTERNAL_ID = COMMON_ATTRIBUTES["externalid"]
-RFC: frozenset[Leniency] = frozenset()
 
 
 def parse_resource(
-    body: Any, resource_type: ResourceType, leniencies: frozenset[Leniency] = RFC
+    body: Any, resource_type: ResourceType, leniencies: frozenset[Leniency] = NO_LENIENCY
 ) -> dict:
     """Return the canonical document for a POST or PUT body of `resource_type`.
 
@@ -170,7 +169,10 @@ def is_stored(attr: Attribute) -> bool:
 
 
 def parse_value(
-    attr: Attribute, value: Any, where: str | None = None, leniencies: frozenset[Leniency] = RFC
+    attr: Attribute,
+    value: Any,
+    where: str | None = None,
+    leniencies: frozenset[Leniency] = NO_LENIENCY,
 ) -> Any:
     """Return `value` checked and normalised for `attr`, or None when it is unassigned: null,
     an empty array, or a complex value with no stored member. PATCH (`patch.py`) reads
@@ -193,7 +195,10 @@ def parse_value(
 
 
 def parse_element(
-    attr: Attribute, value: Any, where: str | None = None, leniencies: frozenset[Leniency] = RFC
+    attr: Attribute,
+    value: Any,
+    where: str | None = None,
+    leniencies: frozenset[Leniency] = NO_LENIENCY,
 ) -> Any:
     """Return one value of `attr` (one element when `attr` is multi-valued), or None."""
     where = where or attr.name
@@ -226,7 +231,10 @@ def parse_element(
 
 
 def coerce_scalar(
-    attr: Attribute, value: Any, where: str | None = None, leniencies: frozenset[Leniency] = RFC
+    attr: Attribute,
+    value: Any,
+    where: str | None = None,
+    leniencies: frozenset[Leniency] = NO_LENIENCY,
 ) -> Any:
     """Return a simple (non-complex) value checked against `attr`'s type (RFC 7643 §2.3).
 
