@@ -33,7 +33,8 @@ from .storage import groups, users
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "created"]
+    list_display = ["slug", "name", "dialect", "created"]
+    list_filter = ["dialect"]
     search_fields = ["slug", "name"]
     prepopulated_fields = {"slug": ["name"]}
 

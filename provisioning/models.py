@@ -16,6 +16,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from .scim.dialect import Dialect
 from .scim.schema import USER_SCHEMA
 
 DEFAULT_TENANT_SLUG = "default"
@@ -33,10 +34,25 @@ class Tenant(models.Model):
 
     slug = models.SlugField(unique=True, help_text="Short name used in commands and logs.")
     name = models.CharField(max_length=200, help_text="Human-readable name of the connection.")
+    dialect = models.CharField(
+        max_length=8,
+        choices=[(d.value, d.value) for d in Dialect],
+        default=Dialect.AUTO.value,
+        help_text=(
+            "Which IdP departures from RFC 7644 this connection accepts: rfc (none), okta, "
+            "entra, or auto (recognise the IdP from its requests); see the README."
+        ),
+    )
     created = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(dialect__in=[d.value for d in Dialect]),
+                name="provisioning_tenant_dialect_known",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.slug

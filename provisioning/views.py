@@ -11,7 +11,7 @@ from django.urls import get_script_prefix
 
 from . import app_settings
 from .http import Endpoint, json_bytes, read_json, respond
-from .scim import discovery, errors
+from .scim import dialect, discovery, errors
 from .scim.patch import apply_patch
 from .scim.projection import Projection
 from .scim.resource import Meta, format_version, parse_resource, render_resource
@@ -112,6 +112,17 @@ def render_many(
     ]
 
 
+def leniencies(request, patch_body=None) -> frozenset[dialect.Leniency]:
+    """Return the IdP leniencies the request's connection reads it with (`scim/dialect.py`):
+    the tenant's dialect, arrived with the token's row, and for `auto` the request's signs."""
+    return dialect.leniencies(
+        request.token.tenant.dialect,
+        request.META.get("HTTP_USER_AGENT", ""),
+        request.GET,
+        patch_body,
+    )
+
+
 def projection_of(resource_type: ResourceType, params) -> Projection:
     """Return the `attributes`/`excludedAttributes` projection (RFC 7644 §3.4.2.5, §3.9)."""
     return Projection.from_params(
@@ -174,7 +185,7 @@ class ResourceListView(ResourceView):
     def post(self, request):
         # Every parameter is checked before anything is written.
         projection = projection_of(self.resource_type, request.GET)
-        document = parse_resource(read_json(request), self.resource_type)
+        document = parse_resource(read_json(request), self.resource_type, leniencies(request))
         written = self.store.create(request.token.tenant, document, needs=projection.needs)
         location = self.location(request, written.obj)
         return self.written_response(request, written, projection, 201, {"Location": location})
@@ -206,7 +217,7 @@ class ResourceDetailView(ResourceView):
 
     def put(self, request, resource_id):
         projection = projection_of(self.resource_type, request.GET)
-        document = parse_resource(read_json(request), self.resource_type)
+        document = parse_resource(read_json(request), self.resource_type, leniencies(request))
         written = self.store.replace(
             request.token.tenant, resource_id, document, _expected(request), needs=projection.needs
         )
@@ -215,13 +226,18 @@ class ResourceDetailView(ResourceView):
     def patch(self, request, resource_id):
         projection = projection_of(self.resource_type, request.GET)
         body = read_json(request)
+        read_with = leniencies(request, body)
         # RFC 7644 §3.5.2: 200 with the resource (subject to `attributes`), or 204.
         no_content = self.patch_no_content and "attributes" not in request.GET
         written = self.store.patch(
             request.token.tenant,
             resource_id,
             lambda document: apply_patch(
-                self.resource_type, document, body, row_attributes=self.row_attributes
+                self.resource_type,
+                document,
+                body,
+                row_attributes=self.row_attributes,
+                leniencies=read_with,
             ),
             _expected(request),
             needs=None if no_content else projection.needs,

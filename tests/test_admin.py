@@ -1,5 +1,6 @@
 """The Django admin: tokens are issued there with the secret shown once; provisioned users are
-searchable and read-only (the IdP owns them); tenants are listed."""
+searchable and read-only (the IdP owns them); tenants are listed, with their dialect, which
+is edited there."""
 
 import html
 import json
@@ -172,3 +173,19 @@ def test_tenant_changelist_lists_tenants(admin_client, make_tenant):
     assert response.status_code == 200
     slugs = {t.slug for t in response.context["cl"].result_list}
     assert {"default", "globex"} <= slugs
+
+
+def test_tenant_dialect_shown_and_edited(admin_client, tenant):
+    """The tenant list shows each connection's dialect; the change form edits it, and refuses
+    a dialect that does not exist."""
+    listing = admin_client.get("/admin/provisioning/tenant/").content.decode()
+    assert re.search(r'<td class="field-dialect">auto</td>', listing)
+    url = f"/admin/provisioning/tenant/{tenant.pk}/change/"
+    form = {"slug": tenant.slug, "name": tenant.name}
+
+    refused = admin_client.post(url, {**form, "dialect": "strict"})
+    assert refused.status_code == 200 and "dialect" in refused.context["adminform"].form.errors
+
+    assert admin_client.post(url, {**form, "dialect": "rfc"}).status_code == 302
+    tenant.refresh_from_db()
+    assert tenant.dialect == "rfc"

@@ -1,4 +1,6 @@
-"""Microsoft Entra ID's provisioning requests, in the shapes Entra sends them (shared/IDP-NOTES.md)."""
+"""Microsoft Entra ID's provisioning requests, in the shapes Entra sends them
+(shared/IDP-NOTES.md), to a connection in the `entra` dialect and in `auto`, with Entra's
+User-Agent and without (then `auto` recognises Entra by its PATCH bodies)."""
 
 import uuid
 
@@ -7,6 +9,22 @@ import pytest
 from tests.conftest import ENTERPRISE_SCHEMA, USER_SCHEMA, patch_body, streamed_json
 
 ENTRA_GROUP_SCHEMA = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
+# What GitHub's SCIM server recognises Entra by (provisioning/scim/dialect.py).
+ENTRA_USER_AGENT = "Microsoft Azure AD SCIM provisioning"
+
+
+@pytest.fixture(
+    autouse=True,
+    params=[("entra", ENTRA_USER_AGENT), ("auto", ENTRA_USER_AGENT), ("auto", None)],
+    ids=["entra", "auto", "auto-no-user-agent"],
+)
+def _entra_connection(request, tenant, scim):
+    """Make the `acme` tenant an Entra connection in the dialect of the parameter."""
+    dialect, user_agent = request.param
+    tenant.dialect = dialect
+    tenant.save(update_fields=["dialect"])
+    if user_agent:
+        scim.defaults["HTTP_USER_AGENT"] = user_agent
 
 
 def entra_user(upn="ryan3@example.onmicrosoft.com"):

@@ -1,6 +1,27 @@
-"""Okta's provisioning requests, in the shapes Okta sends them (shared/IDP-NOTES.md)."""
+"""Okta's provisioning requests, in the shapes Okta sends them (shared/IDP-NOTES.md), to a
+connection in the `okta` dialect and in `auto`, with Okta's User-Agent and without."""
+
+import pytest
 
 from tests.conftest import ENTERPRISE_SCHEMA, USER_SCHEMA, group_body, patch_body, streamed_json
+
+# Okta's "SCIM 2.0 Protocol Reference" shows this header on every request.
+OKTA_USER_AGENT = "Okta SCIM Client 1.0.0"
+
+
+@pytest.fixture(
+    autouse=True,
+    params=[("okta", OKTA_USER_AGENT), ("auto", OKTA_USER_AGENT), ("auto", None)],
+    ids=["okta", "auto", "auto-no-user-agent"],
+)
+def _okta_connection(request, tenant, scim):
+    """Make the `acme` tenant an Okta connection in the dialect of the parameter."""
+    dialect, user_agent = request.param
+    tenant.dialect = dialect
+    tenant.save(update_fields=["dialect"])
+    if user_agent:
+        scim.defaults["HTTP_USER_AGENT"] = user_agent
+
 
 OKTA_HEADERS = {
     "content_type": "application/scim+json; charset=utf-8",

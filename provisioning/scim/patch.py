@@ -33,31 +33,21 @@ request schema." A missing `value` for add or replace is ``invalidValue``: "A re
 missing". A malformed filter inside a path, or a filter naming an unknown sub-attribute, is
 ``invalidFilter``, which Table 9 lists for "PATCH (Path Filter)".
 
-Decisions and tolerated dialects (see /work/shared/IDP-NOTES.md), each taken where the RFC is
-silent or where a real IdP would otherwise fail to provision:
+Decisions, each taken where the RFC is silent:
 
-* `op` is matched case-insensitively (Entra sends ``Add``, ``Replace``, ``Remove``), and so are
-  the member names of the body and of each operation (RFC 7643 §2.1). A `path` of ``""`` counts
-  as no path.
-* Values are read exactly as `parse_resource` reads a POST body (`parse_value`): Entra's string
-  booleans (``"False"``), its bare-string `manager` id; read-only members inside a value
-  (`display` of a member, `manager.displayName`) are dropped, as RFC 7644 §3.5.1 does for PUT.
-  A `manager` sent as ``""`` or ``{"value": ""}`` (Entra's way to clear it) unassigns it, and a
-  ``null`` value in add or replace unassigns the target (RFC 7643 §2.5).
-* Without a path, the keys of `value` are attribute paths applied one by one: plain names,
-  extension URNs holding an object, and Entra's (``aadOptscim062020``) dotted and URN-qualified
-  keys (``"name.givenName"``, ``"urn:...:enterprise:2.0:User:employeeNumber"``). Keys naming
-  read-only attributes (Okta sends `id` with a group rename), `schemas`, or nothing the server
-  knows are ignored, as `parse_resource` ignores them. With an explicit `path`, an unknown
-  attribute is ``invalidPath`` and a read-only one ``mutability``.
+* The member names of the body and of each operation are case-insensitive (RFC 7643 §2.1). A
+  `path` of ``""`` counts as no path.
+* Values are read exactly as `parse_resource` reads a POST body (`parse_value`); read-only
+  members inside a value (`display` of a member, `manager.displayName`) are dropped, as RFC
+  7644 §3.5.1 does for PUT. A ``null`` value in add or replace unassigns the target (RFC 7643
+  §2.5).
+* Without a path, the keys of `value` name attributes applied one by one: attribute names and
+  extension URNs holding an object. Keys naming `schemas` or nothing the server knows are
+  ignored, as `parse_resource` ignores them. With an explicit `path`, an unknown attribute is
+  ``invalidPath`` and a read-only one ``mutability``.
 * A path naming a whole extension (``urn:...:enterprise:2.0:User``) targets the extension object:
   add and replace apply each attribute of `value` in turn (RFC 7644 §3.5.2.3: sub-attributes "not
   specified in the "value" parameter are left unchanged"), remove unassigns the extension.
-* Entra's filtered add and replace create the element when none matches; see `_add_or_replace`.
-* Entra removes members with ``{"op": "Remove", "path": "members", "value": [{"value": id}]}``:
-  a remove whose path has no filter but which carries a `value` removes only the values equal on
-  their `value` sub-attribute (or, without one, equal as a whole). An empty array removes
-  nothing; only a remove without a `value` (or with ``null``) removes all values.
 * Adding a value that is already present changes nothing (RFC 7644 §3.5.2.1: "If the target
   location already contains the value specified, no changes SHOULD be made"), which JumpCloud
   relies on when it repeats adds. Removing by a filter that matches nothing succeeds and changes
@@ -73,6 +63,27 @@ silent or where a real IdP would otherwise fail to provision:
   unassigned and is defined as a required attribute or a read-only attribute, the server SHALL
   return ... a "scimType" error code of "mutability"." An immutable attribute whose stored value
   changed is ``mutability`` too.
+
+The IdPs' departures from the RFC are read only when the connection's `leniencies` (see
+`dialect.py`) include them; without them, each gets the RFC's answer:
+
+* CAPITALISED_OPS: `op` in any case (Entra's ``Add``, ``Replace``, ``Remove``); else
+  ``invalidSyntax``.
+* STRING_BOOLEANS, BARE_VALUES, EMPTY_VALUE_UNASSIGNS: in values, as `parse_resource` reads
+  them (Entra's ``"False"``, a bare-string `manager` id, ``""`` or ``{"value": ""}`` to clear it).
+* PATH_KEYS: the keys of a path-less value may be attribute paths, resolved as an explicit
+  `path` is (Entra's ``aadOptscim062020`` sends ``"name.givenName"`` and
+  ``"urn:...:enterprise:2.0:User:employeeNumber"``); else such a key is ``invalidPath``.
+* READ_ONLY_KEYS: a key naming a read-only attribute is ignored (Okta sends `id` with a group
+  rename); else ``mutability``.
+* FILTERED_UPSERT: a filtered add or replace that matches nothing creates the element; see
+  `_add_or_replace`.
+* REMOVE_BY_VALUE: Entra removes members with ``{"op": "Remove", "path": "members", "value":
+  [{"value": id}]}``: a remove whose path has no filter but which carries a `value` removes
+  only the values equal on their `value` sub-attribute (or, without one, equal as a whole). An
+  empty array removes nothing; only a remove without a `value` (or with ``null``) removes all
+  values. Without the leniency such a remove is ``invalidSyntax``: RFC 7644 defines no `value`
+  for remove, and reading it as "remove every value" would empty the group.
 
 Attributes stored as rows (`row_attributes`, the caller passes ``{"members"}`` for Groups) are
 never read or written here: each operation on them becomes a `MemberChange`, in order. The engine
@@ -92,6 +103,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal
 
+from .dialect import NO_LENIENCY, Leniency
 from .errors import InvalidFilter, InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget
 from .filter import (
     And,
@@ -195,25 +207,27 @@ def apply_patch(
     body: Any,
     *,
     row_attributes: frozenset[str] = frozenset(),
+    leniencies: frozenset[Leniency] = NO_LENIENCY,
 ) -> PatchResult:
     """Return the result of applying the PATCH request `body` to the canonical `document`.
 
     `row_attributes` names the attributes the caller stores as rows; operations on them become
-    `MemberChange`s. Raise a `SCIMError` on the first operation that fails: RFC 7644 §3.5.2
-    makes the request atomic, so the caller then stores nothing.
+    `MemberChange`s. `leniencies` are the IdP departures from the RFC to read (none: the
+    letter of RFC 7644). Raise a `SCIMError` on the first operation that fails: RFC 7644
+    §3.5.2 makes the request atomic, so the caller then stores nothing.
     """
-    operations = _read_body(body)
-    patcher = _Patcher(resource_type, copy.deepcopy(document), row_attributes)
+    operations = _read_body(body, leniencies)
+    patcher = _Patcher(resource_type, copy.deepcopy(document), row_attributes, leniencies)
     for operation in operations:
         patcher.apply(operation)
-    result = _validated(resource_type, document, patcher.document, row_attributes)
+    result = _validated(resource_type, document, patcher.document, row_attributes, leniencies)
     return PatchResult(result, tuple(patcher.member_changes))
 
 
 # --- The request body ----------------------------------------------------------------------------
 
 
-def _read_body(body: Any) -> list[_Operation]:
+def _read_body(body: Any, leniencies: frozenset[Leniency]) -> list[_Operation]:
     """Return the operations of a PatchOp message (RFC 7644 §3.5.2), checked for structure."""
     if not isinstance(body, Mapping):
         raise InvalidSyntax("The request body must be a JSON object.")
@@ -229,18 +243,19 @@ def _read_body(body: Any) -> list[_Operation]:
     if len(operations) > MAX_OPERATIONS:
         # IdPs send one operation per attribute, or one per batch of members: a few dozen.
         raise InvalidValue(f"A PATCH may hold at most {MAX_OPERATIONS} operations.")
-    return [_read_operation(item, index) for index, item in enumerate(operations)]
+    return [_read_operation(item, index, leniencies) for index, item in enumerate(operations)]
 
 
-def _read_operation(item: Any, index: int) -> _Operation:
+def _read_operation(item: Any, index: int, leniencies: frozenset[Leniency]) -> _Operation:
     where = f"Operations[{index}]"
     if not isinstance(item, Mapping):
         raise InvalidSyntax(f"'{where}' must be a JSON object.")
     members = _members(item, where)
     op = members.get("op")
-    if not isinstance(op, str) or op.lower() not in _OPS:
+    if isinstance(op, str) and Leniency.CAPITALISED_OPS in leniencies:
+        op = op.lower()
+    if op not in _OPS:
         raise InvalidSyntax(f"'{where}.op' must be one of 'add', 'remove' or 'replace'.")
-    op = op.lower()
     path = members.get("path")
     if path is not None and not isinstance(path, str):
         raise InvalidSyntax(f"'{where}.path' must be a string.")
@@ -271,11 +286,16 @@ class _Patcher:
     """Apply operations one after another to `document`, a working copy."""
 
     def __init__(
-        self, resource_type: ResourceType, document: dict, row_attributes: frozenset[str]
+        self,
+        resource_type: ResourceType,
+        document: dict,
+        row_attributes: frozenset[str],
+        leniencies: frozenset[Leniency],
     ) -> None:
         self.resource_type = resource_type
         self.document = document
         self.row_attributes = frozenset(name.lower() for name in row_attributes)
+        self.leniencies = leniencies
         self.member_changes: list[MemberChange] = []
 
     def apply(self, operation: _Operation) -> None:
@@ -372,13 +392,16 @@ class _Patcher:
     def _resolve_key(self, key: str, extension: Schema | None) -> _Target | None:
         """Return the target a key of a no-path (or whole-extension) value names, or None.
 
-        Keys are attribute paths, resolved as an explicit `path` is (Entra sends
-        ``"name.givenName"`` and URN-qualified keys). None means the key is ignored: `schemas`,
-        read-only attributes, and anything the schema table does not know, as `parse_resource`
-        ignores them in a POST body. Inside a whole-extension value, unqualified keys name that
-        extension's attributes.
+        Keys are attribute names. With PATH_KEYS they may be attribute paths, resolved as an
+        explicit `path` is (Entra sends ``"name.givenName"`` and URN-qualified keys); without
+        it such a key is ``invalidPath``. None means the key is ignored: `schemas` and anything
+        the schema table does not know, as `parse_resource` ignores them in a POST body, and
+        read-only attributes with READ_ONLY_KEYS (``mutability`` without it). Inside a
+        whole-extension value, unqualified keys name that extension's attributes.
         """
         rt = self.resource_type
+        if key.lower() == "schemas":
+            return None
         if extension is None:
             whole = rt.extension(key)
             if whole is not None:
@@ -387,16 +410,30 @@ class _Patcher:
             patch_path = parse_patch_path(key)
         except (InvalidPath, InvalidFilter):
             return None
+        path = patch_path.path
+        if Leniency.PATH_KEYS not in self.leniencies and (
+            path.schema is not None
+            or path.sub_attr is not None
+            or patch_path.value_filter is not None
+            or patch_path.sub_attr is not None
+        ):
+            raise InvalidPath(
+                f"'{key}' is an attribute path: a value without 'path' holds attributes by name "
+                "(RFC 7644 §3.5.2.3); send the path as the operation's 'path'."
+            )
         if extension is not None:
-            path = patch_path.path
             if path.schema is None:
                 patch_path = replace(patch_path, path=replace(path, schema=extension.id))
             elif rt.schema_for(path.schema) is not extension:
                 return None
         try:
             return self._resolve(patch_path)
-        except (InvalidPath, Mutability):
+        except InvalidPath:
             return None
+        except Mutability:
+            if Leniency.READ_ONLY_KEYS in self.leniencies:
+                return None
+            raise
 
     # Dispatch
 
@@ -433,9 +470,9 @@ class _Patcher:
             # RFC 7643 §2.2 writeOnly (`password`): checked, then not stored.
             if op != "remove" and value is not None:
                 if target.sub is None:
-                    parse_value(attr, value, target.where)
+                    parse_value(attr, value, target.where, self.leniencies)
                 else:
-                    coerce_scalar(leaf, value, target.where)
+                    coerce_scalar(leaf, value, target.where, self.leniencies)
             return
         container = self._container(target.extension)
         if attr.multi_valued:
@@ -465,10 +502,10 @@ class _Patcher:
         associated value is removed, and the attribute SHALL be considered unassigned."
         """
         attr = target.attr
-        if op == "remove" or _clears(attr, value):
+        if op == "remove" or _clears(attr, value, self.leniencies):
             container.pop(attr.name, None)
             return
-        parsed = parse_element(attr, value, target.where)
+        parsed = parse_element(attr, value, target.where, self.leniencies)
         if parsed is None:
             return  # a complex value with no writable member: nothing to merge
         if attr.is_complex:
@@ -487,7 +524,10 @@ class _Patcher:
             if not current:
                 container.pop(attr.name, None)
             return
-        container[attr.name] = {**current, sub.name: coerce_scalar(sub, value, target.where)}
+        container[attr.name] = {
+            **current,
+            sub.name: coerce_scalar(sub, value, target.where, self.leniencies),
+        }
 
     # Multi-valued attributes
 
@@ -515,7 +555,7 @@ class _Patcher:
         if value is None:
             return []
         values = value if isinstance(value, list) else [value]
-        return parse_value(target.attr, values, target.where) or []
+        return parse_value(target.attr, values, target.where, self.leniencies) or []
 
     def _remove(self, target: _Target, items: list[dict], value: Any, has_value: bool) -> list:
         """Return `items` after a remove (RFC 7644 §3.5.2.2).
@@ -534,9 +574,17 @@ class _Patcher:
         if value_filter is not None:
             return [item for item in items if not _matches(value_filter, item, attr)]
         if has_value and value is not None:
-            # Entra: a remove of "members" carrying a value removes only those values.
+            self._check_remove_by_value(target)
             return _without(attr, items, self._parse_values(target, value))
         return []
+
+    def _check_remove_by_value(self, target: _Target) -> None:
+        """Refuse Entra's remove carrying the values to remove, unless REMOVE_BY_VALUE."""
+        if Leniency.REMOVE_BY_VALUE not in self.leniencies:
+            raise InvalidSyntax(
+                f"A 'remove' takes no 'value' (RFC 7644 §3.5.2.2): select the values to remove "
+                f"with a filter, e.g. '{target.attr.name}[value eq \"...\"]'."
+            )
 
     def _add_or_replace(self, op: str, target: _Target, items: list[dict], value: Any) -> list:
         """Return `items` after an add or replace through a value filter or a sub-attribute.
@@ -551,13 +599,17 @@ class _Patcher:
 
         When no record matches, RFC 7644 §3.5.2.3 says: "the service provider SHALL indicate
         failure by returning HTTP status code 400 and a "scimType" error code of "noTarget"."
-        Deviation: Microsoft Entra ID sends ``{"op": "Add" or "Replace", "path":
-        "emails[type eq \\"work\\"].value", "value": "x"}`` and "creates the element when no
-        email of that type exists yet" (IDP-NOTES.md, Entra; RFC errata ID 8097 records the same
-        reading of §3.5.2.1's "If the target location does not exist, the attribute and value
-        are added."). So when the filter is a conjunction of `eq` comparisons, a new record is
-        built from those comparisons plus the value: for a replace only when a sub-attribute is
-        given (Entra's shape), for an add always. Any other filter is ``noTarget``.
+        An add through a filter that matches nothing has no target either (§3.5.2.1 creates
+        values, not values selected by a filter): ``noTarget`` too.
+
+        With FILTERED_UPSERT (Entra): Microsoft Entra ID sends ``{"op": "Add" or "Replace",
+        "path": "emails[type eq \\"work\\"].value", "value": "x"}`` and "creates the element
+        when no email of that type exists yet" (IDP-NOTES.md, Entra; RFC errata ID 8097 records
+        the same reading of §3.5.2.1's "If the target location does not exist, the attribute
+        and value are added."). So when the filter is a conjunction of `eq` comparisons, a new
+        record is built from those comparisons plus the value: for a replace only when a
+        sub-attribute is given (Entra's shape), for an add always. Any other filter is
+        ``noTarget``.
         """
         attr, sub, value_filter = target.attr, target.sub, target.value_filter
         matched = [i for i, item in enumerate(items) if _matches(value_filter, item, attr)]
@@ -567,13 +619,14 @@ class _Patcher:
             for i in matched:
                 items[i].pop(sub.name, None)
             return [item for item in items if item]
+        upsert = Leniency.FILTERED_UPSERT in self.leniencies
         if sub is not None:
-            new_value = coerce_scalar(sub, value, target.where)
+            new_value = coerce_scalar(sub, value, target.where, self.leniencies)
             for i in matched:
                 items[i] = {**items[i], sub.name: new_value}
             fresh = set(matched)
             if not matched:
-                template = _template(value_filter, attr)
+                template = _template(value_filter, attr, self.leniencies) if upsert else None
                 if template is None:
                     raise NoTarget(f"No value of '{attr.name}' matches the filter.")
                 items.append({**template, sub.name: new_value})
@@ -581,12 +634,16 @@ class _Patcher:
         else:
             if isinstance(value, list):
                 raise InvalidValue(f"'{target.where}' selects values: give one JSON object.")
-            parsed = parse_element(attr, value, target.where) or {}
+            parsed = parse_element(attr, value, target.where, self.leniencies) or {}
             for i in matched:
                 items[i] = dict(parsed) if op == "replace" else {**items[i], **parsed}
             fresh = set(matched)
             if not matched:
-                template = _template(value_filter, attr) if op == "add" else None
+                template = (
+                    _template(value_filter, attr, self.leniencies)
+                    if upsert and op == "add"
+                    else None
+                )
                 if template is None:
                     raise NoTarget(f"No value of '{attr.name}' matches the filter.")
                 items.append({**template, **parsed})
@@ -611,6 +668,7 @@ class _Patcher:
             if value_filter is not None:
                 return [MemberChange("remove", value_filter=value_filter)]
             if has_value and value is not None:
+                self._check_remove_by_value(target)
                 values = self._member_values(target, value)
                 return [MemberChange("remove", values)] if values else []
             return [MemberChange("remove")]
@@ -636,15 +694,17 @@ class _Patcher:
 # --- Values of multi-valued attributes -----------------------------------------------------------
 
 
-def _clears(attr: Attribute, value: Any) -> bool:
+def _clears(attr: Attribute, value: Any, leniencies: frozenset[Leniency]) -> bool:
     """Return whether `value` unassigns the singular attribute `attr`.
 
-    ``null`` always does (RFC 7643 §2.5). Entra clears `manager` with ``""`` or
-    ``{"value": ""}`` (IDP-NOTES.md): for a complex attribute with a `value` sub-attribute, an
-    empty `value` unassigns the whole attribute.
+    ``null`` always does (RFC 7643 §2.5). With EMPTY_VALUE_UNASSIGNS, so do ``""`` and
+    ``{"value": ""}``, Entra's way to clear `manager` (IDP-NOTES.md): for a complex attribute
+    with a `value` sub-attribute, an empty `value` unassigns the whole attribute.
     """
     if value is None:
         return True
+    if Leniency.EMPTY_VALUE_UNASSIGNS not in leniencies:
+        return False
     if not attr.is_complex or attr.sub_attribute("value") is None:
         return False
     if value == "":
@@ -851,7 +911,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 
-def _template(node: Filter | None, attr: Attribute) -> dict | None:
+def _template(node: Filter | None, attr: Attribute, leniencies: frozenset[Leniency]) -> dict | None:
     """Return the value a conjunction of `eq` comparisons describes, or None for other filters.
 
     ``type eq "work"`` gives ``{"type": "work"}``; no filter at all gives ``{}``. Values are
@@ -865,9 +925,9 @@ def _template(node: Filter | None, attr: Attribute) -> dict | None:
             if not is_stored(sub):
                 return {}
             scalar = float(value) if isinstance(value, Decimal) else value
-            return {sub.name: coerce_scalar(sub, scalar, f"{attr.name}.{sub.name}")}
+            return {sub.name: coerce_scalar(sub, scalar, f"{attr.name}.{sub.name}", leniencies)}
         case And(left, right):
-            first, second = _template(left, attr), _template(right, attr)
+            first, second = _template(left, attr, leniencies), _template(right, attr, leniencies)
             if first is None or second is None:
                 return None
             if any(first[key] != second[key] for key in first.keys() & second.keys()):
@@ -880,7 +940,11 @@ def _template(node: Filter | None, attr: Attribute) -> dict | None:
 
 
 def _validated(
-    resource_type: ResourceType, original: dict, document: dict, row_attributes: frozenset[str]
+    resource_type: ResourceType,
+    original: dict,
+    document: dict,
+    row_attributes: frozenset[str],
+    leniencies: frozenset[Leniency],
 ) -> dict:
     """Return `document` as `parse_resource` reads it; refuse what a POST would refuse.
 
@@ -895,7 +959,7 @@ def _validated(
     _check_immutable(resource_type, original, document)
     schemas = [resource_type.schema.id]
     schemas.extend(ext.schema.id for ext in resource_type.extensions if ext.schema.id in document)
-    return parse_resource({"schemas": schemas, **document}, resource_type)
+    return parse_resource({"schemas": schemas, **document}, resource_type, leniencies)
 
 
 def _check_immutable(resource_type: ResourceType, original: dict, document: dict) -> None:

@@ -4,6 +4,10 @@
 attribute names in the schema's spelling, values checked against the schema table's types,
 read-only and unknown attributes dropped. `render_resource` turns a stored document back into
 the SCIM representation.
+
+Reading takes the connection's `leniencies` (`dialect.py`): without one, the body is read as
+RFC 7643 writes it; Entra's string booleans, bare-string and empty `value`s and extra schema
+URIs are each read only when their leniency is given.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .dialect import NO_LENIENCY, Leniency
 from .errors import InvalidSyntax, InvalidValue
 from .schema import COMMON_ATTRIBUTES, Attribute, ResourceType, Schema, Type
 from .schema import Mutability as Mut
@@ -24,7 +29,9 @@ from .schema import Mutability as Mut
 _EXTERNAL_ID = COMMON_ATTRIBUTES["externalid"]
 
 
-def parse_resource(body: Any, resource_type: ResourceType) -> dict:
+def parse_resource(
+    body: Any, resource_type: ResourceType, leniencies: frozenset[Leniency] = NO_LENIENCY
+) -> dict:
     """Return the canonical document for a POST or PUT body of `resource_type`.
 
     The document holds `externalId`, the core schema's attributes, and one object per schema
@@ -33,7 +40,7 @@ def parse_resource(body: Any, resource_type: ResourceType) -> dict:
     """
     if not isinstance(body, Mapping):
         raise InvalidSyntax("The request body must be a JSON object.")
-    _check_schemas(_member(body, "schemas"), resource_type)
+    _check_schemas(_member(body, "schemas"), resource_type, leniencies)
 
     document: dict = {}
     seen: set[str] = set()
@@ -44,14 +51,14 @@ def parse_resource(body: Any, resource_type: ResourceType) -> dict:
         seen.add(lowered)
         extension = resource_type.extension(key)
         if extension is not None:
-            parsed = _parse_extension(extension, value)
+            parsed = _parse_extension(extension, value, leniencies)
             if parsed:
                 document[extension.id] = parsed
             continue
         attr = _EXTERNAL_ID if lowered == "externalid" else resource_type.schema.attribute(key)
         if attr is None:
             continue  # schemas, id, meta and attributes the server does not know
-        parsed = parse_value(attr, value, attr.name)
+        parsed = parse_value(attr, value, attr.name, leniencies)
         if parsed is not None and is_stored(attr):
             document[attr.name] = parsed
 
@@ -110,28 +117,35 @@ def _member(body: Mapping, key: str) -> Any:
     return None
 
 
-def _check_schemas(schemas: Any, resource_type: ResourceType) -> None:
-    """Require the core schema URN in `schemas` (RFC 7643 §3); other URNs are tolerated.
-
-    Entra sends an extra, unpublished schema URI on Groups, which must not be refused.
-    """
+def _check_schemas(
+    schemas: Any, resource_type: ResourceType, leniencies: frozenset[Leniency]
+) -> None:
+    """Require the core schema URN in `schemas` (RFC 7643 §3), and no URN but the resource
+    type's own schemas unless EXTRA_SCHEMAS allows them (Entra sends an extra, unpublished
+    schema URI on Groups)."""
     if not isinstance(schemas, list) or not all(isinstance(s, str) for s in schemas):
         raise InvalidSyntax(
             f"'schemas' must be a list of schema URIs including '{resource_type.schema.id}'."
         )
     if resource_type.schema.id.lower() not in (s.lower() for s in schemas):
         raise InvalidSyntax(f"'schemas' must include '{resource_type.schema.id}'.")
+    if Leniency.EXTRA_SCHEMAS not in leniencies:
+        for urn in schemas:
+            if resource_type.schema_for(urn) is None:
+                raise InvalidSyntax(f"'{urn}' is not a schema of {resource_type.name}.")
 
 
-def _parse_extension(schema: Schema, value: Any) -> dict:
+def _parse_extension(schema: Schema, value: Any, leniencies: frozenset[Leniency]) -> dict:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
         raise InvalidValue(f"Schema extension '{schema.id}' must be a JSON object.")
-    return _parse_object(schema.attributes, schema.attribute, value, schema.id)
+    return _parse_object(schema.attributes, schema.attribute, value, schema.id, leniencies)
 
 
-def _parse_object(attributes, lookup, value: Mapping, where: str) -> dict:
+def _parse_object(
+    attributes, lookup, value: Mapping, where: str, leniencies: frozenset[Leniency]
+) -> dict:
     """Return the known, writable members of a JSON object in the schema's order."""
     parsed: dict = {}
     for key, member in value.items():
@@ -140,7 +154,7 @@ def _parse_object(attributes, lookup, value: Mapping, where: str) -> dict:
             continue
         if attr.name in parsed:
             raise InvalidSyntax(f"Attribute '{where}.{key}' appears more than once.")
-        result = parse_value(attr, member, f"{where}.{attr.name}")
+        result = parse_value(attr, member, f"{where}.{attr.name}", leniencies)
         if result is not None and is_stored(attr):
             parsed[attr.name] = result
     return {a.name: parsed[a.name] for a in attributes if a.name in parsed}
@@ -154,7 +168,12 @@ def is_stored(attr: Attribute) -> bool:
     return attr.mutability not in (Mut.READ_ONLY, Mut.WRITE_ONLY)
 
 
-def parse_value(attr: Attribute, value: Any, where: str | None = None) -> Any:
+def parse_value(
+    attr: Attribute,
+    value: Any,
+    where: str | None = None,
+    leniencies: frozenset[Leniency] = NO_LENIENCY,
+) -> Any:
     """Return `value` checked and normalised for `attr`, or None when it is unassigned: null,
     an empty array, or a complex value with no stored member. PATCH (`patch.py`) reads
     operation values through this too, so a PATCH stores exactly what a POST would."""
@@ -166,51 +185,72 @@ def parse_value(attr: Attribute, value: Any, where: str | None = None) -> Any:
             raise InvalidValue(f"Attribute '{where}' is multi-valued and must be a JSON array.")
         if attr.max_values is not None and len(value) > attr.max_values:
             raise InvalidValue(f"Attribute '{where}' may hold at most {attr.max_values} values.")
-        items = [parse_element(attr, item, where) for item in value]
+        items = [parse_element(attr, item, where, leniencies) for item in value]
         items = [item for item in items if item is not None]
         if attr.is_complex and sum(1 for i in items if i.get("primary") is True) > 1:
             # RFC 7643 §2.4: the primary attribute value 'true' MUST appear no more than once.
             raise InvalidValue(f"Attribute '{where}' has more than one primary value.")
         return items or None
-    return parse_element(attr, value, where)
+    return parse_element(attr, value, where, leniencies)
 
 
-def parse_element(attr: Attribute, value: Any, where: str | None = None) -> Any:
+def parse_element(
+    attr: Attribute,
+    value: Any,
+    where: str | None = None,
+    leniencies: frozenset[Leniency] = NO_LENIENCY,
+) -> Any:
     """Return one value of `attr` (one element when `attr` is multi-valued), or None."""
     where = where or attr.name
     if value is None:
         return None
     if attr.is_complex:
-        if isinstance(value, str) and attr.sub_attribute("value") is not None:
-            # Entra sends `manager` as a bare id, and "" to clear it: read it as {"value": ...},
-            # checked as that object is.
-            if not value:
-                return None
+        if (
+            isinstance(value, str)
+            and Leniency.BARE_VALUES in leniencies
+            and attr.sub_attribute("value") is not None
+        ):
+            # Entra sends `manager` as a bare id: read it as {"value": ...}, checked as that
+            # object is.
             value = {"value": value}
         if not isinstance(value, Mapping):
             raise InvalidValue(f"Attribute '{where}' must be a JSON object.")
-        parsed = _parse_object(attr.sub_attributes, attr.sub_attribute, value, where)
+        parsed = _parse_object(attr.sub_attributes, attr.sub_attribute, value, where, leniencies)
         if parsed.get("value") == "":
-            # Entra clears `manager` with {"value": ""}: an empty value is no value.
+            # Entra clears `manager` with "" or {"value": ""}; RFC 7643 §2.5 with null.
+            if Leniency.EMPTY_VALUE_UNASSIGNS not in leniencies:
+                raise InvalidValue(
+                    f"'{where}.value' is empty: unassign '{where}' with null (RFC 7643 §2.5)."
+                )
             del parsed["value"]
         for sub in attr.sub_attributes:
             if sub.required and sub.name not in parsed:
                 raise InvalidValue(f"Each value of '{where}' needs '{sub.name}'.")
         return parsed or None
-    return coerce_scalar(attr, value, where)
+    return coerce_scalar(attr, value, where, leniencies)
 
 
-def coerce_scalar(attr: Attribute, value: Any, where: str | None = None) -> Any:
+def coerce_scalar(
+    attr: Attribute,
+    value: Any,
+    where: str | None = None,
+    leniencies: frozenset[Leniency] = NO_LENIENCY,
+) -> Any:
     """Return a simple (non-complex) value checked against `attr`'s type (RFC 7643 §2.3).
 
-    Booleans sent as the strings "True"/"False" (Entra's PATCH dialect) are read as booleans.
+    With STRING_BOOLEANS, booleans sent as the strings "True"/"False" (Entra's PATCH
+    dialect) are read as booleans.
     """
     where = where or attr.name
     kind = attr.type
     if kind is Type.BOOLEAN:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("true", "false"):
+        if (
+            isinstance(value, str)
+            and Leniency.STRING_BOOLEANS in leniencies
+            and value.lower() in ("true", "false")
+        ):
             return value.lower() == "true"
         raise InvalidValue(f"Attribute '{where}' must be a boolean.")
     if kind is Type.INTEGER:

@@ -1,0 +1,184 @@
+"""Dialects: which of the IdPs' departures from RFC 7644 a connection tolerates.
+
+A tenant is one IdP connection and has a dialect. Each departure the server can tolerate is
+a named `Leniency`; `ALLOWED` says which dialect allows which. The pure SCIM code
+(`resource.py`, `patch.py`) takes the set of leniencies as a parameter and answers as the
+RFC does for every leniency the set lacks:
+
+* ``rfc``: the letter of RFC 7643/7644, no leniency.
+* ``okta``: the RFC, and what Okta sends beyond it.
+* ``entra``: the RFC, and what Microsoft Entra ID sends beyond it (its default PATCH dialect
+  and its ``aadOptscim062020`` one).
+* ``auto`` (the default): every leniency whose RFC answer is an error, since a request
+  shaped as the RFC writes it never meets one, and the leniencies that change the answer to
+  such a request only for a request `recognise` attributes to the IdP that needs them.
+
+How the IdPs are recognised, and the evidence for each sign:
+
+* Okta's requests carry ``User-Agent: Okta SCIM Client 1.0.0`` (Okta's "SCIM 2.0 Protocol
+  Reference", developer.okta.com/docs/reference/scim/scim-20/, on every request shown).
+* Entra's carry a User-Agent starting ``Microsoft Azure AD SCIM provisioning``: GitHub's SCIM
+  server recognises Entra by that string, case-insensitively, as a substring, noting that
+  Entra sends it unversioned and Okta versions its own (app/api/scim/base_scim.rb of GitHub's
+  server). Microsoft does not document it; no public source was found for other spellings
+  (``Microsoft.AzureAD.Provisioning...`` is the namespace of Microsoft's reference SCIM
+  server, not a User-Agent).
+* ``aadOptscim062020`` is a flag the Entra admin appends to the Tenant URL (Microsoft Learn,
+  "Known issues and resolutions with SCIM 2.0 protocol compliance of the Microsoft Entra
+  user provisioning service", "Flags to alter the SCIM behavior"). Whether Entra repeats it in
+  the query string of each request is not documented; when a request carries it (a query
+  parameter of that name, in any case, with any value), it is Entra's.
+* Entra's default PATCH dialect capitalises `op` (``"Replace"``, ``"Add"``, ``"Remove"``),
+  sends booleans as ``"True"``/``"False"`` and removes members with a `value` list; with the
+  flag, it sends dotted attribute paths as the keys of a path-less ``replace`` (the same
+  Microsoft page shows both side by side). A PATCH body with any of these is Entra's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["ALLOWED", "NO_LENIENCY", "Dialect", "Leniency", "leniencies", "recognise"]
+
+
+class Dialect(StrEnum):
+    RFC = "rfc"
+    OKTA = "okta"
+    ENTRA = "entra"
+    AUTO = "auto"
+
+
+class Leniency(StrEnum):
+    """A departure from RFC 7643/7644 that an IdP needs; the RFC's answer is in brackets."""
+
+    # `op` in any case: Entra's "Add", "Replace", "Remove" [RFC 7644 §3.5.2: "add", "remove"
+    # or "replace"; anything else is invalidSyntax].
+    CAPITALISED_OPS = "capitalised-ops"
+    # "True"/"False" for a boolean: Entra's default PATCH [RFC 7643 §2.3.2: a JSON boolean;
+    # invalidValue].
+    STRING_BOOLEANS = "string-booleans"
+    # A complex value with a `value` sub-attribute sent as a bare string: Entra's `manager`
+    # id [RFC 7643 §2.3.8: a complex attribute is a JSON object; invalidValue].
+    BARE_VALUES = "bare-values"
+    # An empty `value` ("" or {"value": ""}) unassigns: Entra's way to clear `manager`
+    # [RFC 7643 §2.5 unassigns with null only, and an empty string names no resource;
+    # invalidValue].
+    EMPTY_VALUE_UNASSIGNS = "empty-value-unassigns"
+    # An add or replace through a value filter of `eq`s that matches no value creates one
+    # from the filter: Entra's `emails[type eq "work"].value` [RFC 7644 §3.5.2.3: "no record
+    # match was made ... noTarget"; §3.5.2.1 creates no value through a filter either
+    # (RFC errata 8097 asks exactly this), so noTarget too].
+    FILTERED_UPSERT = "filtered-upsert"
+    # A remove with a path without filter and a `value` removes only those values: Entra's
+    # member removal [RFC 7644 §3.5.2.2 defines no `value` for remove, and without a filter
+    # removes every value; rather than empty a group, the operation is refused as
+    # invalidSyntax].
+    REMOVE_BY_VALUE = "remove-by-value"
+    # The keys of a path-less add or replace may be attribute paths ("name.givenName",
+    # URN-qualified names, value filters): Entra's aadOptscim062020 [RFC 7644 §3.5.2.1 and
+    # §3.5.2.3: the value holds attributes; a key that is a path is invalidPath].
+    PATH_KEYS = "path-keys"
+    # A read-only attribute among the keys of a path-less add or replace is ignored: Okta's
+    # group rename carries `id` [RFC 7644 §3.5.2: a client MUST NOT modify a readOnly
+    # attribute; mutability].
+    READ_ONLY_KEYS = "read-only-keys"
+    # URIs in `schemas` beyond the resource type's own: Entra's ADSCIM Group schema
+    # [RFC 7643 §3: `schemas` names the schemas that define the attributes present;
+    # invalidSyntax].
+    EXTRA_SCHEMAS = "extra-schemas"
+
+
+# What the pure code reads by default: the letter of the RFCs.
+NO_LENIENCY: frozenset[Leniency] = frozenset()
+
+ALLOWED: dict[Dialect, frozenset[Leniency]] = {
+    Dialect.RFC: NO_LENIENCY,
+    Dialect.OKTA: frozenset({Leniency.READ_ONLY_KEYS}),
+    Dialect.ENTRA: frozenset(Leniency),
+}
+
+# The leniencies `auto` allows whoever sends the request: each only turns what the RFC
+# answers with an error into a success. FILTERED_UPSERT is the one that changes the answer
+# to a request shaped as the RFC writes it (noTarget), so it waits for Entra to be recognised.
+_AUTO_ALWAYS = frozenset(Leniency) - {Leniency.FILTERED_UPSERT}
+_AUTO = {
+    None: _AUTO_ALWAYS,
+    Dialect.OKTA: _AUTO_ALWAYS | ALLOWED[Dialect.OKTA],
+    Dialect.ENTRA: _AUTO_ALWAYS | ALLOWED[Dialect.ENTRA],
+}
+
+_AUTO_NAME = Dialect.AUTO.value
+_OKTA_AGENT = "okta scim client"
+_ENTRA_AGENT = "microsoft azure ad scim provisioning"
+_ENTRA_FLAG = "aadoptscim062020"
+_OPS = ("add", "remove", "replace")
+
+
+def leniencies(
+    dialect: str, user_agent: str = "", query: Iterable[str] = (), patch_body: Any = None
+) -> frozenset[Leniency]:
+    """Return the leniencies a request to a connection of `dialect` is read with.
+
+    For ``auto``, the request is recognised from its User-Agent, the names in its query
+    string and, for a PATCH, its body.
+    """
+    if dialect != _AUTO_NAME:
+        return ALLOWED[dialect]
+    return _AUTO[recognise(user_agent, query, patch_body)]
+
+
+def recognise(user_agent: str, query: Iterable[str] = (), patch_body: Any = None) -> Dialect | None:
+    """Return the IdP dialect a request shows signs of (see the module docstring), or None."""
+    agent = user_agent.lower()
+    if _ENTRA_AGENT in agent:
+        return Dialect.ENTRA
+    if _OKTA_AGENT in agent:
+        return Dialect.OKTA
+    if any(name.lower() == _ENTRA_FLAG for name in query):
+        return Dialect.ENTRA
+    if patch_body is not None and _entra_patch(patch_body):
+        return Dialect.ENTRA
+    return None
+
+
+def _entra_patch(body: Any) -> bool:
+    """Return whether a PATCH body has a sign of Entra's dialects: a capitalised op, a
+    boolean as a string, a remove carrying values, or a dotted or filtered path as a key."""
+    operations = _member(body, "operations")
+    if not isinstance(operations, list):
+        return False
+    for operation in operations:
+        op = _member(operation, "op")
+        if isinstance(op, str) and op.lower() in _OPS and op != op.lower():
+            return True
+        value = _member(operation, "value")
+        if _string_boolean(value):
+            return True
+        if op == "remove" and value is not None:
+            return True
+        if isinstance(value, Mapping) and _member(operation, "path") is None:
+            for key, member in value.items():
+                if _string_boolean(member) or _is_path_key(key):
+                    return True
+    return False
+
+
+def _member(obj: Any, name: str) -> Any:
+    """Return the member `name` of a JSON object, matched case-insensitively, or None."""
+    if isinstance(obj, Mapping):
+        for key, value in obj.items():
+            if isinstance(key, str) and key.lower() == name:
+                return value
+    return None
+
+
+def _string_boolean(value: Any) -> bool:
+    return isinstance(value, str) and value.lower() in ("true", "false")
+
+
+def _is_path_key(key: Any) -> bool:
+    """Return whether a key is a dotted or filtered attribute path (``name.givenName``,
+    ``emails[type eq "work"].value``); a schema URN's own dots (``2.0``) do not count."""
+    return isinstance(key, str) and ("[" in key or "." in key.rsplit(":", 1)[-1])
