@@ -5,9 +5,9 @@ module keeps the indexed columns in step with the document, turns constraint vio
 SCIM errors, and moves `version`/`lastModified` only when something changed.
 """
 
+import json
 from contextlib import nullcontext
 
-import orjson
 from django.db import connection, transaction
 from django.db.models import OuterRef, Q
 from django.utils import timezone
@@ -109,7 +109,7 @@ def create(tenant: Tenant, document: dict, needs: Needs | None = None) -> Writte
     )
     write = Together()
     write.add("resource", *inserted_row(user))
-    write.add("value_rows", VALUE_ROWS, [tenant.pk, _values_json(document)])
+    write.add("value_rows", VALUE_ROWS, [tenant.pk, json.dumps(_multi_values(document))])
     with _syncing(), _unique_user_name(document):
         record(user, Operation.CREATE, None, write=write)
     return Written(user)
@@ -184,7 +184,7 @@ def _write(user: User, document: dict, operation: Operation) -> bool:
         write.add("touched", TOUCH_GROUPS, [user.last_modified])
     if values_changed:  # not on a deactivation, say: only when a value row would differ
         write.add("dropped", DROP_VALUE_ROWS)
-        write.add("value_rows", VALUE_ROWS, [user.tenant_id, _values_json(document)])
+        write.add("value_rows", VALUE_ROWS, [user.tenant_id, json.dumps(values)])
     with _syncing(), _unique_user_name(document):
         return record(user, operation, before, write=write) is not None
 
@@ -207,11 +207,6 @@ def _syncing():
     if connection.in_atomic_block or authsync.syncs(User):
         return transaction.atomic()
     return nullcontext()
-
-
-def _values_json(document: dict) -> str:
-    """Return the values of the document's multi-valued attributes as JSON (VALUE_ROWS)."""
-    return orjson.dumps(_multi_values(document)).decode()
 
 
 def related(tenant: Tenant, users: list[User], needs) -> dict:
