@@ -1,9 +1,10 @@
 """Listing resources: filter, sort and page a QuerySet (RFC 7644 §3.4.2, RFC 9865).
 
-Index paging (`startIndex`/`count`) reads one page with `OFFSET`/`LIMIT` over the ids, the
-page's rows, and the number of all matches, in one statement. Cursor paging (RFC 9865) is
-keyset paging on the default order (creation time, then id): each page is an index range scan
-that costs the same wherever it starts. Every order ends with the id, so no two resources tie and pages neither skip nor
+Index paging (`startIndex`/`count`) reads one page with `OFFSET`/`LIMIT` over the ids and the
+page's rows with them, and counts the matches with one SQL `COUNT` unless the page, not being full,
+already tells the total. Cursor paging (RFC 9865) is keyset paging on the default order
+(creation time, then id): each page is an index range scan that costs the same wherever it
+starts. Every order ends with the id, so no two resources tie and pages neither skip nor
 repeat a resource.
 """
 
@@ -16,8 +17,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 
-from django.db.models import Count, DateTimeField, Model, Q, UUIDField, Window
-from django.db.models.functions import RowNumber
+from django.db.models import DateTimeField, Model, Q, UUIDField
 
 from ..scim.errors import InvalidCursor, InvalidValue
 from ..scim.resource import parse_datetime
@@ -73,8 +73,12 @@ def list_page(model: type[Model], tenant, source: Source, request: ListRequest) 
     offset = request.start_index - 1
     if request.count == 0 or offset > MAX_OFFSET:
         return Page(statements.count(values), [], request.start_index)
-    items, total = statements.page(values, offset)
-    if not items and offset > 0:  # a page past the end knows no total: count
+    items = statements.first_page(values) if offset == 0 else statements.page(values, offset)
+    # A page that is not full ends the results, so it tells the total without a COUNT: an
+    # IdP's lookup by userName is one query, not two.
+    if len(items) < request.count and (items or offset == 0):
+        total = offset + len(items)
+    else:
         total = statements.count(values)
     return Page(total, items, request.start_index)
 
@@ -116,37 +120,35 @@ class _Statements:
             compiled = self.compiled[name] = build()
         return compiled
 
-    def page(self, values: list, offset: int) -> tuple[list, int]:
-        """Return the page at `offset`, however deep, and the number of all matches.
+    def first_page(self, values: list) -> list:
+        compiled = self._get("first", lambda: Compiled(self.ordered[: self.page_size]))
+        return [instance(self.model, row) for row in compiled.rows(values)]
 
-        The page's rows carry the total (`COUNT(*) OVER ()`), so a full page needs no COUNT
-        of its own. A deep OFFSET over whole rows would fetch every skipped row; instead the
-        page's ids come from the index alone (an index-only scan in the default order), and
-        only the rows of those ids are read, in the same statement. The offset is a
-        parameter, so the statement is compiled once like the others.
+    def page(self, values: list, offset: int) -> list:
+        """Return the page at `offset`, however deep.
+
+        A deep OFFSET over whole rows would fetch every skipped row. Instead the page's ids
+        come from the index alone (an index-only scan in the default order), and only the
+        rows of those ids are read, in the same statement. The offset is a parameter, so the
+        statement is compiled once like the others.
         """
 
         def build() -> Compiled:
-            ids = Compiled(
-                self.ordered.annotate(
-                    page_total=Window(Count("*")),
-                    page_position=Window(RowNumber(), order_by=self.ordered.query.order_by),
-                ).values_list("pk", "page_total", "page_position")
-            )
+            ids = Compiled(self.ordered.values_list("pk", flat=True))
             if not ids.sql:  # no row can match
                 return ids
             table = self.model._meta.db_table
             columns = ", ".join(f'row."{f.column}"' for f in self.model._meta.concrete_fields)
             ids.sql = (
-                f"SELECT {columns}, page.total"
-                f" FROM ({ids.sql} LIMIT {self.page_size} OFFSET %s) AS page(id, total, position)"
-                f' JOIN "{table}" AS row ON row.id = page.id ORDER BY page.position'
+                f"SELECT {columns} FROM unnest(ARRAY({ids.sql} LIMIT {self.page_size} OFFSET %s))"
+                f' WITH ORDINALITY AS page(id, n) JOIN "{table}" AS row ON row.id = page.id'
+                " ORDER BY page.n"
             )
             ids.params = (*ids.params, Slot(len(values)))
             return ids
 
-        rows = self._get("page", build).rows([*values, offset])
-        return [instance(self.model, row[:-1]) for row in rows], rows[0][-1] if rows else 0
+        compiled = self._get("page", build)
+        return [instance(self.model, row) for row in compiled.rows([*values, offset])]
 
     def count(self, values: list) -> int:
         def build() -> Compiled:
