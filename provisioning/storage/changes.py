@@ -16,9 +16,11 @@ import json
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
+from django.utils import timezone
 
 from .. import authsync, context, signals
 from ..events import event_types
@@ -90,6 +92,70 @@ def record(
     of a group that only added members is recorded as `member_add`, one that only removed
     members as `member_remove`.
     """
+    change = _change(Entry(obj, operation, before, added, removed), context.current())
+    with connection.cursor() as cursor:
+        cursor.execute(RECORD_AND_OUTBOX, [*_columns(change), *_outbox_parameters(obj, change)])
+        (change.pk,) = cursor.fetchone()
+    _recorded(obj, change, added, removed)
+    return change
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One change for `record_many`: what `record` takes, and the version the change led to
+    when it is not the object's current one (several changes of one group written at once)."""
+
+    obj: User | Group
+    operation: Operation
+    before: dict | None
+    added: Sequence = ()
+    removed: Sequence = ()
+    version: int | None = None
+
+
+def record_many(entries: Sequence[Entry]) -> list[ChangeRecord]:
+    """Record several changes with one statement (a Bulk request's writes made together):
+    each is recorded, queued and signalled exactly as `record` does it."""
+    if not entries:
+        return []
+    actor, now = context.current(), timezone.now()
+    changes = [_change(entry, actor, now) for entry in entries]
+    columns = [_columns(change) for change in changes]
+    events = []
+    for entry, change in zip(entries, changes, strict=True):
+        data = _event_data(entry.obj, change)
+        events.extend(
+            {
+                "id": event["id"],
+                "type": event["type"],
+                "resource": str(change.resource_id),
+                "data": data,
+            }
+            for event in _events(change)
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _records_and_outbox_sql(),
+            [
+                *(list(column) for column in zip(*columns, strict=True)),
+                now,
+                now,
+                json.dumps(events, cls=DjangoJSONEncoder),
+                entries[0].obj.tenant_id,
+            ],
+        )
+        # RETURNING gives the rows in the order of the UNNEST they were inserted from.
+        for change, (pk,) in zip(changes, cursor.fetchall(), strict=True):
+            change.pk = pk
+    for entry, change in zip(entries, changes, strict=True):
+        _recorded(entry.obj, change, entry.added, entry.removed)
+    return changes
+
+
+def _change(entry: Entry, actor: context.Actor, created=None) -> ChangeRecord:
+    """Return the (unsaved) change record of `entry`, made by `actor`."""
+    obj, operation, before = entry.obj, entry.operation, entry.before
+    added, removed = entry.added, entry.removed
     after = None if operation == Operation.DELETE else obj.data
     changes = diff(RESOURCE_TYPES[type(obj)], before, after)
     if added or removed:
@@ -99,7 +165,6 @@ def record(
             operation = Operation.MEMBER_ADD
         elif not added:
             operation = Operation.MEMBER_REMOVE
-    actor = context.current()
     document = before if after is None else after
     change = ChangeRecord(
         tenant_id=obj.tenant_id,
@@ -114,27 +179,33 @@ def record(
         resource_id=obj.pk,
         external_id=document.get("externalId"),
         name=document.get(NAME_ATTRIBUTES[type(obj)]) or "",
-        version=obj.version,
+        version=obj.version if entry.version is None else entry.version,
         changes=changes,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(RECORD_AND_OUTBOX, _parameters(obj, change))
-        (change.pk,) = cursor.fetchone()
+    if created is not None:
+        change.created = created
+    return change
+
+
+def _recorded(obj: User | Group, change: ChangeRecord, added, removed) -> None:
+    """Finish a written change: the linked Django login, and the signals once committed."""
     change._state.adding = False
     change._state.db = connection.alias
     authsync.sync(obj, change, added, removed)
     transaction.on_commit(functools.partial(send_signals, type(obj), change))
-    return change
 
 
-def _parameters(obj: User | Group, change: ChangeRecord) -> list:
-    """Return the parameters of RECORD_AND_OUTBOX: the record's columns, then its events."""
-    columns = [
+def _columns(change: ChangeRecord) -> list:
+    """Return the record's column values, in the order of RECORD_FIELDS."""
+    return [
         field.get_db_prep_save(getattr(change, field.attname), connection)
         for field in RECORD_FIELDS
     ]
-    types = event_types(change.resource_type, change.operation, change.changes)
-    data = {
+
+
+def _event_data(obj: User | Group, change: ChangeRecord) -> dict:
+    """Return the `data` of the change's webhook events."""
+    return {
         "resourceType": change.resource_type,
         "id": str(change.resource_id),
         "externalId": change.external_id,
@@ -142,16 +213,54 @@ def _parameters(obj: User | Group, change: ChangeRecord) -> list:
         "version": change.version,
         "changes": {} if change.operation == Operation.DELETE else new_values(change.changes),
     }
-    events = [{"id": str(uuid.uuid4()), "type": event_type} for event_type in types]
+
+
+def _events(change: ChangeRecord) -> list[dict]:
+    """Return the change's events, each with a new id."""
+    types = event_types(change.resource_type, change.operation, change.changes)
+    return [{"id": str(uuid.uuid4()), "type": event_type} for event_type in types]
+
+
+def _outbox_parameters(obj: User | Group, change: ChangeRecord) -> list:
+    """Return the parameters of RECORD_AND_OUTBOX after the record's columns: its events."""
     return [
-        *columns,
         change.resource_id,
-        json.dumps(data, cls=DjangoJSONEncoder),
+        json.dumps(_event_data(obj, change), cls=DjangoJSONEncoder),
         change.created,
         change.created,
-        json.dumps(events),
+        json.dumps(_events(change)),
         change.tenant_id,
     ]
+
+
+@functools.cache
+def _records_and_outbox_sql() -> str:
+    """Return RECORD_AND_OUTBOX for many records: one array per column, unnested, and the
+    events of them all, each naming its resource and carrying its data."""
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in RECORD_FIELDS)
+    return f"""
+    WITH change AS (
+        INSERT INTO provisioning_changerecord ({", ".join(f.column for f in RECORD_FIELDS)})
+        SELECT * FROM UNNEST({arrays})
+        RETURNING id
+    ), outbox AS (
+        INSERT INTO provisioning_webhookdelivery
+            (tenant_id, endpoint_id, event_id, event_type, resource_id, data, created, status,
+             attempts, next_attempt_at, last_error)
+        SELECT endpoint.tenant_id, endpoint.id, (event.value->>'id')::uuid,
+               event.value->>'type', (event.value->>'resource')::uuid, event.value->'data', %s,
+               'pending', 0, %s, ''
+        FROM provisioning_webhookendpoint AS endpoint,
+             jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS event(value, n)
+        WHERE endpoint.tenant_id = %s
+          AND EXISTS (
+              SELECT 1 FROM unnest(endpoint.events) AS wanted
+              WHERE event.value->>'type' LIKE replace(wanted, '*', '%%')
+          )
+        ORDER BY event.n, endpoint.id
+    )
+    SELECT id FROM change
+    """
 
 
 def send_signals(sender: type[User | Group], change: ChangeRecord) -> None:

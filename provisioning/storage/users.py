@@ -12,7 +12,7 @@ from django.utils import timezone
 from ..models import Group, Tenant, User, UserValue
 from ..scim.schema import USER_RESOURCE_TYPE, USER_SCHEMA
 from . import groups
-from .changes import Operation, record
+from .changes import Entry, Operation, record, record_many
 from .common import (
     Needs,
     Patcher,
@@ -96,6 +96,25 @@ def create(tenant: Tenant, document: dict, needs: Needs | None = None) -> Writte
     insert(value_rows(user))
     record(user, Operation.CREATE, None)
     return Written(user)
+
+
+@transaction.atomic
+def create_each(tenant: Tenant, documents: list[dict]) -> list[Written]:
+    """Store several new users with three statements in all (a Bulk request's run of creates),
+    each recorded as `create` records it.
+
+    All or none: a userName already taken (in the tenant, or twice among them) raises the
+    IntegrityError, and the caller creates them one by one to learn which.
+    """
+    now = timezone.now()
+    created = [
+        User(tenant=tenant, data=document, created=now, last_modified=now, **columns_for(document))
+        for document in documents
+    ]
+    insert(created)
+    insert([row for user in created for row in value_rows(user)])
+    record_many([Entry(user, Operation.CREATE, None) for user in created])
+    return [Written(user) for user in created]
 
 
 @retry_on_deadlock
