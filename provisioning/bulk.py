@@ -22,8 +22,6 @@ operations run one by one, so each gets its own answer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from django.db import IntegrityError, transaction
 
 from .resources import GROUPS, RESOURCES, USERS, Resource
@@ -111,7 +109,7 @@ class _Runner:
             and operation.version is None
             and _adds_members_only(operation.data)
         ):
-            return ("PATCH", bulk.resolve(operation.resource_id, self.ids))
+            return ("PATCH", bulk.resolve(operation, operation.resource_id, self.ids))
         return None
 
     # --- one operation -------------------------------------------------------------------
@@ -122,8 +120,8 @@ class _Runner:
             self.fail(operation, error)
             return
         resource = BY_ENDPOINT[operation.endpoint]
-        data = bulk.resolve(operation.data, self.ids)
-        resource_id = bulk.resolve(operation.resource_id, self.ids)
+        data = bulk.resolve(operation, operation.data, self.ids)
+        resource_id = bulk.resolve(operation, operation.resource_id, self.ids)
         expected = expected_versions(operation.version)
         try:
             if operation.method == "POST":
@@ -152,7 +150,9 @@ class _Runner:
         pending: list[tuple[Operation, dict]] = []
         for operation in run:
             try:
-                document = parse_resource(bulk.resolve(operation.data, self.ids), USERS.type)
+                document = parse_resource(
+                    bulk.resolve(operation, operation.data, self.ids), USERS.type
+                )
             except errors.SCIMError as error:
                 self.create_pending(pending)
                 pending = []
@@ -185,8 +185,8 @@ class _Runner:
 
     def add_members(self, run: list[Operation]) -> None:
         """Apply a run of member-adding PATCHes of one group as one write, or one by one."""
-        group_id = bulk.resolve(run[0].resource_id, self.ids)
-        patchers = [GROUPS.patcher(bulk.resolve(op.data, self.ids)) for op in run]
+        group_id = bulk.resolve(run[0], run[0].resource_id, self.ids)
+        patchers = [GROUPS.patcher(bulk.resolve(op, op.data, self.ids)) for op in run]
         try:
             versions = groups.add_members_each(self.tenant, group_id, patchers)
         except errors.SCIMError:
@@ -235,14 +235,14 @@ class _Runner:
 def _adds_members_only(data) -> bool:
     """Return whether a PatchOp body looks like one that only adds group members. Only a
     hint: `groups.add_members_each` applies the body and decides."""
-    if not isinstance(data, Mapping):
+    if type(data) is not dict:
         return False
     operations = next((v for k, v in data.items() if k.lower() == "operations"), None)
     return (
         isinstance(operations, list)
         and bool(operations)
         and all(
-            isinstance(item, Mapping)
+            type(item) is dict
             and str(item.get("op", "")).lower() == "add"
             and str(item.get("path", "")).lower() == "members"
             for item in operations

@@ -79,7 +79,7 @@ def parse_bulk_request(
 ) -> BulkRequest:
     """Return the BulkRequest in `body`, checked for structure; `endpoints` are the resource
     type endpoints operations may address (`/Users`, `/Groups`)."""
-    if not isinstance(body, Mapping):
+    if type(body) is not dict:
         raise InvalidSyntax("The request body must be a JSON object.")
     members = _members(body, "the request body")
     schemas = members.get("schemas")
@@ -115,7 +115,7 @@ def parse_bulk_request(
 
 def _read_operation(item: Any, index: int, endpoints: tuple[str, ...]) -> Operation:
     where = f"Operations[{index}]"
-    if not isinstance(item, Mapping):
+    if type(item) is not dict:
         raise InvalidSyntax(f"'{where}' must be a JSON object.")
     members = _members(item, where)
     method = members.get("method")
@@ -133,7 +133,7 @@ def _read_operation(item: Any, index: int, endpoints: tuple[str, ...]) -> Operat
         raise InvalidSyntax(f"'{where}.bulkId' is required with POST (RFC 7644 §3.7).")
     endpoint, resource_id = _read_path(members.get("path"), method, endpoints, where)
     data = members.get("data")
-    if method != "DELETE" and not isinstance(data, Mapping):
+    if method != "DELETE" and type(data) is not dict:
         raise InvalidSyntax(f"'{where}.data' must be a JSON object with {method}.")
     references = set(_references(data))
     if resource_id is not None and resource_id.startswith(REFERENCE_PREFIX):
@@ -170,29 +170,36 @@ def _read_path(path: Any, method: str, endpoints: tuple[str, ...], where: str):
 
 
 def _references(value: Any) -> Iterator[str]:
-    """Yield the bulkIds referenced anywhere in `value`."""
+    """Yield the bulkIds referenced anywhere in `value`, a JSON value (dicts and lists)."""
     stack = [value]
     while stack:
         value = stack.pop()
-        if isinstance(value, str):
+        kind = type(value)
+        if kind is str:
             if value.startswith(REFERENCE_PREFIX):
                 yield value.removeprefix(REFERENCE_PREFIX)
-        elif isinstance(value, Mapping):
+        elif kind is dict:
             stack.extend(value.values())
-        elif isinstance(value, list):
+        elif kind is list:
             stack.extend(value)
 
 
-def resolve(value: Any, ids: Mapping[str, str]) -> Any:
-    """Return `value` with each `bulkId:<id>` string replaced by the resource id in `ids`."""
-    if isinstance(value, str):
+def resolve(operation: Operation, value: Any, ids: Mapping[str, str]) -> Any:
+    """Return `value` (the operation's `data` or resource id) with each `bulkId:<id>` string
+    replaced by the resource id in `ids`; unchanged when the operation refers to nothing."""
+    return _resolve(value, ids) if operation.references else value
+
+
+def _resolve(value: Any, ids: Mapping[str, str]) -> Any:
+    kind = type(value)
+    if kind is str:
         if value.startswith(REFERENCE_PREFIX):
             return ids[value.removeprefix(REFERENCE_PREFIX)]
         return value
-    if isinstance(value, Mapping):
-        return {key: resolve(item, ids) for key, item in value.items()}
-    if isinstance(value, list):
-        return [resolve(item, ids) for item in value]
+    if kind is dict:
+        return {key: _resolve(item, ids) for key, item in value.items()}
+    if kind is list:
+        return [_resolve(item, ids) for item in value]
     return value
 
 

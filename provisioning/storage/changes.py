@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import orjson
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
@@ -120,36 +121,32 @@ def record_many(entries: Sequence[Entry]) -> list[ChangeRecord]:
         return []
     actor, now = context.current(), timezone.now()
     changes = [_change(entry, actor, now) for entry in entries]
-    columns = [_columns(change) for change in changes]
-    events = []
+    records, events = [], []
     for entry, change in zip(entries, changes, strict=True):
+        records.append({f.column: getattr(change, f.attname) for f in RECORD_FIELDS})
         data = _event_data(entry.obj, change)
-        events.extend(
-            {
-                "id": event["id"],
-                "type": event["type"],
-                "resource": str(change.resource_id),
-                "data": data,
-            }
-            for event in _events(change)
-        )
+        resource = str(change.resource_id)
+        events.extend({**event, "resource": resource, "data": data} for event in _events(change))
     with connection.cursor() as cursor:
         cursor.execute(
             _records_and_outbox_sql(),
-            [
-                *(list(column) for column in zip(*columns, strict=True)),
-                now,
-                now,
-                json.dumps(events, cls=DjangoJSONEncoder),
-                entries[0].obj.tenant_id,
-            ],
+            [_json(records), now, now, _json(events), entries[0].obj.tenant_id],
         )
-        # RETURNING gives the rows in the order of the UNNEST they were inserted from.
+        # RETURNING gives the rows in the order of the array they were inserted from.
         for change, (pk,) in zip(changes, cursor.fetchall(), strict=True):
             change.pk = pk
     for entry, change in zip(entries, changes, strict=True):
         _recorded(entry.obj, change, entry.added, entry.removed)
     return changes
+
+
+def _json(value) -> str:
+    """Return `value` as JSON text: orjson's, fast, or the standard library's for what orjson
+    cannot write (an integer past 64 bits in a document)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, cls=DjangoJSONEncoder)
 
 
 def _change(entry: Entry, actor: context.Actor, created=None) -> ChangeRecord:
@@ -235,13 +232,14 @@ def _outbox_parameters(obj: User | Group, change: ChangeRecord) -> list:
 
 @functools.cache
 def _records_and_outbox_sql() -> str:
-    """Return RECORD_AND_OUTBOX for many records: one array per column, unnested, and the
+    """Return RECORD_AND_OUTBOX for many records, given as one JSON array of rows, and the
     events of them all, each naming its resource and carrying its data."""
-    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in RECORD_FIELDS)
+    columns = ", ".join(f.column for f in RECORD_FIELDS)
+    types = ", ".join(f"{f.column} {f.db_type(connection)}" for f in RECORD_FIELDS)
     return f"""
     WITH change AS (
-        INSERT INTO provisioning_changerecord ({", ".join(f.column for f in RECORD_FIELDS)})
-        SELECT * FROM UNNEST({arrays})
+        INSERT INTO provisioning_changerecord ({columns})
+        SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS record({types})
         RETURNING id
     ), outbox AS (
         INSERT INTO provisioning_webhookdelivery
