@@ -22,6 +22,8 @@ operations run one by one, so each gets its own answer.
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import IntegrityError, transaction
 
 from .resources import GROUPS, RESOURCES, USERS, Resource
@@ -58,42 +60,36 @@ class _Runner:
         return limit is not None and self.errors >= limit
 
     def run(self) -> None:
-        order, circular = bulk.execution_order(self.request)
+        steps = bulk.execution_order(self.request)
         position = 0
-        while position < len(order) and not self.stopped:
-            operation = order[position]
-            if operation.index in circular:
-                self.fail(
-                    operation,
-                    errors.Conflict(
-                        "The operation is part of a circle of bulkId references that cannot "
-                        "be resolved (RFC 7644 §3.7.1)."
-                    ),
-                )
+        while position < len(steps) and not self.stopped:
+            step = steps[position]
+            if bulk.is_circle(step, self.request):
+                self.circle(step)
                 position += 1
                 continue
-            run = self.batch(order, position, circular)
+            run = self.batch(steps, position)
             if len(run) > 1 and run[0].method == "POST":
                 self.create_users(run)
             elif len(run) > 1:
                 self.add_members(run)
             else:
-                self.single(operation)
+                self.single(run[0])
             position += len(run)
 
-    def batch(self, order: list[Operation], start: int, circular: set[int]) -> list[Operation]:
-        """Return the run of operations from `order[start]` that can be written together:
+    def batch(self, steps: list[list[Operation]], start: int) -> list[Operation]:
+        """Return the run of operations from `steps[start]` that can be written together:
         POSTs of Users whose references are resolved already, or PATCHes of one Group that
-        add members, without a `version`. Else just `order[start]`."""
-        first = order[start]
+        add members, without a `version`. Else just the operation of `steps[start]`."""
+        first = steps[start][0]
         kind = self.kind(first)
         if kind is None:
             return [first]
         run = [first]
-        for operation in order[start + 1 :]:
-            if operation.index in circular or self.kind(operation) != kind:
+        for step in steps[start + 1 :]:
+            if bulk.is_circle(step, self.request) or self.kind(step[0]) != kind:
                 break
-            run.append(operation)
+            run.append(step[0])
         return run
 
     def kind(self, operation: Operation):
@@ -142,6 +138,37 @@ class _Runner:
             self.fail(operation, error)
             return
         self.succeed(operation, status, resource_id, written.obj.version)
+
+    def circle(self, step: list[Operation]) -> None:
+        """Create POSTs that refer to each other (RFC 7644 §3.7.1) together, each with an id
+        chosen before any is written; if one fails, none is created and each is a 409."""
+        chosen = {operation.bulk_id: uuid.uuid4() for operation in step}
+        ids = {**self.ids, **{bulk_id: str(pk) for bulk_id, pk in chosen.items()}}
+        created = []
+        try:
+            with transaction.atomic():
+                for operation in step:
+                    error = bulk.unresolved(operation, ids, self.request)
+                    if error is not None:
+                        raise error
+                    data = bulk.resolve(operation, operation.data, ids)
+                    resource = BY_ENDPOINT[operation.endpoint]
+                    pk = chosen[operation.bulk_id]
+                    created.append(resource.create(self.tenant, data, needs=None, pk=pk).obj)
+        except errors.SCIMError as error:
+            for operation in step:
+                if self.stopped:
+                    return
+                self.fail(
+                    operation,
+                    errors.Conflict(
+                        "The operation is part of a circle of bulkId references that could "
+                        f"not be resolved (RFC 7644 §3.7.1): {error.detail}"
+                    ),
+                )
+            return
+        for operation, obj in zip(step, created, strict=True):
+            self.created(operation, obj)
 
     # --- runs ----------------------------------------------------------------------------
 

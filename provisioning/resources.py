@@ -5,6 +5,7 @@ request would be."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -28,9 +29,11 @@ class Resource:
     # for it (RFC 7644 §3.5.2): Groups, whose member lists can be long.
     patch_no_content: bool = False
 
-    def create(self, tenant, body: Any, needs: Needs | None = None) -> Written:
-        """Create a resource from a POST body (RFC 7644 §3.3)."""
-        return self.store.create(tenant, parse_resource(body, self.type), needs=needs)
+    def create(
+        self, tenant, body: Any, needs: Needs | None = None, pk: uuid.UUID | None = None
+    ) -> Written:
+        """Create a resource from a POST body (RFC 7644 §3.3), with the id `pk` if given."""
+        return self.store.create(tenant, parse_resource(body, self.type), needs=needs, pk=pk)
 
     def replace(
         self, tenant, resource_id: str, body: Any, expected=None, needs: Needs | None = None

@@ -33,6 +33,15 @@ def post(path: str, bulk_id: str, data: dict) -> dict:
     return {"method": "POST", "path": path, "bulkId": bulk_id, "data": data}
 
 
+def managed(user_name: str, manager: str) -> dict:
+    """Return a User body whose enterprise `manager` is `manager` (an id or a reference)."""
+    return user_body(
+        user_name,
+        schemas=[USER_SCHEMA, ENTERPRISE_SCHEMA],
+        **{ENTERPRISE_SCHEMA: {"manager": {"value": manager}}},
+    )
+
+
 def send(scim, body, status: int = 200) -> list[dict]:
     response = scim.post("/Bulk", body)
     assert response.status_code == status, response.content
@@ -251,8 +260,8 @@ def test_rfc_3_7_3_every_operation_failing(scim, three_users):
 
 def test_rfc_3_7_1_circular_groups_are_409(scim):
     """§3.7.1's example: Group A holds Group B and B holds A. A group can never hold itself,
-    directly or not, so the circle cannot be resolved: both operations are 409 (Conflict),
-    and nothing is created."""
+    directly or not, so the attempt to resolve the circle fails: both operations are 409
+    (Conflict), and nothing is created."""
     results = send(
         scim,
         bulk(
@@ -268,32 +277,65 @@ def test_rfc_3_7_1_circular_groups_are_409(scim):
             ),
         ),
     )
-    detail = (
-        "The operation is part of a circle of bulkId references that cannot be resolved "
-        "(RFC 7644 §3.7.1)."
+    prefix = (
+        "The operation is part of a circle of bulkId references that could not be resolved "
+        "(RFC 7644 §3.7.1): Member '"
     )
-    assert results == [
-        {"method": "POST", "bulkId": bulk_id, "status": "409", "response": error(409, None, detail)}
-        for bulk_id in ("qwerty", "ytrewq")
-    ]
+    for result, bulk_id in zip(results, ("qwerty", "ytrewq"), strict=True):
+        detail = result["response"]["detail"]
+        assert detail.startswith(prefix) and detail.endswith("does not exist in this tenant.")
+        assert result == {
+            "method": "POST",
+            "bulkId": bulk_id,
+            "status": "409",
+            "response": error(409, None, detail),
+        }
     assert not Group.objects.exists()
 
 
-def test_circle_does_not_stop_the_rest(scim):
-    """Operations outside the circle run; one that needs a resource of the circle fails for
-    want of it."""
+def test_circle_of_managers_is_resolved(scim):
+    """§3.7.1: "The service provider MUST try to resolve circular cross-references": users
+    who are each other's manager are created together, each naming the other's id; what
+    refers to them runs after them."""
     results = send(
         scim,
         bulk(
-            post("/Users", "a", user_body("a", manager="bulkId:b")),
-            post("/Users", "b", user_body("b", manager="bulkId:a")),
+            post("/Groups", "g", group_body("g", members=[{"value": "bulkId:a"}])),
+            post("/Users", "a", managed("a", "bulkId:b")),
+            post("/Users", "b", managed("b", "bulkId:c")),
+            post("/Users", "c", managed("c", "bulkId:a")),
+            post("/Users", "self", managed("self", "bulkId:self")),
+        ),
+    )
+    assert [r["status"] for r in results] == ["201"] * 5
+    a, b, c, itself = (created_id(r) for r in results[1:])
+    for user_id, manager in ((a, b), (b, c), (c, a), (itself, itself)):
+        assert scim.get(f"/Users/{user_id}").json()[ENTERPRISE_SCHEMA]["manager"] == {
+            "value": manager
+        }
+    assert ChangeRecord.objects.filter(operation="create", resource_type="User").count() == 4
+    group = streamed_json(scim.get(f"/Groups/{created_id(results[0])}"))
+    assert [m["value"] for m in group["members"]] == [a]
+
+
+def test_circle_that_fails_creates_none_of_it(scim, make_user):
+    """A circle is resolved whole or not at all: a userName taken in it leaves every
+    operation of the circle a 409, and an operation needing one of them fails for want of it."""
+    make_user("taken")
+    results = send(
+        scim,
+        bulk(
+            post("/Users", "a", managed("a", "bulkId:b")),
+            post("/Users", "b", managed("taken", "bulkId:a")),
             post("/Users", "c", user_body("c")),
             post("/Groups", "g", group_body("g", members=[{"value": "bulkId:a"}])),
         ),
     )
     assert [r["status"] for r in results] == ["409", "409", "201", "400"]
+    assert results[0]["response"]["detail"].endswith("userName 'taken' is already in use.")
+    assert "scimType" not in results[0]["response"]
     assert results[3]["response"]["scimType"] == "invalidValue"
-    assert [u.user_name for u in User.objects.all()] == ["c"]
+    assert sorted(User.objects.values_list("user_name", flat=True)) == ["c", "taken"]
 
 
 # --- Order and references -------------------------------------------------------------------

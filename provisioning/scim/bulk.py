@@ -22,11 +22,13 @@ RFC 7644 §3.7, the rules followed:
 * §3.7: "A SCIM service provider MAY elect to optimize the sequence of operations received
   ... the service provider MUST ensure that the client's intent is preserved": operations run
   in the order sent, except that one referring to a later POST runs just after that POST.
-* §3.7.1: references that go round in a circle cannot all be resolved before the operations
-  that need them run; those operations are answered 409 (Conflict), which the RFC allows "after
-  a failed attempt". With this server's resource types, the only such circles are groups
-  nesting each other (which a group refuses anyway: no group is a member of itself) and
-  managers naming each other among new users (create them, then set the managers with PATCH).
+* §3.7.1: "The service provider MUST try to resolve circular cross-references between
+  resources in a single bulk job but MAY stop after a failed attempt and instead return HTTP
+  status code 409 (Conflict)." POSTs whose references go round in a circle are created
+  together, each with its id chosen before any of them is written (users naming each other
+  as `manager`). When that fails, none of them is created and each is answered 409: groups
+  that hold each other, as in the RFC's example, always fail, since no group may be a member
+  of itself, directly or not.
 * §3.7.3: the response lists every operation processed, in the order sent, each with its
   `method`, `bulkId`, `location` (except a failed POST), `version` and `status` (the code as a
   string); a failed one carries the SCIM error in `response`. `failOnErrors` stops the run
@@ -203,40 +205,99 @@ def _resolve(value: Any, ids: Mapping[str, str]) -> Any:
     return value
 
 
-def execution_order(request: BulkRequest) -> tuple[list[Operation], set[int]]:
-    """Return the operations in the order they run, and the indexes of those caught in a
-    circle of references (RFC 7644 §3.7.1), which do not run.
+def execution_order(request: BulkRequest) -> list[list[Operation]]:
+    """Return the steps in which the operations run: each a single operation, or a circle of
+    POSTs that refer to each other (RFC 7644 §3.7.1), in the order sent.
 
-    Operations run in the order sent, except that the POST defining a bulkId runs before the
-    first operation that refers to it. An operation referring to a bulkId no POST defines
-    still runs, and fails (see `unresolved`).
+    Operations run in the order sent, except that the POSTs an operation refers to run before
+    it. POSTs whose references go round in a circle (a strongly connected set of them) are
+    one step: none can run before the others, so they are created together (see
+    `provisioning.bulk`). An operation referring to a bulkId no POST defines still runs, and
+    fails (see `unresolved`).
     """
-    order: list[Operation] = []
-    state: dict[int, str] = {}  # "visiting" while its dependencies are placed, then "placed"
-    circular: set[int] = set()
+    circles = _circles(request)
+    steps: list[list[Operation]] = []
+    placed: set[int] = set()
     for start in request.operations:
-        if start.index in state:
-            continue
-        # An iterative depth-first walk: a dependency is placed before what needs it.
-        stack: list[tuple[Operation, Iterator[Operation]]] = [
-            (start, _dependencies(start, request))
-        ]
-        state[start.index] = "visiting"
+        # An iterative depth-first walk over the circles (which cannot refer back to
+        # themselves): what a step refers to is placed before it.
+        stack = [(circles[start.index], iter(_step_dependencies(circles[start.index], request)))]
         while stack:
-            operation, dependencies = stack[-1]
+            step, dependencies = stack[-1]
+            if step[0].index in placed:
+                stack.pop()
+                continue
             dependency = next(dependencies, None)
             if dependency is None:
                 stack.pop()
-                state[operation.index] = "placed"
-                order.append(operation)
-            elif state.get(dependency.index) == "visiting":
-                # Every operation on the walk from the dependency onwards is in the circle.
-                on_walk = [op.index for op, _ in stack]
-                circular.update(on_walk[on_walk.index(dependency.index) :])
-            elif dependency.index not in state:
-                state[dependency.index] = "visiting"
-                stack.append((dependency, _dependencies(dependency, request)))
-    return order, circular
+                placed.update(op.index for op in step)
+                steps.append(step)
+            elif dependency.index not in placed:
+                circle = circles[dependency.index]
+                stack.append((circle, iter(_step_dependencies(circle, request))))
+    return steps
+
+
+def _circles(request: BulkRequest) -> dict[int, list[Operation]]:
+    """Return, for each operation's index, the operations of its circle: the strongly
+    connected component of the reference graph holding it (Tarjan's algorithm, iterative),
+    in the order sent. An operation in no circle is alone in its own."""
+    index_of: dict[int, int] = {}
+    low: dict[int, int] = {}
+    on_stack: set[int] = set()
+    stack: list[Operation] = []
+    circles: dict[int, list[Operation]] = {}
+    counter = 0
+    for root in request.operations:
+        if root.index in index_of:
+            continue
+        work = [(root, iter(_dependencies(root, request)))]
+        index_of[root.index] = low[root.index] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root.index)
+        while work:
+            operation, dependencies = work[-1]
+            dependency = next(dependencies, None)
+            if dependency is not None:
+                if dependency.index not in index_of:
+                    index_of[dependency.index] = low[dependency.index] = counter
+                    counter += 1
+                    stack.append(dependency)
+                    on_stack.add(dependency.index)
+                    work.append((dependency, iter(_dependencies(dependency, request))))
+                elif dependency.index in on_stack:
+                    low[operation.index] = min(low[operation.index], index_of[dependency.index])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent.index] = min(low[parent.index], low[operation.index])
+            if low[operation.index] == index_of[operation.index]:
+                circle = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member.index)
+                    circle.append(member)
+                    if member is operation:
+                        break
+                circle.sort(key=lambda op: op.index)
+                for member in circle:
+                    circles[member.index] = circle
+    return circles
+
+
+def is_circle(step: list[Operation], request: BulkRequest) -> bool:
+    """Return whether a step is a circle: several POSTs, or one that refers to itself."""
+    return len(step) > 1 or any(d is step[0] for d in _dependencies(step[0], request))
+
+
+def _step_dependencies(step: list[Operation], request: BulkRequest) -> Iterator[Operation]:
+    members = {op.index for op in step}
+    for operation in step:
+        for dependency in _dependencies(operation, request):
+            if dependency.index not in members:
+                yield dependency
 
 
 def _dependencies(operation: Operation, request: BulkRequest) -> Iterator[Operation]:

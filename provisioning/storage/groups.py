@@ -120,10 +120,13 @@ def get(tenant: Tenant, group_id: str, *, for_update: bool = False) -> Group:
 
 @retry_on_deadlock
 @transaction.atomic
-def create(tenant: Tenant, document: dict, needs: Needs | None = None) -> Written:
+def create(
+    tenant: Tenant, document: dict, needs: Needs | None = None, pk: uuid.UUID | None = None
+) -> Written:
     """Store a new group and its members; a displayName already taken is a 409.
 
-    The `members` the answer shows (`needs`) are read before the transaction ends.
+    The `members` the answer shows (`needs`) are read before the transaction ends. Its id is
+    new, or `pk` when the caller chose it (a Bulk request's circle of references).
     """
     document = dict(document)
     members = document.pop("members", [])
@@ -131,6 +134,8 @@ def create(tenant: Tenant, document: dict, needs: Needs | None = None) -> Writte
     group = Group(
         tenant=tenant, data=document, created=now, last_modified=now, **_columns(document)
     )
+    if pk is not None:
+        group.pk = pk
     with _unique_display_name(document):
         insert([group])
     record(group, Operation.CREATE, None, added=_add(group, members))

@@ -5,6 +5,8 @@ module keeps the indexed columns in step with the document, turns constraint vio
 SCIM errors, and moves `version`/`lastModified` only when something changed.
 """
 
+import uuid
+
 from django.db import transaction
 from django.db.models import OuterRef, Q
 from django.utils import timezone
@@ -81,16 +83,21 @@ def get(tenant: Tenant, user_id: str, *, for_update: bool = False) -> User:
 
 @retry_on_deadlock
 @transaction.atomic
-def create(tenant: Tenant, document: dict, needs: Needs | None = None) -> Written:
+def create(
+    tenant: Tenant, document: dict, needs: Needs | None = None, pk: uuid.UUID | None = None
+) -> Written:
     """Store a new user; a userName already taken in the tenant is a 409 `uniqueness`.
 
     A new user belongs to no group yet: whatever the answer shows (`needs`), it has no
-    related attribute to read.
+    related attribute to read. Its id is new, or `pk` when the caller chose it (a Bulk
+    request's circle of references, `provisioning.bulk`).
     """
     now = timezone.now()
     user = User(
         tenant=tenant, data=document, created=now, last_modified=now, **columns_for(document)
     )
+    if pk is not None:
+        user.pk = pk
     with _unique_user_name(document):
         insert([user])
     insert(value_rows(user))
