@@ -1707,6 +1707,10 @@ def _bulk_line(result: Result) -> str:
     )
 
 
+def _two(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def bulk_report(rows: list[dict]) -> str:
     """Return the medians of each measurement over the rounds, and the two ratios."""
     names = [r.name for r in rows[0]["results"]]
@@ -1720,8 +1724,14 @@ def bulk_report(rows: list[dict]) -> str:
     create = _ratio(medians[1][1], medians[0][1])
     adds = _ratio(medians[3][1], medians[2][1])
     lines.append("")
-    lines.append(f"Bulk create / single POSTs: {_fmt(create)} (target at most 0.33)")
-    lines.append(f"Bulk of member-add PATCHes / one PATCH: {_fmt(adds)} (target about 1)")
+    lines.append(f"Bulk create / single POSTs: {_two(create)} (target at most 0.33)")
+    lines.append(f"Bulk of member-add PATCHes / one PATCH: {_two(adds)} (target about 1)")
+    for name, (k, against) in {"creates": (1, 0), "member adds": (3, 2)}.items():
+        ratios = [
+            _two(_ratio(_cpu_ms(row["results"][k]), _cpu_ms(row["results"][against])))
+            for row in rows
+        ]
+        lines.append(f"  {name}, round by round: {', '.join(ratios)}")
     return "\n".join(lines)
 
 
@@ -1842,7 +1852,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="Server CPU of N creates and N member adds: single requests against one Bulk.",
     )
     p.add_argument("--operations", type=int, default=1000, help="Operations per Bulk (1000).")
-    p.add_argument("--rounds", type=int, default=3, help="Rounds; medians are reported (3).")
+    p.add_argument("--rounds", type=int, default=5, help="Rounds; medians are reported (5).")
     p = sub.add_parser(
         "groups",
         parents=[common],

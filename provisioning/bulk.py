@@ -6,8 +6,8 @@ atomic: "The service provider MUST continue performing as many changes as possib
 disregard partial failures." A request runs in one transaction, and each operation in a
 savepoint of it (the stores' `transaction.atomic` nests): an operation that fails is rolled
 back to its savepoint, alone, and the others stay. One COMMIT for the request, rather than one
-per operation, is what makes a Bulk cheaper than single requests; its price is that the rows a
-Bulk writes stay locked until it ends (a Bulk of 1,000 operations takes about a second). The
+per operation, is part of what makes a Bulk cheaper than single requests; its price is that
+the rows a Bulk writes stay locked until it ends (about a second for 1,000 operations). The
 answer is sent after the COMMIT, so an answer never reports a change that was not made: if the
 COMMIT fails, nothing was written and the client gets the error. Signals and webhook events
 follow the change records: events are written in each operation's savepoint (and go with it

@@ -105,6 +105,7 @@ def create(
     return Written(user)
 
 
+@retry_on_deadlock
 @transaction.atomic
 def create_each(tenant: Tenant, documents: list[dict]) -> list[Written]:
     """Store several new users with three statements in all (a Bulk request's run of creates),
