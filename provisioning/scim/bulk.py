@@ -193,16 +193,22 @@ def resolve(operation: Operation, value: Any, ids: Mapping[str, str]) -> Any:
 
 
 def _resolve(value: Any, ids: Mapping[str, str]) -> Any:
-    kind = type(value)
-    if kind is str:
-        if value.startswith(REFERENCE_PREFIX):
-            return ids[value.removeprefix(REFERENCE_PREFIX)]
-        return value
-    if kind is dict:
-        return {key: _resolve(item, ids) for key, item in value.items()}
-    if kind is list:
-        return [_resolve(item, ids) for item in value]
-    return value
+    """Return a copy of `value` with its references replaced; iterative, so a document nested
+    as deep as JSON allows costs no recursion."""
+    box = [value]
+    stack: list[dict | list] = [box]
+    while stack:
+        container = stack.pop()
+        for key in container.keys() if type(container) is dict else range(len(container)):
+            item = container[key]
+            kind = type(item)
+            if kind is str:
+                if item.startswith(REFERENCE_PREFIX):
+                    container[key] = ids[item.removeprefix(REFERENCE_PREFIX)]
+            elif kind is dict or kind is list:
+                container[key] = copy = kind(item)
+                stack.append(copy)
+    return box[0]
 
 
 def execution_order(request: BulkRequest) -> list[list[Operation]]:

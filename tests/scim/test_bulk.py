@@ -50,3 +50,20 @@ def test_a_long_chain_of_forward_references():
 def test_references_to_nothing_do_not_reorder():
     parsed = request(post("a", "nowhere"), post("b"))
     assert order(parsed) == [["a"], ["b"]]
+
+
+def test_references_are_replaced_at_any_depth_without_recursion():
+    """A reference deep inside a document nested as far as JSON allows is replaced, and the
+    operation's data is copied, not changed."""
+    from provisioning.scim.bulk import resolve
+
+    data = {"members": [{"value": "bulkId:a"}, "bulkId:b", 7, None, "bulkId:"]}
+    deep = data
+    for _ in range(5000):
+        deep = {"x": [deep]}
+    parsed = request({"method": "POST", "path": "/Groups", "bulkId": "g", "data": deep})
+    resolved = resolve(parsed.operations[0], deep, {"a": "id-a", "b": "id-b", "": "id-"})
+    for _ in range(5000):
+        resolved = resolved["x"][0]
+    assert resolved == {"members": [{"value": "id-a"}, "id-b", 7, None, "id-"]}
+    assert data["members"][0] == {"value": "bulkId:a"}
