@@ -105,11 +105,13 @@ def parse_bulk_request(
         raise InvalidValue("'failOnErrors' must be an integer of 1 or more.")
     operations = [_read_operation(item, i, endpoints) for i, item in enumerate(items)]
     definers: dict[str, Operation] = {}
+    seen: set[str] = set()
     for operation in operations:
         if operation.bulk_id is None:
             continue
-        if operation.bulk_id in definers:
+        if operation.bulk_id in seen:
             raise InvalidValue(f"bulkId '{operation.bulk_id}' is used by more than one operation.")
+        seen.add(operation.bulk_id)
         if operation.method == "POST":
             definers[operation.bulk_id] = operation
     return BulkRequest(operations, fail_on_errors, definers)
