@@ -3,6 +3,7 @@
 #   bench/run.sh                             # 100000 users, then a group grown to 100000 members
 #   BENCH_USERS=2000 bench/run.sh            # a quick run
 #   BENCH_GROUPS=only bench/run.sh           # the group benchmark alone (BENCH_GROUPS=0: users only)
+#   BENCH_BULK=only bench/run.sh             # Bulk against single requests alone, no seeding
 # It uses a database of its own per population, `scim_bench_<BENCH_USERS>`, on the local
 # PostgreSQL cluster of `make run`
 # (or DATABASE_URL as given), serves it (scimserver/server.py, 2 workers) on a free port with a
@@ -21,8 +22,11 @@ RESULTS="$BENCH_DIR/results"
 BENCH_GROUPS=${BENCH_GROUPS:-1}
 # BENCH_GROUP_MEMBERS: the group's size (default: the population, at most 100000).
 BENCH_GROUP_MEMBERS=${BENCH_GROUP_MEMBERS:-}
+# BENCH_BULK: 1 runs `bulk` after the others, only runs it alone (without seeding), 0 skips it.
+BENCH_BULK=${BENCH_BULK:-0}
 [[ "$BENCH_USERS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_USERS must be a positive integer."
 [[ "$BENCH_GROUPS" =~ ^(0|1|only)$ ]] || die "BENCH_GROUPS must be 0, 1 or only."
+[[ "$BENCH_BULK" =~ ^(0|1|only)$ ]] || die "BENCH_BULK must be 0, 1 or only."
 [[ -z "$BENCH_GROUP_MEMBERS" || "$BENCH_GROUP_MEMBERS" =~ ^[1-9][0-9]*$ ]] \
     || die "BENCH_GROUP_MEMBERS must be a positive integer."
 
@@ -93,6 +97,10 @@ if ! bench wait --wait-seconds 60; then
 fi
 
 HAVE=$(bench count)
+if [ "$BENCH_BULK" = only ]; then
+    bench bulk "${WATCH[@]}"
+    exit
+fi
 if [ "$HAVE" -ge "$BENCH_USERS" ]; then
     echo "Seeding skipped: the database already holds $HAVE users (BENCH_USERS=$BENCH_USERS)." >&2
 else
@@ -117,5 +125,8 @@ if [ "$BENCH_GROUPS" != 0 ]; then
     echo "Running the group benchmark ..." >&2
     bench groups "${WATCH[@]}" ${BENCH_GROUP_MEMBERS:+--members "$BENCH_GROUP_MEMBERS"} \
         || status=1
+fi
+if [ "$BENCH_BULK" = 1 ]; then
+    bench bulk "${WATCH[@]}" || status=1
 fi
 exit "$status"

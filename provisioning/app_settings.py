@@ -5,6 +5,8 @@
 | MAX_RESULTS        | 1000       | largest page a list returns (`filter.maxResults`)              |
 | DEFAULT_COUNT      | 100        | page size when the client sends no `count`                     |
 | MAX_PAYLOAD_BYTES  | 10485760   | largest request body accepted (413 beyond)                     |
+| BULK_MAX_OPERATIONS | 1000     | most operations a Bulk request may hold (`bulk.maxOperations`) |
+| BULK_MAX_PAYLOAD_BYTES | 1048576 | largest Bulk request body (`bulk.maxPayloadSize`)             |
 | AUDIT_RETENTION_DAYS | 365      | change records older than this are removed by `scim_audit prune` |
 | TRUST_X_FORWARDED_FOR | False   | take the client address from the proxy's `X-Forwarded-For`     |
 | WEBHOOK_TIMEOUT_SECONDS | 10      | longest wait for a receiver's answer                          |
@@ -21,6 +23,8 @@ DEFAULTS = {
     "MAX_RESULTS": 1000,
     "DEFAULT_COUNT": 100,
     "MAX_PAYLOAD_BYTES": 10 * 1024 * 1024,
+    "BULK_MAX_OPERATIONS": 1000,
+    "BULK_MAX_PAYLOAD_BYTES": 1024 * 1024,
     "AUDIT_RETENTION_DAYS": 365,
     "TRUST_X_FORWARDED_FOR": False,
     "WEBHOOK_TIMEOUT_SECONDS": 10,

@@ -138,10 +138,10 @@ class ServiceUnavailable(errors.SCIMError):
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
-def read_json(request: HttpRequest):
-    """Return the request body as JSON: a SCIM or plain JSON media type, at most
-    MAX_PAYLOAD_BYTES long (RFC 7644 §8.1, §3.12), sent with a length or in chunks."""
-    raw = _read_body(request, app_settings.get("MAX_PAYLOAD_BYTES"))
+def read_json(request: HttpRequest, limit: int | None = None):
+    """Return the request body as JSON: a SCIM or plain JSON media type, at most `limit`
+    (else MAX_PAYLOAD_BYTES) long (RFC 7644 §8.1, §3.12), sent with a length or in chunks."""
+    raw = _read_body(request, limit or app_settings.get("MAX_PAYLOAD_BYTES"))
     if not raw:
         raise errors.InvalidSyntax("The request has no body; it must be a JSON object.")
     content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()

@@ -4,13 +4,12 @@ is tolerated."""
 from django.urls import re_path
 
 from . import views
-from .scim.schema import GROUP_RESOURCE_TYPE, RESOURCE_TYPES, SCHEMAS, USER_RESOURCE_TYPE
-from .storage import groups, users
+from .resources import RESOURCES
+from .scim.schema import RESOURCE_TYPES, SCHEMAS
 
 app_name = "scim"
 
-# Each resource type, the storage module that serves it, and its detail view.
-RESOURCES = ((USER_RESOURCE_TYPE, users), (GROUP_RESOURCE_TYPE, groups))
+# The detail view of each resource type.
 DETAIL_VIEWS = {"User": views.ResourceDetailView, "Group": views.GroupDetailView}
 
 
@@ -20,10 +19,10 @@ RESOURCE_TYPES_VIEW = views.DiscoveryCollectionView.as_view(
 SCHEMAS_VIEW = views.DiscoveryCollectionView.as_view(items=SCHEMAS, noun="Schema")
 
 
-def _resource_routes(resource_type, store) -> list:
-    endpoint = resource_type.endpoint.lstrip("/")
-    kwargs = {"resource_type": resource_type, "store": store}
-    detail = DETAIL_VIEWS[resource_type.id]
+def _resource_routes(resource) -> list:
+    endpoint = resource.type.endpoint.lstrip("/")
+    kwargs = {"resource": resource}
+    detail = DETAIL_VIEWS[resource.type.id]
     return [
         re_path(rf"^{endpoint}/?$", views.ResourceListView.as_view(**kwargs)),
         # Before the detail route, which would read ".search" as an id.
@@ -36,15 +35,14 @@ urlpatterns = [
     re_path(r"^ServiceProviderConfig/?$", views.ServiceProviderConfigView.as_view()),
     re_path(r"^ResourceTypes(?:/(?P<item_id>[^/]+))?/?$", RESOURCE_TYPES_VIEW),
     re_path(r"^Schemas(?:/(?P<item_id>[^/]+))?/?$", SCHEMAS_VIEW),
-    *(
-        route
-        for resource_type, store in RESOURCES
-        for route in _resource_routes(resource_type, store)
+    *(route for resource in RESOURCES for route in _resource_routes(resource)),
+    re_path(
+        r"^\.search/?$",
+        views.RootSearchView.as_view(resources=tuple((r.type, r.store) for r in RESOURCES)),
     ),
-    re_path(r"^\.search/?$", views.RootSearchView.as_view(resources=RESOURCES)),
     # RFC 7644 §3.11: a server without /Me SHOULD answer 501.
     re_path(r"^Me(?:/[\s\S]*)?$", views.NotImplementedView.as_view(detail="/Me is not supported.")),
-    re_path(r"^Bulk/?$", views.NotImplementedView.as_view(detail="Bulk is not supported.")),
+    re_path(r"^Bulk/?$", views.BulkView.as_view()),
     # [\s\S], not `.`: it matches a newline too, which a path may carry (%0A); else such a path fell
     # through every route to Django's HTML 404.
     re_path(r"^[\s\S]*$", views.UnknownEndpointView.as_view()),

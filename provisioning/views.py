@@ -9,12 +9,20 @@ from dataclasses import replace
 from django.http import StreamingHttpResponse
 from django.urls import get_script_prefix
 
-from . import app_settings
+from . import app_settings, bulk
 from .http import Endpoint, json_bytes, read_json, respond
+from .resources import Resource
 from .scim import dialect, discovery, errors
-from .scim.patch import apply_patch
+from .scim.bulk import parse_bulk_request
 from .scim.projection import Projection
-from .scim.resource import Meta, format_version, parse_resource, render_resource
+from .scim.resource import (
+    ANY,
+    Meta,
+    entity_tags,
+    expected_versions,
+    format_version,
+    render_resource,
+)
 from .scim.schema import SEARCH_REQUEST_URN, ResourceType
 from .storage.common import Written
 from .storage.listing import ListRequest
@@ -38,6 +46,15 @@ def ok(request, body, status: int = 200, headers: dict | None = None):
     return respond(body, status, headers, request.scim_media_type)
 
 
+# The settings that /ServiceProviderConfig advertises.
+ADVERTISED_SETTINGS = (
+    "MAX_RESULTS",
+    "DEFAULT_COUNT",
+    "BULK_MAX_OPERATIONS",
+    "BULK_MAX_PAYLOAD_BYTES",
+)
+
+
 class DiscoveryView(Endpoint):
     """Base for the discovery endpoints, which take GET only (RFC 7644 §4).
 
@@ -55,7 +72,7 @@ class DiscoveryView(Endpoint):
         if "filter" in request.GET:
             raise errors.Forbidden("Filtering is not supported on discovery endpoints.")
         # Everything the documents are built from: the settings they advertise, and the URL.
-        settings = (app_settings.get("MAX_RESULTS"), app_settings.get("DEFAULT_COUNT"))
+        settings = tuple(app_settings.get(name) for name in ADVERTISED_SETTINGS)
         key = (base_url(request), item_id, settings)
         body = self.rendered.get(key)
         if body is None:
@@ -69,6 +86,8 @@ class ServiceProviderConfigView(DiscoveryView):
             base,
             max_results=app_settings.get("MAX_RESULTS"),
             default_count=app_settings.get("DEFAULT_COUNT"),
+            bulk_max_operations=app_settings.get("BULK_MAX_OPERATIONS"),
+            bulk_max_payload_size=app_settings.get("BULK_MAX_PAYLOAD_BYTES"),
         )
 
 
@@ -133,8 +152,15 @@ def projection_of(resource_type: ResourceType, params) -> Projection:
 class ResourceView(Endpoint):
     """Base for the views of one resource type, served by one storage module."""
 
-    resource_type: ResourceType = None
-    store = None
+    resource: Resource = None
+
+    @property
+    def resource_type(self) -> ResourceType:
+        return self.resource.type
+
+    @property
+    def store(self):
+        return self.resource.store
 
     def location(self, request, obj) -> str:
         return f"{base_url(request)}{self.resource_type.endpoint}/{obj.pk}"
@@ -185,8 +211,12 @@ class ResourceListView(ResourceView):
     def post(self, request):
         # Every parameter is checked before anything is written.
         projection = projection_of(self.resource_type, request.GET)
-        document = parse_resource(read_json(request), self.resource_type, leniencies(request))
-        written = self.store.create(request.token.tenant, document, needs=projection.needs)
+        written = self.resource.create(
+            request.token.tenant,
+            read_json(request),
+            needs=projection.needs,
+            leniencies=leniencies(request),
+        )
         location = self.location(request, written.obj)
         return self.written_response(request, written, projection, 201, {"Location": location})
 
@@ -202,11 +232,6 @@ class ResourceDetailView(ResourceView):
     """One resource: `GET` (RFC 7644 §3.4.1), `PUT` (§3.5.1), `PATCH` (§3.5.2), `DELETE`
     (§3.6), with entity tags: `If-None-Match` on GET, `If-Match` on writes (§3.14)."""
 
-    # Attributes stored as rows rather than in the document; PATCH hands their changes over.
-    row_attributes: frozenset[str] = frozenset()
-    # Whether a PATCH without `attributes` answers 204 rather than the whole resource.
-    patch_no_content = False
-
     def get(self, request, resource_id):
         projection = projection_of(self.resource_type, request.GET)
         obj = self.store.get(request.token.tenant, resource_id)
@@ -217,9 +242,13 @@ class ResourceDetailView(ResourceView):
 
     def put(self, request, resource_id):
         projection = projection_of(self.resource_type, request.GET)
-        document = parse_resource(read_json(request), self.resource_type, leniencies(request))
-        written = self.store.replace(
-            request.token.tenant, resource_id, document, _expected(request), needs=projection.needs
+        written = self.resource.replace(
+            request.token.tenant,
+            resource_id,
+            read_json(request),
+            _expected(request),
+            needs=projection.needs,
+            leniencies=leniencies(request),
         )
         return self.written_response(request, written, projection)
 
@@ -228,35 +257,27 @@ class ResourceDetailView(ResourceView):
         body = read_json(request)
         read_with = leniencies(request, body)
         # RFC 7644 §3.5.2: 200 with the resource (subject to `attributes`), or 204.
-        no_content = self.patch_no_content and "attributes" not in request.GET
-        written = self.store.patch(
+        no_content = self.resource.patch_no_content and "attributes" not in request.GET
+        written = self.resource.patch(
             request.token.tenant,
             resource_id,
-            lambda document: apply_patch(
-                self.resource_type,
-                document,
-                body,
-                row_attributes=self.row_attributes,
-                leniencies=read_with,
-            ),
+            body,
             _expected(request),
             needs=None if no_content else projection.needs,
+            leniencies=read_with,
         )
         if no_content:
             return respond(None, 204, {"ETag": format_version(written.obj.version)})
         return self.written_response(request, written, projection)
 
     def delete(self, request, resource_id):
-        self.store.delete(request.token.tenant, resource_id, _expected(request))
+        self.resource.delete(request.token.tenant, resource_id, _expected(request))
         return respond(None, 204)
 
 
 class GroupDetailView(ResourceDetailView):
     """A Group: members are rows, changed by PATCH without reading the rest, and a GET
     streams them so that a group of any size is never held in memory twice."""
-
-    row_attributes = frozenset({"members"})
-    patch_no_content = True
 
     def resource_response(self, request, obj, projection: Projection):
         if not projection.needs("members"):
@@ -328,32 +349,14 @@ class RootSearchView(Endpoint):
         )
 
 
-ANY = "*"
-
-
 def _entity_tags(request, header: str) -> frozenset[int] | str | None:
-    """Return the versions an If-Match/If-None-Match header names, `ANY` for `*`, or None.
-
-    Tags are compared weakly: `W/"3"` and `"3"` both name version 3 (RFC 7232 §2.3.2). A tag
-    this server did not issue names no version.
-    """
-    value = request.META.get(header)
-    if value is None:
-        return None
-    if value.strip() == ANY:
-        return ANY
-    versions = set()
-    for tag in value.split(","):
-        tag = tag.strip().removeprefix("W/").strip('"')
-        if tag.isascii() and tag.isdigit() and len(tag) <= 19:  # the versions this server issues
-            versions.add(int(tag))
-    return frozenset(versions)
+    """Return the versions an If-Match/If-None-Match header names, `ANY` for `*`, or None."""
+    return entity_tags(request.META.get(header))
 
 
 def _expected(request) -> frozenset[int] | None:
     """Return the versions If-Match allows a write to, or None when any will do."""
-    tags = _entity_tags(request, "HTTP_IF_MATCH")
-    return None if tags in (None, ANY) else tags
+    return expected_versions(request.META.get("HTTP_IF_MATCH"))
 
 
 def _references(base: str, related: dict) -> dict:
@@ -443,6 +446,27 @@ def _param(params, name: str, kind: type, *, from_body: bool = False):
     if not isinstance(value, str):
         raise errors.InvalidValue(f"'{name}' must be a string.")
     return value
+
+
+class BulkView(Endpoint):
+    """`POST /Bulk` (RFC 7644 §3.7): many operations in one request; see `provisioning.bulk`.
+
+    Its body may be as large as `bulk.maxPayloadSize` and hold as many operations as
+    `bulk.maxOperations`; beyond either, a 413 names the limit (RFC 7644 §3.7.4).
+    """
+
+    def post(self, request):
+        body = read_json(request, app_settings.get("BULK_MAX_PAYLOAD_BYTES"))
+        bulk_request = parse_bulk_request(
+            body, endpoints=bulk.ENDPOINTS, max_operations=app_settings.get("BULK_MAX_OPERATIONS")
+        )
+        response = bulk.run(
+            request.token.tenant,
+            bulk_request,
+            base_url(request),
+            lambda patch_body=None: leniencies(request, patch_body),
+        )
+        return ok(request, response)
 
 
 class NotImplementedView(Endpoint):

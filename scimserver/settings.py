@@ -136,6 +136,8 @@ SCIM = {
     "MAX_RESULTS": int(os.environ.get("SCIM_MAX_RESULTS", "1000")),
     "DEFAULT_COUNT": int(os.environ.get("SCIM_DEFAULT_COUNT", "100")),
     "MAX_PAYLOAD_BYTES": int(os.environ.get("SCIM_MAX_PAYLOAD_BYTES", str(10 * 1024 * 1024))),
+    "BULK_MAX_OPERATIONS": int(os.environ.get("SCIM_BULK_MAX_OPERATIONS", "1000")),
+    "BULK_MAX_PAYLOAD_BYTES": int(os.environ.get("SCIM_BULK_MAX_PAYLOAD_BYTES", str(1024 * 1024))),
     "AUDIT_RETENTION_DAYS": int(os.environ.get("SCIM_AUDIT_RETENTION_DAYS", "365")),
     "TRUST_X_FORWARDED_FOR": _env_bool("BEHIND_PROXY", False),
     "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("SCIM_WEBHOOK_TIMEOUT_SECONDS", "10")),

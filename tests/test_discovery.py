@@ -54,10 +54,15 @@ def walk(value, key=None):
 
 
 def test_service_provider_config(scim, settings):
-    """/ServiceProviderConfig advertises only what works: filter and sort, no PATCH, bulk, etag
-    or password change yet; index and cursor paging; one bearer-token scheme; filter.maxResults
-    and maxPageSize are MAX_RESULTS (RFC 7643 §5, RFC 7644 §4, RFC 9865 §4)."""
-    settings.SCIM = {"MAX_RESULTS": 250, "DEFAULT_COUNT": 50}
+    """/ServiceProviderConfig advertises only what works: filter and sort, PATCH, bulk with
+    its limits, etag, no password change; index and cursor paging; one bearer-token scheme;
+    filter.maxResults and maxPageSize are MAX_RESULTS (RFC 7643 §5, RFC 7644 §4, RFC 9865 §4)."""
+    settings.SCIM = {
+        "MAX_RESULTS": 250,
+        "DEFAULT_COUNT": 50,
+        "BULK_MAX_OPERATIONS": 20,
+        "BULK_MAX_PAYLOAD_BYTES": 65536,
+    }
 
     response = scim.get("/ServiceProviderConfig")
 
@@ -67,7 +72,7 @@ def test_service_provider_config(scim, settings):
         "schemas": [SPC_SCHEMA],
         "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
         "patch": {"supported": True},
-        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {"supported": True, "maxOperations": 20, "maxPayloadSize": 65536},
         "filter": {"supported": True, "maxResults": 250},
         "changePassword": {"supported": False},
         "sort": {"supported": True},

@@ -11,13 +11,24 @@ from collections.abc import Sequence
 from .schema import LIST_RESPONSE_URN, SERVICE_PROVIDER_CONFIG_SCHEMA_URN
 
 
-def service_provider_config(base_url: str, *, max_results: int, default_count: int) -> dict:
+def service_provider_config(
+    base_url: str,
+    *,
+    max_results: int,
+    default_count: int,
+    bulk_max_operations: int,
+    bulk_max_payload_size: int,
+) -> dict:
     """Return the `/ServiceProviderConfig` document (RFC 7643 §5, RFC 9865 §4)."""
     return {
         "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA_URN],
         "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
         "patch": {"supported": True},
-        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {
+            "supported": True,
+            "maxOperations": bulk_max_operations,
+            "maxPayloadSize": bulk_max_payload_size,
+        },
         "filter": {"supported": True, "maxResults": max_results},
         "changePassword": {"supported": False},
         "sort": {"supported": True},

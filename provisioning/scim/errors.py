@@ -127,6 +127,14 @@ class NotAcceptable(SCIMError):
     default_detail = "The server can only answer with application/scim+json or application/json."
 
 
+class Conflict(SCIMError):
+    """A 409 other than `uniqueness`: a Bulk operation caught in a circle of bulkId
+    references (RFC 7644 §3.7.1)."""
+
+    status = 409
+    default_detail = "The request conflicts with the state of the service provider."
+
+
 class PreconditionFailed(SCIMError):
     status = 412
     default_detail = "The resource has changed on the server: the If-Match version does not match."

@@ -97,6 +97,7 @@ swaps only the matching members for `values`; it never overwrites the whole list
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -137,6 +138,12 @@ _OPS = ("add", "remove", "replace")
 _TEXT_TYPES = (Type.STRING, Type.REFERENCE, Type.BINARY)
 _ORDERING_OPS = ("gt", "ge", "lt", "le")
 _PATTERN_OPS = ("co", "sw", "ew")
+
+
+# The paths IdPs send are few (`members`, `active`, `emails[type eq "work"].value`) and each is
+# sent again and again, by every PATCH and by every operation of a Bulk: each is parsed once.
+# The parsed paths are frozen; a path that does not parse raises, and is not kept.
+_parsed_path = functools.lru_cache(maxsize=1024)(parse_patch_path)
 
 
 @dataclass(frozen=True)
@@ -311,7 +318,7 @@ class _Patcher:
             # attributes that are to be replaced."
             self._apply_object(operation.op, operation.value, extension=None)
             return
-        target = self._resolve(parse_patch_path(operation.path))
+        target = self._resolve(_parsed_path(operation.path))
         self._apply(operation.op, target, operation.value, operation.has_value)
 
     # Resolution
@@ -950,8 +957,11 @@ def _validated(
 
     Required attributes left unassigned and changed immutable attributes are ``mutability``
     (RFC 7644 §3.5.2.2 and §3.5.2); everything else `parse_resource` checks (types, `primary`
-    at most once) keeps its own error.
+    at most once) keeps its own error. A document the operations left as it was (they
+    changed only `row_attributes`, say) is the stored one, which was read so when stored.
     """
+    if document == original:
+        return document
     rows = {name.lower() for name in row_attributes}
     for attr in resource_type.schema.attributes:
         if attr.required and attr.name.lower() not in rows and document.get(attr.name) is None:

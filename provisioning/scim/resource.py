@@ -109,6 +109,34 @@ def format_version(version: int) -> str:
     return f'W/"{version}"'
 
 
+ANY = "*"
+
+
+def entity_tags(value: str | None) -> frozenset[int] | str | None:
+    """Return the versions an If-Match/If-None-Match value names, `ANY` for `*`, or None for
+    no value (a Bulk operation's `version` is read alike, RFC 7644 §3.7).
+
+    Tags are compared weakly: `W/"3"` and `"3"` both name version 3 (RFC 7232 §2.3.2). A tag
+    this server did not issue names no version.
+    """
+    if value is None:
+        return None
+    if value.strip() == ANY:
+        return ANY
+    versions = set()
+    for tag in value.split(","):
+        tag = tag.strip().removeprefix("W/").strip('"')
+        if tag.isascii() and tag.isdigit() and len(tag) <= 19:  # the versions this server issues
+            versions.add(int(tag))
+    return frozenset(versions)
+
+
+def expected_versions(value: str | None) -> frozenset[int] | None:
+    """Return the versions an If-Match value allows a write to, or None when any will do."""
+    tags = entity_tags(value)
+    return None if tags in (None, ANY) else tags
+
+
 def _member(body: Mapping, key: str) -> Any:
     """Return the member `key` of `body`; attribute names are case-insensitive (RFC 7643 §2.1)."""
     for name, value in body.items():

@@ -17,9 +17,12 @@ import json
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import orjson
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
+from django.utils import timezone
 
 from .. import authsync, context, signals
 from ..events import event_types
@@ -96,6 +99,71 @@ def record(
     the record joins it in one statement, and exists only if that row was written. None is
     returned when it was not (a guarded UPDATE that found another write had come first).
     """
+    change = _change(Entry(obj, operation, before, added, removed), context.current())
+    statement = write or Together()
+    source = "FROM resource" if write else ""
+    statement.add("change", CHANGE.format(source=source), _columns(change))
+    statement.add("outbox", OUTBOX, _outbox_parameters(obj, change))
+    rows = statement.rows("SELECT id FROM change")
+    if not rows:
+        return None
+    (change.pk,) = rows[0]
+    _recorded(obj, change, added, removed)
+    return change
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One change for `record_many`: what `record` takes, and the version the change led to
+    when it is not the object's current one (several changes of one group written at once)."""
+
+    obj: User | Group
+    operation: Operation
+    before: dict | None
+    added: Sequence = ()
+    removed: Sequence = ()
+    version: int | None = None
+
+
+def record_many(entries: Sequence[Entry]) -> list[ChangeRecord]:
+    """Record several changes with one statement (a Bulk request's writes made together):
+    each is recorded, queued and signalled exactly as `record` does it."""
+    if not entries:
+        return []
+    actor, now = context.current(), timezone.now()
+    changes = [_change(entry, actor, now) for entry in entries]
+    records, events = [], []
+    for entry, change in zip(entries, changes, strict=True):
+        records.append({f.column: getattr(change, f.attname) for f in RECORD_FIELDS})
+        data = _event_data(entry.obj, change)
+        resource = str(change.resource_id)
+        events.extend({**event, "resource": resource, "data": data} for event in _events(change))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _records_and_outbox_sql(),
+            [_json(records), now, now, _json(events), entries[0].obj.tenant_id],
+        )
+        # RETURNING gives the rows in the order of the array they were inserted from.
+        for change, (pk,) in zip(changes, cursor.fetchall(), strict=True):
+            change.pk = pk
+    for entry, change in zip(entries, changes, strict=True):
+        _recorded(entry.obj, change, entry.added, entry.removed)
+    return changes
+
+
+def _json(value) -> str:
+    """Return `value` as JSON text: orjson's, fast, or the standard library's for what orjson
+    cannot write (an integer past 64 bits in a document)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, cls=DjangoJSONEncoder)
+
+
+def _change(entry: Entry, actor: context.Actor, created=None) -> ChangeRecord:
+    """Return the (unsaved) change record of `entry`, made by `actor`."""
+    obj, operation, before = entry.obj, entry.operation, entry.before
+    added, removed = entry.added, entry.removed
     after = None if operation == Operation.DELETE else obj.data
     changes = diff(RESOURCE_TYPES[type(obj)], before, after)
     if added or removed:
@@ -105,7 +173,6 @@ def record(
             operation = Operation.MEMBER_ADD
         elif not added:
             operation = Operation.MEMBER_REMOVE
-    actor = context.current()
     document = before if after is None else after
     change = ChangeRecord(
         tenant_id=obj.tenant_id,
@@ -120,32 +187,33 @@ def record(
         resource_id=obj.pk,
         external_id=document.get("externalId"),
         name=document.get(NAME_ATTRIBUTES[type(obj)]) or "",
-        version=obj.version,
+        version=obj.version if entry.version is None else entry.version,
         changes=changes,
     )
-    statement = write or Together()
-    columns, events = _parameters(obj, change)
-    statement.add("change", CHANGE.format(source="FROM resource" if write else ""), columns)
-    statement.add("outbox", OUTBOX, events)
-    rows = statement.rows("SELECT id FROM change")
-    if not rows:
-        return None
-    (change.pk,) = rows[0]
+    if created is not None:
+        change.created = created
+    return change
+
+
+def _recorded(obj: User | Group, change: ChangeRecord, added, removed) -> None:
+    """Finish a written change: the linked Django login, and the signals once committed."""
     change._state.adding = False
     change._state.db = connection.alias
     authsync.sync(obj, change, added, removed)
     transaction.on_commit(functools.partial(send_signals, type(obj), change))
-    return change
 
 
-def _parameters(obj: User | Group, change: ChangeRecord) -> tuple[list, list]:
-    """Return the parameters of CHANGE (the record's columns) and of OUTBOX (its events)."""
-    columns = [
+def _columns(change: ChangeRecord) -> list:
+    """Return the record's column values, in the order of RECORD_FIELDS."""
+    return [
         field.get_db_prep_save(getattr(change, field.attname), connection)
         for field in RECORD_FIELDS
     ]
-    types = event_types(change.resource_type, change.operation, change.changes)
-    data = {
+
+
+def _event_data(obj: User | Group, change: ChangeRecord) -> dict:
+    """Return the `data` of the change's webhook events."""
+    return {
         "resourceType": change.resource_type,
         "id": str(change.resource_id),
         "externalId": change.external_id,
@@ -153,15 +221,55 @@ def _parameters(obj: User | Group, change: ChangeRecord) -> tuple[list, list]:
         "version": change.version,
         "changes": {} if change.operation == Operation.DELETE else new_values(change.changes),
     }
-    events = [{"id": str(uuid.uuid4()), "type": event_type} for event_type in types]
-    return columns, [
+
+
+def _events(change: ChangeRecord) -> list[dict]:
+    """Return the change's events, each with a new id."""
+    types = event_types(change.resource_type, change.operation, change.changes)
+    return [{"id": str(uuid.uuid4()), "type": event_type} for event_type in types]
+
+
+def _outbox_parameters(obj: User | Group, change: ChangeRecord) -> list:
+    """Return the parameters of OUTBOX: the change's events."""
+    return [
         change.resource_id,
-        json.dumps(data, cls=DjangoJSONEncoder),
+        json.dumps(_event_data(obj, change), cls=DjangoJSONEncoder),
         change.created,
         change.created,
-        json.dumps(events),
+        json.dumps(_events(change)),
         change.tenant_id,
     ]
+
+
+@functools.cache
+def _records_and_outbox_sql() -> str:
+    """Return CHANGE and OUTBOX for many records, given as one JSON array of rows, and the
+    events of them all, each naming its resource and carrying its data."""
+    columns = ", ".join(f.column for f in RECORD_FIELDS)
+    types = ", ".join(f"{f.column} {f.db_type(connection)}" for f in RECORD_FIELDS)
+    return f"""
+    WITH change AS (
+        INSERT INTO provisioning_changerecord ({columns})
+        SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS record({types})
+        RETURNING id
+    ), outbox AS (
+        INSERT INTO provisioning_webhookdelivery
+            (tenant_id, endpoint_id, event_id, event_type, resource_id, data, created, status,
+             attempts, next_attempt_at, last_error)
+        SELECT endpoint.tenant_id, endpoint.id, (event.value->>'id')::uuid,
+               event.value->>'type', (event.value->>'resource')::uuid, event.value->'data', %s,
+               'pending', 0, %s, ''
+        FROM provisioning_webhookendpoint AS endpoint,
+             jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS event(value, n)
+        WHERE endpoint.tenant_id = %s
+          AND EXISTS (
+              SELECT 1 FROM unnest(endpoint.events) AS wanted
+              WHERE event.value->>'type' LIKE replace(wanted, '*', '%%')
+          )
+        ORDER BY event.n, endpoint.id
+    )
+    SELECT id FROM change
+    """
 
 
 def send_signals(sender: type[User | Group], change: ChangeRecord) -> None:

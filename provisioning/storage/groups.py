@@ -23,7 +23,7 @@ from ..models import Group, Membership, Tenant, User
 from ..scim.errors import InvalidFilter, InvalidValue, NoTarget
 from ..scim.filter import Compare, Filter, Present
 from ..scim.schema import GROUP_RESOURCE_TYPE, Attribute
-from .changes import Operation, record
+from .changes import Entry, Operation, record, record_many
 from .common import (
     Needs,
     Patcher,
@@ -120,10 +120,13 @@ def get(tenant: Tenant, group_id: str, *, for_update: bool = False) -> Group:
 
 @retry_on_deadlock
 @transaction.atomic
-def create(tenant: Tenant, document: dict, needs: Needs | None = None) -> Written:
+def create(
+    tenant: Tenant, document: dict, needs: Needs | None = None, pk: uuid.UUID | None = None
+) -> Written:
     """Store a new group and its members; a displayName already taken is a 409.
 
-    The `members` the answer shows (`needs`) are read before the transaction ends.
+    The `members` the answer shows (`needs`) are read before the transaction ends. Its id is
+    new, or `pk` when the caller chose it (a Bulk request's circle of references).
     """
     document = dict(document)
     members = document.pop("members", [])
@@ -131,6 +134,8 @@ def create(tenant: Tenant, document: dict, needs: Needs | None = None) -> Writte
     group = Group(
         tenant=tenant, data=document, created=now, last_modified=now, **_columns(document)
     )
+    if pk is not None:
+        group.pk = pk
     with _unique_display_name(document):
         insert([group])
     record(group, Operation.CREATE, None, added=_add(group, members))
@@ -324,8 +329,15 @@ def _delete_members(rows) -> list[uuid.UUID]:
 
 def _add(group: Group, values: list[dict]) -> list[uuid.UUID]:
     """Add members; those already there are left as they are. Return the ids of the new ones."""
+    return _add_each(group, [values])[0]
+
+
+def _add_each(group: Group, batches: list[list[dict]]) -> list[list[uuid.UUID]]:
+    """Add several lists of members one after the other, with one statement per step for them
+    all; return, for each list, the ids of the members it added (those not there before it)."""
+    values = [value for batch in batches for value in batch]
     if not values:
-        return []
+        return [[] for _ in batches]
     users, groups = _resolve(group, values)
     existing = set(
         Membership.objects.filter(group=group)
@@ -335,17 +347,58 @@ def _add(group: Group, values: list[dict]) -> list[uuid.UUID]:
     new_groups = groups - existing
     if new_groups:
         _check_nesting(group, new_groups)
-    rows, added, seen = [], [], set(existing)
-    for member_id in map(_member_id, values):  # in the order sent, which is the listed order
-        if member_id in seen:
-            continue
-        seen.add(member_id)
-        added.append(member_id)
-        kind = "user_id" if member_id in users else "member_group_id"
-        rows.append(Membership(tenant_id=group.tenant_id, group=group, **{kind: member_id}))
+    rows, added_each, seen = [], [], set(existing)
+    for batch in batches:
+        added = []
+        for member_id in map(_member_id, batch):  # in the order sent, which is the listed order
+            if member_id in seen:
+                continue
+            seen.add(member_id)
+            added.append(member_id)
+            kind = "user_id" if member_id in users else "member_group_id"
+            rows.append(Membership(tenant_id=group.tenant_id, group=group, **{kind: member_id}))
+        added_each.append(added)
     Membership.objects.bulk_create(rows, ignore_conflicts=True)
     touch(User, Q(pk__in=users - existing))
-    return added
+    return added_each
+
+
+@retry_on_deadlock
+@transaction.atomic
+def add_members_each(tenant: Tenant, group_id: str, operations: list[Patcher]) -> list[int] | None:
+    """Apply several PATCHes of one group that only add members (a Bulk request's run of
+    them) as one write; return the version each left the group at.
+
+    The group's version moves once per PATCH that added someone, and each such PATCH is
+    recorded on its own, so the outcome is that of the PATCHes one after the other (RFC 7644
+    §3.7: an optimised sequence "MUST ensure that ... the same stateful result is achieved").
+    Return None, having written nothing, when one of them does more than add members: the
+    caller then applies them one by one. A PATCH that fails raises its error, and nothing of
+    the others is written either.
+    """
+    group = get(tenant, group_id, for_update=True)
+    batches = []
+    for operations_of_one in operations:
+        result = operations_of_one(group.data)
+        if result.document != group.data or any(
+            change.op != "add" or change.value_filter is not None
+            for change in result.member_changes
+        ):
+            return None
+        batches.append([value for change in result.member_changes for value in change.values])
+    added_each = _add_each(group, batches)
+    versions, entries = [], []
+    for added in added_each:
+        if added:
+            mark_changed(group)
+            entries.append(
+                Entry(group, Operation.PATCH, group.data, added=added, version=group.version)
+            )
+        versions.append(group.version)
+    if entries:
+        update(group)
+        record_many(entries)
+    return versions
 
 
 def _set_members(group: Group, values: list[dict]) -> tuple[list[uuid.UUID], list[uuid.UUID]]:

@@ -6,6 +6,7 @@ SCIM errors, and moves `version`/`lastModified` only when something changed.
 """
 
 import json
+import uuid
 from contextlib import nullcontext
 
 from django.db import connection, transaction
@@ -16,7 +17,7 @@ from .. import authsync
 from ..models import Group, Membership, Tenant, User, UserValue
 from ..scim.schema import USER_RESOURCE_TYPE, USER_SCHEMA
 from . import groups
-from .changes import Operation, record
+from .changes import Entry, Operation, record, record_many
 from .common import (
     Needs,
     Patcher,
@@ -32,7 +33,7 @@ from .common import (
 )
 from .listing import ListRequest, Page, list_page
 from .query import Source
-from .statements import Together, inserted_row, updated_row
+from .statements import Together, insert, inserted_row, updated_row
 
 USERNAME_CONSTRAINT = "provisioning_user_username_ci_unique"
 
@@ -54,6 +55,13 @@ VALUE_ROWS = f"""
     INSERT INTO {UserValue._meta.db_table} (tenant_id, user_id, attribute, position, element)
     SELECT %s, resource.id, attribute.key, element.n - 1, element.value
     FROM resource, jsonb_each(%s::jsonb) AS attribute,
+         jsonb_array_elements(attribute.value) WITH ORDINALITY AS element(value, n)
+"""
+# The same for several users at once: [[user id, values], ...] as one JSON parameter.
+VALUE_ROWS_OF_MANY = f"""
+    INSERT INTO {UserValue._meta.db_table} (tenant_id, user_id, attribute, position, element)
+    SELECT %s, (resource.value->>0)::uuid, attribute.key, element.n - 1, element.value
+    FROM jsonb_array_elements(%s::jsonb) AS resource, jsonb_each(resource.value->1) AS attribute,
          jsonb_array_elements(attribute.value) WITH ORDINALITY AS element(value, n)
 """
 DROP_VALUE_ROWS = (
@@ -96,23 +104,51 @@ def get(tenant: Tenant, user_id: str, *, for_update: bool = False) -> User:
 
 
 @retry_on_deadlock
-def create(tenant: Tenant, document: dict, needs: Needs | None = None) -> Written:
+def create(
+    tenant: Tenant, document: dict, needs: Needs | None = None, pk: uuid.UUID | None = None
+) -> Written:
     """Store a new user; a userName already taken in the tenant is a 409 `uniqueness`.
 
     The user's row, its value rows and its change record are one statement. A new user
     belongs to no group yet: whatever the answer shows (`needs`), it has no related attribute
-    to read.
+    to read. Its id is new, or `pk` when the caller chose it (a Bulk request's circle of
+    references, `provisioning.bulk`).
     """
     now = timezone.now()
     user = User(
         tenant=tenant, data=document, created=now, last_modified=now, **columns_for(document)
     )
+    if pk is not None:
+        user.pk = pk
     write = Together()
     write.add("resource", *inserted_row(user))
     write.add("value_rows", VALUE_ROWS, [tenant.pk, json.dumps(_multi_values(document))])
     with _syncing(), _unique_user_name(document):
         record(user, Operation.CREATE, None, write=write)
     return Written(user)
+
+
+@retry_on_deadlock
+@transaction.atomic
+def create_each(tenant: Tenant, documents: list[dict]) -> list[Written]:
+    """Store several new users with three statements in all (a Bulk request's run of creates),
+    each recorded as `create` records it.
+
+    All or none: a userName already taken (in the tenant, or twice among them) raises the
+    IntegrityError, and the caller creates them one by one to learn which.
+    """
+    now = timezone.now()
+    created = [
+        User(tenant=tenant, data=document, created=now, last_modified=now, **columns_for(document))
+        for document in documents
+    ]
+    insert(created)
+    values = [[str(user.pk), found] for user in created if (found := _multi_values(user.data))]
+    if values:
+        with connection.cursor() as cursor:
+            cursor.execute(VALUE_ROWS_OF_MANY, [tenant.pk, json.dumps(values)])
+    record_many([Entry(user, Operation.CREATE, None) for user in created])
+    return [Written(user) for user in created]
 
 
 @retry_on_deadlock

@@ -1,0 +1,305 @@
+"""Running a Bulk request (RFC 7644 §3.7): each operation through the same write as its single
+request (`provisioning.resources`), in the order `provisioning.scim.bulk` works out.
+
+Transactions. The RFC makes each operation atomic on its own and the request as a whole not
+atomic: "The service provider MUST continue performing as many changes as possible and
+disregard partial failures." A request runs in one transaction, and each operation in a
+savepoint of it (the stores' `transaction.atomic` nests): an operation that fails is rolled
+back to its savepoint, alone, and the others stay. One COMMIT for the request, rather than one
+per operation, is part of what makes a Bulk cheaper than single requests; its price is that
+the rows a Bulk writes stay locked until it ends (about a second for 1,000 operations). The
+answer is sent after the COMMIT, so an answer never reports a change that was not made: if the
+COMMIT fails, nothing was written and the client gets the error. Signals and webhook events
+follow the change records: events are written in each operation's savepoint (and go with it
+when it is rolled back), signals are sent after the COMMIT for the operations that stayed.
+
+Speed. Runs of operations that a single statement can serve are written together, with the
+outcome of running them one by one: consecutive POSTs of Users (`users.create_each`), and
+consecutive PATCHes of one Group that only add members (`groups.add_members_each`). When
+such a run fails (a userName taken, a member that does not exist), it is rolled back and its
+operations run one by one, so each gets its own answer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from django.db import IntegrityError, transaction
+
+from .resources import GROUPS, RESOURCES, USERS, Resource
+from .scim import bulk, errors
+from .scim.bulk import BulkRequest, Operation
+from .scim.resource import expected_versions, format_version, parse_resource
+from .storage import groups, users
+
+BY_ENDPOINT: dict[str, Resource] = {resource.type.endpoint: resource for resource in RESOURCES}
+ENDPOINTS = tuple(BY_ENDPOINT)
+
+
+def run(tenant, request: BulkRequest, base_url: str, leniencies: Callable) -> dict:
+    """Apply the operations of `request` for `tenant`; return the BulkResponse.
+
+    `leniencies(patch_body=None)` returns the IdP leniencies an operation's body is read
+    with, as its single request's would be (`provisioning.scim.dialect`).
+    """
+    runner = _Runner(tenant, request, base_url, leniencies)
+    with transaction.atomic():
+        runner.run()
+    return bulk.bulk_response([runner.results[i] for i in sorted(runner.results)])
+
+
+class _Runner:
+    def __init__(self, tenant, request: BulkRequest, base_url: str, leniencies: Callable) -> None:
+        self.tenant = tenant
+        self.leniencies = leniencies
+        self.request = request
+        self.base_url = base_url
+        self.ids: dict[str, str] = {}  # resource id by bulkId, once its POST succeeded
+        self.results: dict[int, dict] = {}  # by the operation's index in the request
+        self.errors = 0
+
+    @property
+    def stopped(self) -> bool:
+        """Whether `failOnErrors` errors have happened: the rest is not processed."""
+        limit = self.request.fail_on_errors
+        return limit is not None and self.errors >= limit
+
+    def run(self) -> None:
+        steps = bulk.execution_order(self.request)
+        position = 0
+        while position < len(steps) and not self.stopped:
+            step = steps[position]
+            if bulk.is_circle(step, self.request):
+                self.circle(step)
+                position += 1
+                continue
+            run = self.batch(steps, position)
+            if len(run) > 1 and run[0].method == "POST":
+                self.create_users(run)
+            elif len(run) > 1:
+                self.add_members(run)
+            else:
+                self.single(run[0])
+            position += len(run)
+
+    def batch(self, steps: list[list[Operation]], start: int) -> list[Operation]:
+        """Return the run of operations from `steps[start]` that can be written together:
+        POSTs of Users whose references are resolved already, or PATCHes of one Group that
+        add members, without a `version`. Else just the operation of `steps[start]`."""
+        first = steps[start][0]
+        kind = self.kind(first)
+        if kind is None:
+            return [first]
+        run = [first]
+        for step in steps[start + 1 :]:
+            if bulk.is_circle(step, self.request) or self.kind(step[0]) != kind:
+                break
+            run.append(step[0])
+        return run
+
+    def kind(self, operation: Operation):
+        """Return what an operation shares with the others of its run, or None when it
+        runs alone."""
+        if bulk.unresolved(operation, self.ids, self.request) is not None:
+            return None
+        if operation.method == "POST" and operation.endpoint == USERS.type.endpoint:
+            return "POST"
+        if (
+            operation.method == "PATCH"
+            and operation.endpoint == GROUPS.type.endpoint
+            and operation.version is None
+            and _adds_members_only(operation.data)
+        ):
+            return ("PATCH", bulk.resolve(operation, operation.resource_id, self.ids))
+        return None
+
+    # --- one operation -------------------------------------------------------------------
+
+    def single(self, operation: Operation) -> None:
+        error = bulk.unresolved(operation, self.ids, self.request)
+        if error is not None:
+            self.fail(operation, error)
+            return
+        resource = BY_ENDPOINT[operation.endpoint]
+        data = bulk.resolve(operation, operation.data, self.ids)
+        resource_id = bulk.resolve(operation, operation.resource_id, self.ids)
+        expected = expected_versions(operation.version)
+        try:
+            if operation.method == "POST":
+                written = resource.create(
+                    self.tenant, data, needs=None, leniencies=self.leniencies()
+                )
+                self.created(operation, written.obj)
+                return
+            if operation.method == "PUT":
+                written = resource.replace(
+                    self.tenant,
+                    resource_id,
+                    data,
+                    expected,
+                    needs=None,
+                    leniencies=self.leniencies(),
+                )
+                status = 200
+            elif operation.method == "PATCH":
+                written = resource.patch(
+                    self.tenant,
+                    resource_id,
+                    data,
+                    expected,
+                    needs=None,
+                    leniencies=self.leniencies(data),
+                )
+                status = 204 if resource.patch_no_content else 200
+            else:
+                resource.delete(self.tenant, resource_id, expected)
+                self.succeed(operation, 204, resource_id)
+                return
+        except errors.SCIMError as error:
+            self.fail(operation, error)
+            return
+        self.succeed(operation, status, resource_id, written.obj.version)
+
+    def circle(self, step: list[Operation]) -> None:
+        """Create POSTs that refer to each other (RFC 7644 §3.7.1) together, each with an id
+        chosen before any is written; if one fails, none is created and each is a 409."""
+        chosen = {operation.bulk_id: uuid.uuid4() for operation in step}
+        ids = {**self.ids, **{bulk_id: str(pk) for bulk_id, pk in chosen.items()}}
+        created = []
+        try:
+            with transaction.atomic():
+                for operation in step:
+                    error = bulk.unresolved(operation, ids, self.request)
+                    if error is not None:
+                        raise error
+                    data = bulk.resolve(operation, operation.data, ids)
+                    resource = BY_ENDPOINT[operation.endpoint]
+                    pk = chosen[operation.bulk_id]
+                    written = resource.create(
+                        self.tenant, data, needs=None, pk=pk, leniencies=self.leniencies()
+                    )
+                    created.append(written.obj)
+        except errors.SCIMError as error:
+            for operation in step:
+                if self.stopped:
+                    return
+                self.fail(
+                    operation,
+                    errors.Conflict(
+                        "The operation is part of a circle of bulkId references that could "
+                        f"not be resolved (RFC 7644 §3.7.1): {error.detail}"
+                    ),
+                )
+            return
+        for operation, obj in zip(step, created, strict=True):
+            self.created(operation, obj)
+
+    # --- runs ----------------------------------------------------------------------------
+
+    def create_users(self, run: list[Operation]) -> None:
+        """Create a run of users, with one write for those whose body is valid."""
+        pending: list[tuple[Operation, dict]] = []
+        for operation in run:
+            try:
+                document = parse_resource(
+                    bulk.resolve(operation, operation.data, self.ids),
+                    USERS.type,
+                    self.leniencies(),
+                )
+            except errors.SCIMError as error:
+                self.create_pending(pending)
+                pending = []
+                if self.stopped:
+                    return
+                self.fail(operation, error)
+                if self.stopped:
+                    return
+                continue
+            pending.append((operation, document))
+        self.create_pending(pending)
+
+    def create_pending(self, pending: list[tuple[Operation, dict]]) -> None:
+        if not pending:
+            return
+        try:
+            written = users.create_each(self.tenant, [document for _, document in pending])
+        except (IntegrityError, errors.SCIMError):
+            # One of them cannot be created: each is created alone, and answered alone.
+            for operation, document in pending:
+                if self.stopped:
+                    return
+                try:
+                    self.created(operation, users.create(self.tenant, document).obj)
+                except errors.SCIMError as error:
+                    self.fail(operation, error)
+            return
+        for (operation, _), one in zip(pending, written, strict=True):
+            self.created(operation, one.obj)
+
+    def add_members(self, run: list[Operation]) -> None:
+        """Apply a run of member-adding PATCHes of one group as one write, or one by one."""
+        group_id = bulk.resolve(run[0], run[0].resource_id, self.ids)
+        bodies = [bulk.resolve(op, op.data, self.ids) for op in run]
+        patchers = [GROUPS.patcher(body, self.leniencies(body)) for body in bodies]
+        try:
+            versions = groups.add_members_each(self.tenant, group_id, patchers)
+        except errors.SCIMError:
+            versions = None
+        if versions is None:
+            for operation in run:
+                if self.stopped:
+                    return
+                self.single(operation)
+            return
+        for operation, version in zip(run, versions, strict=True):
+            self.succeed(operation, 204, group_id, version)
+
+    # --- answers -------------------------------------------------------------------------
+
+    def created(self, operation: Operation, obj) -> None:
+        self.ids[operation.bulk_id] = str(obj.pk)
+        self.succeed(operation, 201, str(obj.pk), obj.version)
+
+    def succeed(
+        self, operation: Operation, status: int, resource_id: str, version: int | None = None
+    ) -> None:
+        self.results[operation.index] = bulk.operation_result(
+            operation,
+            status,
+            location=f"{self.base_url}{operation.endpoint}/{resource_id}",
+            version=None if version is None else format_version(version),
+        )
+
+    def fail(self, operation: Operation, error: errors.SCIMError) -> None:
+        # RFC 7644 §3.7.3: a location for every operation "except for failed POST operations".
+        location = None
+        if operation.resource_id is not None:
+            resource_id = operation.resource_id
+            if resource_id.startswith(bulk.REFERENCE_PREFIX):
+                resource_id = self.ids.get(
+                    resource_id.removeprefix(bulk.REFERENCE_PREFIX), resource_id
+                )
+            location = f"{self.base_url}{operation.endpoint}/{resource_id}"
+        self.results[operation.index] = bulk.operation_result(
+            operation, error.status, location=location, error=error
+        )
+        self.errors += 1
+
+
+def _adds_members_only(data) -> bool:
+    """Return whether a PatchOp body looks like one that only adds group members. Only a
+    hint: `groups.add_members_each` applies the body and decides."""
+    if type(data) is not dict:
+        return False
+    operations = next((v for k, v in data.items() if k.lower() == "operations"), None)
+    return (
+        isinstance(operations, list)
+        and bool(operations)
+        and all(
+            type(item) is dict
+            and str(item.get("op", "")).lower() == "add"
+            and str(item.get("path", "")).lower() == "members"
+            for item in operations
+        )
+    )
