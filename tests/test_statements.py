@@ -51,6 +51,20 @@ def test_service_provider_config_is_one_statement(warm, django_assert_num_querie
         assert warm.get("/ServiceProviderConfig").status_code == 200
 
 
+def test_a_rate_limit_costs_one_statement(warm, tenant, make_user, django_assert_num_queries):
+    """A tenant with a rate limit: one statement more per request, its bucket's update; a
+    tenant without one pays nothing (the pins above and below)."""
+    make_user("bjensen@example.com")
+    tenant.rate_limit = 1000
+    tenant.save()
+
+    with django_assert_num_queries(2):
+        assert warm.get("/ServiceProviderConfig").status_code == 200
+    with django_assert_num_queries(4):
+        response = warm.get("/Users", {"filter": 'userName eq "bjensen@example.com"'})
+    assert response.json()["totalResults"] == 1
+
+
 @pytest.mark.parametrize("groups", [0, 1, 5], ids=["no-group", "one-group", "five-nested"])
 def test_lookup_by_user_name_is_three_statements(
     warm, make_user, make_group, django_assert_num_queries, groups
