@@ -83,6 +83,8 @@ class Tenant(models.Model):
                 fields=["oauth_issuer", "oauth_audience"],
                 condition=~models.Q(oauth_issuer=""),
                 name="provisioning_tenant_oauth_once",
+                violation_error_message="Another tenant accepts the tokens of this issuer "
+                "for this audience.",
             ),
         ]
 

@@ -172,3 +172,39 @@ def test_tenant_changelist_lists_tenants(admin_client, make_tenant):
     assert response.status_code == 200
     slugs = {t.slug for t in response.context["cl"].result_list}
     assert {"default", "globex"} <= slugs
+
+
+def tenant_form(tenant, **fields) -> dict:
+    """Return the tenant change form's fields, as the admin shows them, with `fields` set."""
+    form = {"slug": tenant.slug, "name": tenant.name, "rate_limit": "", "rate_limit_burst": ""}
+    form.update(dict.fromkeys(OAUTH_FIELDS, ""))
+    form.update(fields)
+    return form
+
+
+OAUTH_FIELDS = (
+    "oauth_issuer",
+    "oauth_audience",
+    "oauth_jwks_uri",
+    "oauth_scope",
+    "oauth_client_id",
+)
+
+
+def test_tenant_rate_limit_and_oauth_are_set_in_the_admin(admin_client, tenant):
+    """The tenant's page sets its rate limit and OAuth settings, and refuses OAuth settings
+    that would let any client of the issuer in."""
+    url = f"/admin/provisioning/tenant/{tenant.pk}/change/"
+    page = admin_client.get(url).content.decode()
+    assert all(f'name="{f}"' in page for f in ("rate_limit", "rate_limit_burst", *OAUTH_FIELDS))
+
+    issuer = {"oauth_issuer": "https://login.example.com/tid/v2.0", "oauth_audience": "api://scim"}
+    response = admin_client.post(url, tenant_form(tenant, **issuer))
+    assert response.status_code == 200
+    assert "a required scope or app role, or a client id" in response.content.decode()
+
+    form = tenant_form(tenant, rate_limit="25", rate_limit_burst="50", oauth_scope="scim", **issuer)
+    assert admin_client.post(url, form).status_code == 302
+    tenant.refresh_from_db()
+    assert (tenant.rate_limit, tenant.rate_limit_burst, tenant.oauth_scope) == (25, 50, "scim")
+    assert tenant.oauth_issuer == "https://login.example.com/tid/v2.0"

@@ -64,6 +64,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='tenant',
-            constraint=models.UniqueConstraint(condition=models.Q(('oauth_issuer', ''), _negated=True), fields=('oauth_issuer', 'oauth_audience'), name='provisioning_tenant_oauth_once'),
+            constraint=models.UniqueConstraint(condition=models.Q(('oauth_issuer', ''), _negated=True), fields=('oauth_issuer', 'oauth_audience'), name='provisioning_tenant_oauth_once', violation_error_message='Another tenant accepts the tokens of this issuer for this audience.'),
         ),
     ]
