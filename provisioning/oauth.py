@@ -218,8 +218,14 @@ class KeySet:
         return prepared
 
     def refresh(self) -> None:
-        """Fetch the keys again, unless that was tried less than a refresh interval ago."""
-        with self.lock:
+        """Fetch the keys again, unless that was tried less than a refresh interval ago.
+
+        While one thread fetches, the others go on with the keys they have; only without any
+        keys do they wait for its result.
+        """
+        if not self.lock.acquire(blocking=not self.keys):
+            return
+        try:
             if time.monotonic() - self.attempted_at < REFRESH_INTERVAL_SECONDS:
                 return
             self.attempted_at = time.monotonic()
@@ -232,6 +238,8 @@ class KeySet:
                 )
                 return
             self.keys, self.prepared, self.fetched_at = keys, {}, time.monotonic()
+        finally:
+            self.lock.release()
 
 
 _key_sets: dict[tuple[str, str], KeySet] = {}
