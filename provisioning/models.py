@@ -139,7 +139,7 @@ class RateLimitBucket(models.Model):
         Tenant, on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
     tat = models.FloatField(help_text="Seconds since the epoch, PostgreSQL's clock.")
-    allowed = models.BooleanField(help_text="Whether the last request was let through.")
+    taken = models.PositiveIntegerField(help_text="Requests the last process to ask took.")
 
     def __str__(self) -> str:
         return f"{self.tenant_id}: {self.tat}"

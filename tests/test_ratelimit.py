@@ -78,6 +78,17 @@ def test_the_bucket_refills(scim, tenant):
     assert [scim.get("/Users").status_code for _ in range(2)] == [200, 429]
 
 
+def test_a_faster_limit_applies_at_once(scim, tenant):
+    """After a slow limit's burst, a faster limit counts the bucket as empty, not as owing
+    the slow limit's 300 s: the wait is one request's time under the new limit."""
+    limit(tenant, burst=3)
+    assert [scim.get("/Users").status_code for _ in range(4)] == [200, 200, 200, 429]
+
+    limit(tenant, rate=1, burst=2)
+
+    assert assert_too_many(scim.get("/Users"), most_seconds=1) == 1
+
+
 def test_default_burst_is_one_seconds_worth(scim, tenant):
     tenant.rate_limit = 4
     assert ratelimit.burst(tenant) == 4

@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('tenant', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='provisioning.tenant')),
                 ('tat', models.FloatField(help_text="Seconds since the epoch, PostgreSQL's clock.")),
-                ('allowed', models.BooleanField(help_text='Whether the last request was let through.')),
+                ('taken', models.PositiveIntegerField(help_text='Requests the last process to ask took.')),
             ],
         ),
         # Rate-limit state is rewritten by most requests of a limited tenant and worth no WAL;
