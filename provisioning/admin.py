@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -37,6 +38,8 @@ class TenantAdmin(admin.ModelAdmin):
     list_filter = ["dialect"]
     search_fields = ["slug", "name"]
     prepopulated_fields = {"slug": ["name"]}
+    # The issuer and key URLs of OAuth 2.0 (provisioning.oauth) are https.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(Token)

@@ -18,7 +18,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.views import defaults
 
-from . import app_settings, tokens
+from . import app_settings, oauth, ratelimit, tokens
 from .scim import errors
 
 logger = logging.getLogger(__name__)
@@ -126,6 +126,15 @@ def bearer_secret(request: HttpRequest) -> str:
     return parts[1]
 
 
+def authenticate(secret: str) -> tokens.Token | oauth.AccessToken | None:
+    """Return the static token or the OAuth access token that `secret` is, or None."""
+    if oauth.looks_like_jwt(secret):
+        access_token = oauth.authenticate(secret)
+        if access_token is not None:
+            return access_token
+    return tokens.authenticate(secret)
+
+
 class Unauthenticated(errors.Unauthorized):
     """A 401 that tells the client which scheme to use (RFC 6750 §3)."""
 
@@ -217,9 +226,10 @@ class Endpoint:
         try:
             media_type = negotiate(request.META.get("HTTP_ACCEPT"))
             request.scim_media_type = media_type
-            request.token = tokens.authenticate(bearer_secret(request))
+            request.token = authenticate(bearer_secret(request))
             if request.token is None:
                 raise Unauthenticated("The bearer token is not valid, has expired or was revoked.")
+            ratelimit.check(request.token.tenant)
             return self.handler(request.method)(request, **kwargs)
         except errors.SCIMError as error:
             headers = dict(getattr(error, "headers", {}))

@@ -11,6 +11,7 @@ import uuid
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.fields.json import KT
 from django.db.models.functions import Lower
@@ -30,7 +31,9 @@ INDEXED_VALUE_ATTRIBUTES = sorted(
 
 
 class Tenant(models.Model):
-    """One IdP connection: it owns its tokens and everything provisioned through them."""
+    """One IdP connection: it owns its tokens and everything provisioned through them, and
+    may limit its request rate (`provisioning.ratelimit`) and accept OAuth 2.0 access tokens
+    (`provisioning.oauth`)."""
 
     slug = models.SlugField(unique=True, help_text="Short name used in commands and logs.")
     name = models.CharField(max_length=200, help_text="Human-readable name of the connection.")
@@ -44,6 +47,43 @@ class Tenant(models.Model):
         ),
     )
     created = models.DateTimeField(default=timezone.now, editable=False)
+    rate_limit = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.001)],
+        help_text="Requests per second this connection may send, on average. Empty: no limit.",
+    )
+    rate_limit_burst = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Requests it may send at once after a pause. Empty: one second's worth.",
+    )
+    oauth_issuer = models.URLField(
+        max_length=500,
+        blank=True,
+        help_text="Accept OAuth 2.0 access tokens (JWTs) whose `iss` is exactly this. "
+        "Empty: static bearer tokens only.",
+    )
+    oauth_audience = models.CharField(
+        max_length=500, blank=True, help_text="The `aud` the access tokens must carry."
+    )
+    oauth_jwks_uri = models.URLField(
+        max_length=500,
+        blank=True,
+        help_text="Where the issuer publishes its signing keys. Empty: found in the issuer's "
+        "metadata (/.well-known/openid-configuration).",
+    )
+    oauth_scope = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="A scope (`scope`, `scp`) or app role (`roles`) the tokens must carry.",
+    )
+    oauth_client_id = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The client the tokens must be issued to (`client_id`, `cid`, `azp`, `appid`).",
+    )
 
     class Meta:
         ordering = ["slug"]
@@ -52,10 +92,23 @@ class Tenant(models.Model):
                 condition=models.Q(dialect__in=[d.value for d in Dialect]),
                 name="provisioning_tenant_dialect_known",
             ),
+            # A token is matched to its tenant by issuer and audience (provisioning.oauth).
+            models.UniqueConstraint(
+                fields=["oauth_issuer", "oauth_audience"],
+                condition=~models.Q(oauth_issuer=""),
+                name="provisioning_tenant_oauth_once",
+                violation_error_message="Another tenant accepts the tokens of this issuer "
+                "for this audience.",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.slug
+
+    def clean(self) -> None:
+        from .oauth import check_settings
+
+        check_settings(self)
 
 
 class Token(models.Model):
@@ -86,6 +139,24 @@ class Token(models.Model):
         """Return whether the token is neither revoked nor expired."""
         now = now or timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class RateLimitBucket(models.Model):
+    """A tenant's rate-limit state, shared by every worker and instance: the instant its
+    bucket would be full again (GCRA's theoretical arrival time; `provisioning.ratelimit`).
+
+    The table is UNLOGGED (migration 0010): the state is rewritten by most requests of a
+    limited tenant and is worth no WAL; after a crash it starts empty, i.e. with full buckets.
+    """
+
+    tenant = models.OneToOneField(
+        Tenant, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    tat = models.FloatField(help_text="Seconds since the epoch, PostgreSQL's clock.")
+    taken = models.PositiveIntegerField(help_text="Requests the last process to ask took.")
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}: {self.tat}"
 
 
 class ProvisionedResource(models.Model):

@@ -32,7 +32,11 @@ class Receiver:
             protocol_version = "HTTP/1.1"  # keep-alive, as real receivers do
 
             def do_POST(self):
-                content = self.rfile.read(int(self.headers["Content-Length"]))
+                length = int(self.headers["Content-Length"])
+                content = self.rfile.read(length)
+                if len(content) < length:  # the sender died mid-body: nothing was delivered
+                    self.close_connection = True
+                    return
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 status = receiver.status

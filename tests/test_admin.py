@@ -175,17 +175,58 @@ def test_tenant_changelist_lists_tenants(admin_client, make_tenant):
     assert {"default", "globex"} <= slugs
 
 
+def tenant_form(tenant, **fields) -> dict:
+    """Return the tenant change form's fields, as the admin shows them, with `fields` set."""
+    form = {
+        "slug": tenant.slug,
+        "name": tenant.name,
+        "dialect": tenant.dialect,
+        "rate_limit": "",
+        "rate_limit_burst": "",
+    }
+    form.update(dict.fromkeys(OAUTH_FIELDS, ""))
+    form.update(fields)
+    return form
+
+
+OAUTH_FIELDS = (
+    "oauth_issuer",
+    "oauth_audience",
+    "oauth_jwks_uri",
+    "oauth_scope",
+    "oauth_client_id",
+)
+
+
+def test_tenant_rate_limit_and_oauth_are_set_in_the_admin(admin_client, tenant):
+    """The tenant's page sets its rate limit and OAuth settings, and refuses OAuth settings
+    that would let any client of the issuer in."""
+    url = f"/admin/provisioning/tenant/{tenant.pk}/change/"
+    page = admin_client.get(url).content.decode()
+    assert all(f'name="{f}"' in page for f in ("rate_limit", "rate_limit_burst", *OAUTH_FIELDS))
+
+    issuer = {"oauth_issuer": "https://login.example.com/tid/v2.0", "oauth_audience": "api://scim"}
+    response = admin_client.post(url, tenant_form(tenant, **issuer))
+    assert response.status_code == 200
+    assert "a required scope or app role, or a client id" in response.content.decode()
+
+    form = tenant_form(tenant, rate_limit="25", rate_limit_burst="50", oauth_scope="scim", **issuer)
+    assert admin_client.post(url, form).status_code == 302
+    tenant.refresh_from_db()
+    assert (tenant.rate_limit, tenant.rate_limit_burst, tenant.oauth_scope) == (25, 50, "scim")
+    assert tenant.oauth_issuer == "https://login.example.com/tid/v2.0"
+
+
 def test_tenant_dialect_shown_and_edited(admin_client, tenant):
     """The tenant list shows each connection's dialect; the change form edits it, and refuses
     a dialect that does not exist."""
     listing = admin_client.get("/admin/provisioning/tenant/").content.decode()
     assert re.search(r'<td class="field-dialect">auto</td>', listing)
     url = f"/admin/provisioning/tenant/{tenant.pk}/change/"
-    form = {"slug": tenant.slug, "name": tenant.name}
 
-    refused = admin_client.post(url, {**form, "dialect": "strict"})
+    refused = admin_client.post(url, tenant_form(tenant, dialect="strict"))
     assert refused.status_code == 200 and "dialect" in refused.context["adminform"].form.errors
 
-    assert admin_client.post(url, {**form, "dialect": "rfc"}).status_code == 302
+    assert admin_client.post(url, tenant_form(tenant, dialect="rfc")).status_code == 302
     tenant.refresh_from_db()
     assert tenant.dialect == "rfc"

@@ -51,6 +51,34 @@ def test_service_provider_config_is_one_statement(warm, django_assert_num_querie
         assert warm.get("/ServiceProviderConfig").status_code == 200
 
 
+def test_a_rate_limit_costs_one_statement(warm, tenant, make_user, django_assert_num_queries):
+    """A tenant with a rate limit: one statement more per request, its bucket's update; a
+    tenant without one pays nothing (the pins above and below)."""
+    make_user("bjensen@example.com")
+    tenant.rate_limit = 10  # below 20/s, each request asks the bucket
+    tenant.save()
+
+    with django_assert_num_queries(2):
+        assert warm.get("/ServiceProviderConfig").status_code == 200
+    with django_assert_num_queries(4):
+        response = warm.get("/Users", {"filter": 'userName eq "bjensen@example.com"'})
+    assert response.json()["totalResults"] == 1
+
+
+def test_a_high_rate_limit_is_taken_in_batches(warm, tenant, django_assert_num_queries):
+    """At 1000/s a process takes 50 requests (BATCH_SECONDS' worth) from the bucket at once:
+    one statement, then 49 requests without one."""
+    tenant.rate_limit = 1000
+    tenant.save()
+
+    for _ in range(2):
+        with django_assert_num_queries(2):
+            assert warm.get("/ServiceProviderConfig").status_code == 200
+        for _ in range(49):
+            with django_assert_num_queries(1):
+                assert warm.get("/ServiceProviderConfig").status_code == 200
+
+
 @pytest.mark.parametrize("groups", [0, 1, 5], ids=["no-group", "one-group", "five-nested"])
 def test_lookup_by_user_name_is_three_statements(
     warm, make_user, make_group, django_assert_num_queries, groups

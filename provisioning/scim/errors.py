@@ -150,6 +150,21 @@ class UnsupportedMediaType(SCIMError):
     default_detail = "The request body must be application/scim+json or application/json."
 
 
+class TooManyRequests(SCIMError):
+    """RFC 6585 §4: the client sent too many requests; `Retry-After` says when to come back.
+
+    RFC 7644 §3.12 lists no 429 and Table 9 no scimType for it (its types describe a request's
+    content, not its rate), so the body carries none.
+    """
+
+    status = 429
+    default_detail = "Too many requests: this connection's rate limit is exceeded."
+
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class InternalError(SCIMError):
     status = 500
     default_detail = "An internal error occurred. It has been logged."

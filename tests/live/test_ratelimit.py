@@ -1,0 +1,68 @@
+"""Rate limits over real HTTP, shared by every worker of every server instance: a burst sent
+at once to two instances lets exactly the burst through (RFC 6585 §4)."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx2
+import pytest
+
+from provisioning import tokens
+from tests.conftest import ERROR_SCHEMA, live_database_url, serve
+
+pytestmark = pytest.mark.live
+
+BURST = 10
+SENT = 40
+
+
+@pytest.fixture(scope="module")
+def second_instance(live_server_url):
+    """Another server (one worker) on the same database, beside the session's (two workers)."""
+    with serve(live_database_url(), workers=1) as url:
+        yield url
+
+
+def client(base_url: str, tenant) -> httpx2.Client:
+    _, secret = tokens.issue(tenant, name="live")
+    return httpx2.Client(
+        base_url=f"{base_url}/scim/v2",
+        headers={"Authorization": f"Bearer {secret}", "Accept": "application/scim+json"},
+        timeout=60,
+        limits=httpx2.Limits(max_connections=SENT),
+    )
+
+
+def test_two_instances_share_one_limit(
+    live_server_url, second_instance, transactional_db, make_tenant
+):
+    """40 requests at once, half to each instance, for a tenant allowed a burst of 10 and one
+    request per 100 s after it: exactly 10 pass; the others get a 429 SCIM error with an
+    integer Retry-After. A tenant without a limit, and one with its own, are served
+    meanwhile."""
+    limited, unlimited, other_limited = make_tenant(), make_tenant(), make_tenant()
+    for tenant in (limited, other_limited):
+        tenant.rate_limit, tenant.rate_limit_burst = 0.01, BURST
+        tenant.save()
+    clients = [client(live_server_url, limited), client(second_instance, limited)]
+
+    with ThreadPoolExecutor(max_workers=SENT) as pool:
+        responses = list(pool.map(lambda i: clients[i % 2].get("/Users"), range(SENT)))
+
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(200) == BURST, statuses
+    assert statuses.count(429) == SENT - BURST, statuses
+    for response in responses:
+        if response.status_code == 429:
+            assert response.headers["Content-Type"].startswith("application/scim+json")
+            assert response.json() == {
+                "schemas": [ERROR_SCHEMA],
+                "status": "429",
+                "detail": "Too many requests: this connection's rate limit is exceeded.",
+            }
+            assert 1 <= int(response.headers["Retry-After"]) <= 100
+    for url in (live_server_url, second_instance):
+        with client(url, unlimited) as free, client(url, other_limited) as own:
+            assert [free.get("/Users").status_code for _ in range(BURST + 5)] == [200] * (BURST + 5)
+            assert own.get("/Users").status_code == 200
+    for each in clients:
+        each.close()
