@@ -59,6 +59,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "provisioning.middleware.OperationsMiddleware",
     "provisioning.middleware.RequestLogMiddleware",
     "provisioning.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -109,6 +110,9 @@ DATABASES = {
 DATABASES["default"].setdefault("OPTIONS", {}).update(
     server_side_binding=True,
     prepare_threshold=2 if _env_bool("DATABASE_PREPARED_STATEMENTS", True) else None,
+    # A database host that does not answer fails a connection attempt after this long (a 503
+    # for a SCIM request, /health/ready says not ready) instead of the TCP timeout's minutes.
+    connect_timeout=int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5")),
 )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -146,11 +150,25 @@ SCIM = {
     "SYNC_AUTH_GROUPS": _env_bool("SCIM_SYNC_AUTH_GROUPS", False),
 }
 
+# Operations (provisioning/health.py, provisioning/metrics.py): /health/ready's longest wait
+# for the database, and the bearer token that /metrics asks for (unset: /metrics is off).
+READY_TIMEOUT_SECONDS = float(os.environ.get("READY_TIMEOUT_SECONDS", "2"))
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
+# LOG_FORMAT=json: one JSON object per line (provisioning/logs.py), the request line's fields
+# as keys; else the plain text line.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'text' or 'json', not {LOG_FORMAT!r}.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "provisioning.logs.JSONFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         # Request lines come from provisioning.middleware; Django's own would repeat them.
