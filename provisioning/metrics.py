@@ -178,14 +178,15 @@ class _QuietHandler(WSGIRequestHandler):
 
 def serve_in_thread(host: str, port: int) -> ThreadingWSGIServer:
     """Serve `/metrics` of this process (the webhook worker) on `host:port` from a daemon
-    thread, behind METRICS_TOKEN as the server's; return the server."""
+    thread, as the server does: behind METRICS_TOKEN, 404 while it is unset; return the
+    server."""
 
     def app(environ, start_response):
+        if environ.get("PATH_INFO") != "/metrics" or not settings.METRICS_TOKEN:
+            start_response("404 Not Found", [])
+            return [b""]
         if not authorized(environ.get("HTTP_AUTHORIZATION", "")):
             start_response("401 Unauthorized", [("WWW-Authenticate", 'Bearer realm="metrics"')])
-            return [b""]
-        if environ.get("PATH_INFO") != "/metrics":
-            start_response("404 Not Found", [])
             return [b""]
         start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
         return [generate_latest(registry())]

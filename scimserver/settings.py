@@ -25,13 +25,23 @@ def _env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-try:
-    SECRET_KEY = os.environ["SECRET_KEY"]
-except KeyError:
+def _secret_key() -> str:
+    """Return SECRET_KEY, or the content of the file SECRET_KEY_FILE names (the container's,
+    made by its `migrate` step)."""
+    if "SECRET_KEY" in os.environ:
+        return os.environ["SECRET_KEY"]
+    if "SECRET_KEY_FILE" in os.environ:
+        try:
+            return Path(os.environ["SECRET_KEY_FILE"]).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"SECRET_KEY_FILE cannot be read: {exc}") from None
     raise ImproperlyConfigured(
-        "SECRET_KEY is not set. `make run` and `make test` set one; elsewhere set it in the "
-        "environment."
-    ) from None
+        "SECRET_KEY is not set. `make run` and `make test` set one; elsewhere set it (or "
+        "SECRET_KEY_FILE) in the environment."
+    )
+
+
+SECRET_KEY = _secret_key()
 
 if "DATABASE_URL" not in os.environ:
     raise ImproperlyConfigured(

@@ -23,7 +23,7 @@ def test_a_probe_answers_ok_without_a_token_whatever_the_host(db, path, caplog):
     assert not [r for r in caplog.records if r.name == "provisioning.requests"]
 
 
-def test_ready_asks_the_database_within_its_timeout(db):
+def test_ready_asks_the_database_within_its_timeout(db, django_assert_num_queries):
     """/health/ready runs `SELECT 1` under a statement_timeout set for its own transaction only
     (SET LOCAL, safe behind PgBouncer); /health/live touches no database."""
     with CaptureQueriesContext(connection) as queries:
