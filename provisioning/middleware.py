@@ -54,6 +54,10 @@ class RequestLogMiddleware:
         )
         if hasattr(response, "scim_type"):
             metrics.observe_error(status, scim_type)
+        level = logging.ERROR if status >= 500 else logging.INFO
+        if not logger.isEnabledFor(level):
+            return response
+        # The line's fields, for LOG_FORMAT=json (provisioning/logs.py).
         fields = {
             "method": request.method,
             "path": request.path,
@@ -66,7 +70,7 @@ class RequestLogMiddleware:
         }
         # Statements of a streamed body (a group's members) run later and are not counted.
         logger.log(
-            logging.ERROR if status >= 500 else logging.INFO,
+            level,
             "%s %s %s %.1fms tenant=%s sql=%d%s",
             request.method,
             request.path,

@@ -50,6 +50,15 @@ def metrics_directory() -> tuple[Path, bool]:
     return path, False
 
 
+def log_config() -> dict | None:
+    """Return granian's logging configuration: its own lines (start, workers) as JSON too when
+    LOG_FORMAT=json, like the application's (provisioning/logs.py); else its default."""
+    if os.environ.get("LOG_FORMAT", "text").strip().lower() != "json":
+        return None
+    formatter = {"()": "provisioning.logs.JSONFormatter"}
+    return {"formatters": {"generic": formatter, "access": formatter}}
+
+
 def main() -> None:
     directory, made_here = metrics_directory()
     try:
@@ -72,6 +81,7 @@ def serve() -> None:
         workers_kill_timeout=graceful_seconds(),
         respawn_failed_workers=True,
         log_level=LogLevels(os.environ.get("LOG_LEVEL", "INFO").lower()),
+        log_dictconfig=log_config(),
     ).serve()
 
 

@@ -211,15 +211,15 @@ def live_database_url() -> str:
 
 
 @contextmanager
-def serve(database_url: str, *, workers: int = 2, env: dict | None = None, stderr=None):
+def serve(database_url: str, *, workers: int = 2, env: dict | None = None, log=None):
     """Run the server as `make run` does, on a free local port against `database_url`, with
-    `env` added to its environment and its log to `stderr`; yield its base URL."""
-    with server_process(database_url, workers=workers, env=env, stderr=stderr) as (url, _):
+    `env` added to its environment and its output to `log` (a file); yield its base URL."""
+    with server_process(database_url, workers=workers, env=env, log=log) as (url, _):
         yield url
 
 
 @contextmanager
-def server_process(database_url: str, *, workers: int = 2, env: dict | None = None, stderr=None):
+def server_process(database_url: str, *, workers: int = 2, env: dict | None = None, log=None):
     """Like `serve`, but yield the base URL and the server's main process."""
     port = _free_port()
     process = subprocess.Popen(
@@ -233,7 +233,8 @@ def server_process(database_url: str, *, workers: int = 2, env: dict | None = No
             "WEB_CONCURRENCY": str(workers),
             **(env or {}),
         },
-        stderr=stderr,
+        stdout=log,
+        stderr=log,
     )
     try:
         _wait_for(port, process)

@@ -38,22 +38,20 @@ def wait_until(condition, what: str, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
-def backends_waiting_for_a_lock() -> int:
+def backends_waiting_for_a_lock() -> list[int]:
+    """Return the process ids of the test database's backends that wait for a lock."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
+            "SELECT pid FROM pg_stat_activity "
             "WHERE datname = current_database() AND wait_event_type = 'Lock'"
         )
-        return cursor.fetchone()[0]
+        return [pid for (pid,) in cursor.fetchall()]
 
 
-def backends_of_others() -> int:
+def backend_alive(pid: int) -> bool:
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid()"
-        )
-        return cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
+        return cursor.fetchone()[0] == 1
 
 
 def patch_in_flight(url: str, secret: str, user_id: str) -> tuple[threading.Thread, list]:
@@ -100,7 +98,7 @@ def test_a_write_in_flight_at_sigterm_finishes_and_is_answered(secret):
         user_id = create_user(url, secret)
         with row_locked(user_id):
             thread, outcome = patch_in_flight(url, secret, user_id)
-            wait_until(lambda: backends_waiting_for_a_lock() == 1, "the PATCH waits")
+            wait_until(lambda: len(backends_waiting_for_a_lock()) == 1, "the PATCH waits")
             process.send_signal(signal.SIGTERM)
             time.sleep(0.5)  # the signal reaches the worker while the PATCH still waits
             assert process.poll() is None and not outcome
@@ -122,13 +120,14 @@ def test_a_write_cut_off_after_the_grace_period_is_rolled_back(secret):
         user_id = create_user(url, secret)
         with row_locked(user_id):
             thread, outcome = patch_in_flight(url, secret, user_id)
-            wait_until(lambda: backends_waiting_for_a_lock() == 1, "the PATCH waits")
+            wait_until(lambda: len(backends_waiting_for_a_lock()) == 1, "the PATCH waits")
+            (backend,) = backends_waiting_for_a_lock()
             process.send_signal(signal.SIGTERM)
             process.wait(30)  # the worker is killed after 1 s, the PATCH unanswered
             thread.join(30)
             assert isinstance(outcome[0], httpx2.HTTPError)
         # Released, the server's backend finds its client gone and rolls back.
-        wait_until(lambda: backends_of_others() == 0, "the killed worker's backend ends")
+        wait_until(lambda: not backend_alive(backend), "the killed worker's backend ends")
     stored = User.objects.get(pk=user_id)
     assert ("nickName" not in stored.data, stored.version) == (True, 1)
     assert ChangeRecord.objects.filter(resource_id=user_id).count() == 1
