@@ -1,5 +1,5 @@
-"""One log line per request: method, path, status, duration, tenant, SQL statements, and the
-scimType of a 4xx.
+"""One log line and the metrics of each request: method, path, status, duration, tenant, SQL
+statements, and the scimType of a 4xx; the probes and the scrape answered before all that.
 
 The query string and headers are left out: filters may carry personal data, and the
 Authorization header carries the token.
@@ -9,9 +9,10 @@ import logging
 import time
 
 from django.db import connection
+from django.http import HttpResponse
 from django.urls import Resolver404, resolve
 
-from . import context
+from . import context, health, metrics
 
 logger = logging.getLogger("provisioning.requests")
 
@@ -36,23 +37,49 @@ class RequestLogMiddleware:
         statements = StatementCounter()
         with connection.execute_wrapper(statements):
             response = self.get_response(request)
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        # The SCIM endpoints set the request's token and an error response's scimType.
+        elapsed = time.perf_counter() - started
+        status = response.status_code
+        # The SCIM endpoints set the request's token, and error_response an error's scimType.
         token = getattr(request, "token", None)
-        tenant = token.tenant if token is not None else None
+        tenant = token.tenant.slug if token is not None else ""
         scim_type = getattr(response, "scim_type", None)
-        level = logging.ERROR if response.status_code >= 500 else logging.INFO
+        match = request.resolver_match
+        metrics.observe_request(
+            match.view_name if match is not None else "",
+            request.method,
+            status,
+            tenant,
+            elapsed,
+            statements.count,
+        )
+        if hasattr(response, "scim_type"):
+            metrics.observe_error(status, scim_type)
+        level = logging.ERROR if status >= 500 else logging.INFO
+        if not logger.isEnabledFor(level):
+            return response
+        # The line's fields, for LOG_FORMAT=json (provisioning/logs.py).
+        fields = {
+            "method": request.method,
+            "path": request.path,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 1),
+            "tenant": tenant or None,
+            "sql": statements.count,
+            "scim_type": scim_type,
+            "request_id": getattr(request, "request_id", None),
+        }
         # Statements of a streamed body (a group's members) run later and are not counted.
         logger.log(
             level,
             "%s %s %s %.1fms tenant=%s sql=%d%s",
             request.method,
             request.path,
-            response.status_code,
-            elapsed_ms,
-            tenant.slug if tenant else "-",
+            status,
+            elapsed * 1000,
+            tenant or "-",
             statements.count,
             f" scimType={scim_type}" if scim_type else "",
+            extra={"fields": fields},
         )
         return response
 
@@ -99,3 +126,27 @@ class SCIMRouteMiddleware:
             return self.get_response(request)
         request.resolver_match = match
         return match.func(request, *match.args, **match.kwargs)
+
+
+class OperationsMiddleware:
+    """Answer `/health/live`, `/health/ready` (provisioning/health.py) and `/metrics`
+    (provisioning/metrics.py) first, with a dict lookup: they pass through nothing else, so
+    they are neither logged nor counted, and cost no request of the API anything more."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.views = {
+            "/health/live": health.live,
+            "/health/ready": health.ready,
+            "/metrics": metrics.view,
+        }
+
+    def __call__(self, request):
+        view = self.views.get(request.path_info)
+        if view is None:
+            return self.get_response(request)
+        if request.method not in ("GET", "HEAD"):
+            response = HttpResponse(status=405)
+            response["Allow"] = "GET, HEAD"
+            return response
+        return view(request)

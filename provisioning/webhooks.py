@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from . import app_settings, signing
+from . import app_settings, metrics, signing
 from .models import WebhookDelivery
 from .scim.resource import format_datetime
 
@@ -161,9 +161,13 @@ def _record(batch: list[WebhookDelivery], outcomes: list[Outcome]) -> None:
         values = {"attempts": attempts, "last_status": outcome.status}
         if outcome.ok:
             values.update(status=WebhookDelivery.Status.DELIVERED, delivered_at=now, last_error="")
+            metrics.observe_delivery("delivered")
         else:
             values.update(next_attempt_at=now + backoff(attempts), last_error=outcome.detail)
-            if values["next_attempt_at"] - delivery.created > give_up_after:
+            if values["next_attempt_at"] - delivery.created <= give_up_after:
+                metrics.observe_delivery("retry")
+            else:
+                metrics.observe_delivery("failed")
                 values["status"] = WebhookDelivery.Status.FAILED
                 logger.warning(
                     "Giving up on event %s to endpoint %s after %s attempts: %s",

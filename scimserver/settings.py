@@ -25,13 +25,23 @@ def _env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-try:
-    SECRET_KEY = os.environ["SECRET_KEY"]
-except KeyError:
+def _secret_key() -> str:
+    """Return SECRET_KEY, or the content of the file SECRET_KEY_FILE names (the container's,
+    made by its `migrate` step)."""
+    if "SECRET_KEY" in os.environ:
+        return os.environ["SECRET_KEY"]
+    if "SECRET_KEY_FILE" in os.environ:
+        try:
+            return Path(os.environ["SECRET_KEY_FILE"]).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"SECRET_KEY_FILE cannot be read: {exc}") from None
     raise ImproperlyConfigured(
-        "SECRET_KEY is not set. `make run` and `make test` set one; elsewhere set it in the "
-        "environment."
-    ) from None
+        "SECRET_KEY is not set. `make run` and `make test` set one; elsewhere set it (or "
+        "SECRET_KEY_FILE) in the environment."
+    )
+
+
+SECRET_KEY = _secret_key()
 
 if "DATABASE_URL" not in os.environ:
     raise ImproperlyConfigured(
@@ -59,6 +69,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "provisioning.middleware.OperationsMiddleware",
     "provisioning.middleware.RequestLogMiddleware",
     "provisioning.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -109,6 +120,9 @@ DATABASES = {
 DATABASES["default"].setdefault("OPTIONS", {}).update(
     server_side_binding=True,
     prepare_threshold=2 if _env_bool("DATABASE_PREPARED_STATEMENTS", True) else None,
+    # A database host that does not answer fails a connection attempt after this long (a 503
+    # for a SCIM request, /health/ready says not ready) instead of the TCP timeout's minutes.
+    connect_timeout=int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5")),
 )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -148,11 +162,25 @@ SCIM = {
     "SYNC_AUTH_GROUPS": _env_bool("SCIM_SYNC_AUTH_GROUPS", False),
 }
 
+# Operations (provisioning/health.py, provisioning/metrics.py): /health/ready's longest wait
+# for the database, and the bearer token that /metrics asks for (unset: /metrics is off).
+READY_TIMEOUT_SECONDS = float(os.environ.get("READY_TIMEOUT_SECONDS", "2"))
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
+# LOG_FORMAT=json: one JSON object per line (provisioning/logs.py), the request line's fields
+# as keys; else the plain text line.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'text' or 'json', not {LOG_FORMAT!r}.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "provisioning.logs.JSONFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         # Request lines come from provisioning.middleware; Django's own would repeat them.

@@ -1,4 +1,5 @@
-"""Top-level routes: the SCIM API under /scim/v2 and the Django admin."""
+"""Top-level routes: the SCIM API under /scim/v2 and the Django admin. (/health/live,
+/health/ready and /metrics are answered before routing, by provisioning.middleware.)"""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -9,9 +10,9 @@ from provisioning.views import UnknownEndpointView
 urlpatterns = [
     path("scim/v2/", include("provisioning.urls")),
     # The service root itself has no resource: a SCIM 404, not Django's HTML one.
-    path("scim/v2", UnknownEndpointView.as_view()),
+    path("scim/v2", UnknownEndpointView.as_view(), name="scim-root"),
     path("admin/", admin.site.urls),
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", RedirectView.as_view(url="/admin/", permanent=False), name="root"),
 ]
 
 handler400 = "provisioning.http.bad_request"

@@ -6,6 +6,13 @@ source "$(dirname "$0")/lib.sh"
 ensure_venv test
 ensure_secret_key
 ensure_database
+# tests/live/pgbouncer runs the server behind Debian's PgBouncer, as docker/compose.yaml does.
+if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then
+    [ "$(id -u)" = 0 ] || die "PgBouncer is not installed: apt-get install pgbouncer (as root)."
+    echo "Installing PgBouncer ..." >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer) \
+        >/dev/null || die "installing PgBouncer failed (apt-get install pgbouncer)."
+fi
 cd "$ROOT"
 # The admin pages and the live server read the collected, hashed static files, as in production.
 "$VENV/bin/python" manage.py collectstatic --noinput -v0

@@ -211,9 +211,16 @@ def live_database_url() -> str:
 
 
 @contextmanager
-def serve(database_url: str, *, workers: int = 2):
-    """Run the server as `make run` does, on a free local port against `database_url`; yield
-    its base URL."""
+def serve(database_url: str, *, workers: int = 2, env: dict | None = None, log=None):
+    """Run the server as `make run` does, on a free local port against `database_url`, with
+    `env` added to its environment and its output to `log` (a file); yield its base URL."""
+    with server_process(database_url, workers=workers, env=env, log=log) as (url, _):
+        yield url
+
+
+@contextmanager
+def server_process(database_url: str, *, workers: int = 2, env: dict | None = None, log=None):
+    """Like `serve`, but yield the base URL and the server's main process."""
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "scimserver.server"],
@@ -224,11 +231,14 @@ def serve(database_url: str, *, workers: int = 2):
             "LOG_LEVEL": "WARNING",
             "PORT": str(port),
             "WEB_CONCURRENCY": str(workers),
+            **(env or {}),
         },
+        stdout=log,
+        stderr=log,
     )
     try:
         _wait_for(port, process)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -202,3 +202,17 @@ def test_a_short_secret_accepted_earlier_is_revoked(db, monkeypatch):
     with pytest.raises(CommandError, match="at least 32 characters"):
         run("bootstrap")
     assert not authenticates("changeme")
+
+
+def test_bootstrap_issues_a_first_token_only_when_there_is_none(db, monkeypatch):
+    """`bootstrap --issue-when-none` without SCIM_BOOTSTRAP_TOKEN (a container's first start):
+    a token of the default tenant, printed once; with any token present, nothing."""
+    monkeypatch.delenv("SCIM_BOOTSTRAP_TOKEN", raising=False)
+    out, err = run("bootstrap", "--issue-when-none")
+    secret = out.strip()
+    token = tokens.authenticate(secret)
+    assert (token.tenant.slug, token.name) == ("default", "bootstrap")
+    assert "First start" in err and secret not in err
+    out, err = run("bootstrap", "--issue-when-none")
+    assert out == "" and "Tokens exist already" in err
+    assert Token.objects.count() == 1

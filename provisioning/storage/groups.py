@@ -231,10 +231,17 @@ def search(tenant: Tenant, request: ListRequest) -> Page:
 
 
 def iter_members(group: Group, chunk_size: int = 2000) -> Iterator[Member]:
-    """Yield the group's members in a stable order, reading them in chunks."""
+    """Yield the group's members in a stable order, reading them in chunks.
+
+    The chunks come from a server-side cursor, read inside a transaction: outside one, Django
+    declares it WITH HOLD so that it outlives its transaction, which PgBouncer in transaction
+    mode does not allow (the next FETCH may reach another server connection), and PostgreSQL
+    then copies the whole result at the commit.
+    """
     rows = Membership.objects.filter(group=group).order_by("id").values_list(*MEMBER_COLUMNS)
-    for row in rows.iterator(chunk_size):
-        yield _member(*row)
+    with transaction.atomic():
+        for row in rows.iterator(chunk_size):
+            yield _member(*row)
 
 
 def members_by_group(groups: Iterable[Group]) -> dict[uuid.UUID, list[Member]]:

@@ -6,6 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
 from django.utils import timezone
 
 from ... import app_settings
@@ -75,12 +76,14 @@ class Command(BaseCommand):
                 raise CommandError(f"No tenant '{tenant}'.")
         slugs = dict(tenants.values_list("pk", "slug"))
         # One stream per tenant, each read in index order by a server-side cursor, merged by
-        # time: memory stays constant however many records there are.
-        streams = [self._records(tenant_id, since, until) for tenant_id in slugs]
-        write = self.stdout.write
-        for row in heapq.merge(*streams, key=lambda row: (row["created"], row["id"])):
-            row["tenant"] = slugs[row.pop("tenant_id")]
-            write(json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False))
+        # time: memory stays constant however many records there are. The cursors live in one
+        # transaction, so they need no WITH HOLD, which PgBouncer's transaction mode breaks.
+        with transaction.atomic():
+            streams = [self._records(tenant_id, since, until) for tenant_id in slugs]
+            write = self.stdout.write
+            for row in heapq.merge(*streams, key=lambda row: (row["created"], row["id"])):
+                row["tenant"] = slugs[row.pop("tenant_id")]
+                write(json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False))
 
     @staticmethod
     def _records(tenant_id, since, until):

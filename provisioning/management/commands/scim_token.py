@@ -23,9 +23,15 @@ class Command(BaseCommand):
         listing.add_argument("--tenant", help="Only this tenant's tokens.")
         revoke = sub.add_parser("revoke", help="Revoke a token by its prefix (see `list`).")
         revoke.add_argument("prefix")
-        sub.add_parser(
+        bootstrap = sub.add_parser(
             "bootstrap",
             help="Make the value of SCIM_BOOTSTRAP_TOKEN a valid token of the default tenant.",
+        )
+        bootstrap.add_argument(
+            "--issue-when-none",
+            action="store_true",
+            help="Without SCIM_BOOTSTRAP_TOKEN: issue a token and print it once if there is "
+            "no token at all yet (a first start), else do nothing.",
         )
 
     def handle(self, *args, action, **options):
@@ -68,8 +74,11 @@ class Command(BaseCommand):
         tokens.revoke(matches[0])
         self.stdout.write(f"Token {matches[0].prefix}… revoked.")
 
-    def handle_bootstrap(self, **_):
+    def handle_bootstrap(self, issue_when_none, **_):
         secret = os.environ.get("SCIM_BOOTSTRAP_TOKEN", "")
+        if not secret and issue_when_none:
+            self.issue_first()
+            return
         if not secret:
             raise CommandError("SCIM_BOOTSTRAP_TOKEN is not set.")
         try:
@@ -79,3 +88,15 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Bootstrap token {token.prefix}… is valid for tenant '{token.tenant.slug}'."
         )
+
+    def issue_first(self):
+        """Issue the default tenant's first token and print it, when there is no token yet."""
+        if Token.objects.exists():
+            self.stderr.write("Tokens exist already; none issued (scim_token create makes more).")
+            return
+        token, secret = tokens.issue(tokens.default_tenant(), name="bootstrap")
+        self.stderr.write(
+            f"First start: token {token.prefix}… issued for tenant '{token.tenant.slug}'. Copy "
+            "the secret below now: it is not stored and will not be shown again."
+        )
+        self.stdout.write(secret)

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count, Q
 
-from ... import signing, webhooks
+from ... import metrics, signing, webhooks
 from ...events import check_patterns
 from ...models import DEFAULT_TENANT_SLUG, Tenant, WebhookEndpoint
 
@@ -42,6 +42,14 @@ class Command(BaseCommand):
         run.add_argument("--concurrency", type=int, default=8, help="Events sent side by side.")
         run.add_argument(
             "--poll-interval", type=float, default=0.5, help="Seconds to wait when idle."
+        )
+        run.add_argument(
+            "--metrics-port",
+            type=int,
+            help="Serve /metrics (deliveries, backlog) on this port, behind METRICS_TOKEN.",
+        )
+        run.add_argument(
+            "--metrics-host", default="127.0.0.1", help="Address to serve /metrics on."
         )
 
     def handle(self, *args, action, **options):
@@ -88,10 +96,12 @@ class Command(BaseCommand):
             raise CommandError(f"No endpoint {id}.")
         self.stdout.write(f"Endpoint {id} removed.")
 
-    def handle_run(self, batch_size, concurrency, poll_interval, **_):
+    def handle_run(self, batch_size, concurrency, poll_interval, metrics_port, metrics_host, **_):
         stopping = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stopping.set())
+        if metrics_port is not None:
+            metrics.serve_in_thread(metrics_host, metrics_port)
         http = webhooks.http_pool(concurrency)
         self.stderr.write("Delivering webhook events.")
         with ThreadPoolExecutor(concurrency, thread_name_prefix="webhook") as executor:
