@@ -15,13 +15,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import OuterRef, Q
+from django.db.models import OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..models import Group, Membership, Tenant, User
 from ..scim.errors import InvalidFilter, InvalidValue, NoTarget
 from ..scim.filter import Compare, Filter, Present
+from ..scim.resource import parse_id
 from ..scim.schema import GROUP_RESOURCE_TYPE, Attribute
 from .changes import Operation, record
 from .common import (
@@ -38,9 +39,9 @@ from .common import (
     unique,
     written,
 )
-from .listing import ListRequest, Page, list_page
+from .listing import TENANT, ListRequest, Page, list_page
 from .query import EVERYTHING, NOTHING, Source, element_q
-from .statements import insert, update
+from .statements import Slot, insert, update
 
 DISPLAY_NAME_CONSTRAINT = "provisioning_group_displayname_ci_unique"
 MEMBERS = GROUP_RESOURCE_TYPE.schema.attribute("members")
@@ -101,16 +102,50 @@ def _member_leaf(sub: Attribute, node: Present | Compare) -> Q:
     if node.op not in ("eq", "ne") or not isinstance(node.value, str):
         raise InvalidFilter("Members can be filtered by 'value' and 'type' with eq and ne only.")
     if name == "value":
-        try:
-            member_id = uuid.UUID(node.value)
-        except ValueError:
-            matched = NOTHING
-        else:
-            matched = Q(user_id=member_id) | Q(member_group_id=member_id)
+        # A member's value is its id, caseExact (RFC 7643 §3.1).
+        member_id = parse_id(node.value)
+        matched = (
+            NOTHING if member_id is None else Q(user_id=member_id) | Q(member_group_id=member_id)
+        )
     else:
         kinds = {"user": Q(user__isnull=False), "group": Q(member_group__isnull=False)}
         matched = kinds.get(node.value.lower(), NOTHING)
     return matched if node.op == "eq" else ~matched
+
+
+class UsersBelow(Subquery):
+    """The ids of the users in the groups a query selects, directly or through groups nested
+    in them at any depth: the users whose `groups` show those groups (RFC 7643 §4.1.2).
+
+    One statement: a recursive walk down the nesting (bounded by MAX_NESTING), then the
+    users' membership rows, each step an index scan of `Membership` by group.
+    """
+
+    template = (
+        "(WITH RECURSIVE below(id, depth) AS ("
+        "SELECT seed.id, 0 FROM (%(subquery)s) AS seed(id)"
+        " UNION"
+        " SELECT m.member_group_id, below.depth + 1 FROM below"
+        " JOIN {membership} m ON m.group_id = below.id"
+        f" WHERE m.member_group_id IS NOT NULL AND below.depth < {MAX_NESTING}"
+        ") SELECT m.user_id FROM below JOIN {membership} m ON m.group_id = below.id"
+        " WHERE m.user_id IS NOT NULL)"
+    ).replace("{membership}", Membership._meta.db_table)
+
+
+def members_of(condition: Q) -> Q:
+    """Return the condition on users "in a group matching `condition`, directly or not".
+
+    The groups are those of the tenant of the statement's `TENANT` slot (every listing
+    statement has it), so the walk is computed once per statement, never per user row.
+    """
+    seed = Group.objects.filter(tenant_id=Slot(TENANT)).filter(condition).values("pk")
+    return Q(pk__in=UsersBelow(seed))
+
+
+def users_below(group_ids: Iterable[uuid.UUID]) -> Q:
+    """Return the condition on users in these groups or in groups nested in them."""
+    return Q(pk__in=UsersBelow(Group.objects.filter(pk__in=list(group_ids)).values("pk")))
 
 
 def get(tenant: Tenant, group_id: str, *, for_update: bool = False) -> Group:
@@ -362,10 +397,8 @@ def _set_members(group: Group, values: list[dict]) -> tuple[list[uuid.UUID], lis
 
 
 def _member_id(value: dict) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value.get("value", "")))
-    except ValueError:
-        return None
+    """Return the id a member's `value` names, compared case-exactly (RFC 7643 §3.1)."""
+    return parse_id(value.get("value"))
 
 
 def _resolve(group: Group, values: list[dict]) -> tuple[set[uuid.UUID], set[uuid.UUID]]:

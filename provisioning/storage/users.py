@@ -185,6 +185,8 @@ def source() -> Source:
         values=lambda key: UserValue.objects.filter(
             tenant_id=OuterRef("tenant_id"), user=OuterRef("pk"), attribute=key
         ),
+        group_source=groups.source(),
+        members_of=groups.members_of,
     )
 
 
