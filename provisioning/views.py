@@ -242,9 +242,19 @@ class GroupDetailView(ResourceDetailView):
     row_attributes = frozenset({"members"})
     patch_no_content = True
 
-    def resource_response(self, request, obj, projection: Projection):
+    def get(self, request, resource_id):
+        projection = projection_of(self.resource_type, request.GET)
         if not projection.needs("members"):
-            return super().resource_response(request, obj, projection)
+            return super().get(request, resource_id)
+        # The group and its members from one snapshot: the body is the version its ETag names.
+        obj, members = self.store.read_with_members(request.token.tenant, resource_id)
+        tags = _entity_tags(request, "HTTP_IF_NONE_MATCH")
+        if tags is not None and (tags == ANY or obj.version in tags):
+            members.close()
+            return respond(None, 304, {"ETag": format_version(obj.version)})
+        return self.streamed_response(request, obj, members, projection)
+
+    def streamed_response(self, request, obj, members, projection: Projection):
         base = base_url(request)
         head = projection.apply(
             render_resource(
@@ -256,14 +266,15 @@ class GroupDetailView(ResourceDetailView):
             )
         )
         kept = projection.kept_sub_attributes("members")
-        members = (
+        chunks = (
             json_bytes(
                 {key: value for key, value in _reference(base, member).items() if key in kept}
             )
-            for member in self.store.iter_members(obj)
+            for member in members
         )
         response = StreamingHttpResponse(
-            _stream_with_list(head, "members", members), content_type=request.scim_media_type
+            _Stream(_stream_with_list(head, "members", chunks), members),
+            content_type=request.scim_media_type,
         )
         response["ETag"] = format_version(obj.version)
         return response
@@ -353,6 +364,21 @@ def _reference(base: str, member) -> dict:
         reference["display"] = member.display
     reference["type"] = member.type
     return reference
+
+
+class _Stream:
+    """A streamed body and the rows it is read from, closed when the response is, whether or
+    not the body was sent (a client may leave first)."""
+
+    def __init__(self, chunks, rows) -> None:
+        self.chunks, self.rows = chunks, rows
+
+    def __iter__(self):
+        return self.chunks
+
+    def close(self) -> None:
+        self.chunks.close()
+        self.rows.close()
 
 
 def _stream_with_list(head: dict, name: str, items):

@@ -143,3 +143,21 @@ def test_cached_statements_take_each_requests_values(scim, make_user):
             "/Users", {"filter": f'emails[type eq "work" and value sw "{name[:2]}"]', "count": 0}
         ).json()
         assert body["totalResults"] == (1 if name != "nobody" else 0)
+
+
+@pytest.mark.parametrize("size", [0, 30], ids=["empty", "thirty-and-nested"])
+def test_member_add_does_not_grow_with_the_group(
+    warm, make_user, make_group, django_assert_num_queries, size
+):
+    """Adding a user to a group costs the same whatever the group holds, nested groups with
+    their members included: only the added user's version moves, nothing walks the nesting
+    (the same eleven statements as before nested changes moved versions)."""
+    members = [{"value": make_user(f"m{i}")["id"]} for i in range(size)]
+    if size:
+        nested = make_group("nested", members=members[:5])
+        members.append({"value": nested["id"]})
+    group = make_group("big", members=members)
+    newcomer = make_user("newcomer")
+    body = patch_body({"op": "add", "path": "members", "value": [{"value": newcomer["id"]}]})
+    with django_assert_num_queries(11):
+        assert warm.patch(f"/Groups/{group['id']}", body).status_code == 204

@@ -94,9 +94,9 @@ def unique(constraint: str, detail: str):
 def touch(model: type[Model], condition: Q) -> None:
     """Move the version of the resources matching `condition`: what they show has changed.
 
-    A user shows its groups and a group its members' display names, so a change of membership
-    or of a name moves the versions of the resources directly related. Indirect groups (through
-    nesting) are worked out when read and do not move versions.
+    A user shows its groups, direct and indirect, and a group its members' display names, so
+    a change of membership or of a name moves the versions of the resources that show it:
+    for a group, every user below it through nesting too (`groups.users_below`).
     """
     model.objects.filter(condition).update(version=F("version") + 1, last_modified=timezone.now())
 

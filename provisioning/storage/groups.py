@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..models import Group, Membership, Tenant, User
-from ..scim.errors import InvalidFilter, InvalidValue, NoTarget
+from ..scim.errors import InvalidFilter, InvalidValue, NoTarget, NotFound
 from ..scim.filter import Compare, Filter, Present
 from ..scim.resource import parse_id
 from ..scim.schema import GROUP_RESOURCE_TYPE, Attribute
@@ -34,6 +34,7 @@ from .common import (
     mark_changed,
     mirror,
     mirrored_columns,
+    parse_pk,
     retry_on_deadlock,
     touch,
     unique,
@@ -41,7 +42,7 @@ from .common import (
 )
 from .listing import TENANT, ListRequest, Page, list_page
 from .query import EVERYTHING, NOTHING, Source, element_q
-from .statements import Slot, insert, update
+from .statements import Slot, insert, instance, update
 
 DISPLAY_NAME_CONSTRAINT = "provisioning_group_displayname_ci_unique"
 MEMBERS = GROUP_RESOURCE_TYPE.schema.attribute("members")
@@ -233,8 +234,9 @@ def _write(group: Group, document: dict, operation: Operation, added: list, remo
     with _unique_display_name(document):
         update(group)
     if renamed:
-        # Its members' `groups`, and the member lists of the groups holding it, show its name.
-        touch(User, Q(memberships__group=group))
+        # The `groups` of the users in it, directly or not, and the member lists of the
+        # groups holding it, show its name.
+        touch(User, users_below([group.pk]))
         touch(Group, Q(memberships__member_group=group))
     record(group, operation, before, added=added, removed=removed)
     return group
@@ -247,7 +249,7 @@ def delete(tenant: Tenant, group_id: str, expected_version=None) -> None:
     group = get(tenant, group_id, for_update=True)
     check_version(group, expected_version)
     touch(Group, Q(memberships__member_group=group))
-    touch(User, Q(memberships__group=group))
+    touch(User, users_below([group.pk]))  # their `groups` lose it, and those above it
     record(group, Operation.DELETE, group.data)
     group.delete()
 
@@ -260,11 +262,71 @@ def search(tenant: Tenant, request: ListRequest) -> Page:
 # --- members -------------------------------------------------------------------------------
 
 
-def iter_members(group: Group, chunk_size: int = 2000) -> Iterator[Member]:
-    """Yield the group's members in a stable order, reading them in chunks."""
-    rows = Membership.objects.filter(group=group).order_by("id").values_list(*MEMBER_COLUMNS)
-    for row in rows.iterator(chunk_size):
-        yield _member(*row)
+class MemberRows:
+    """The members of a group as `read_with_members` read them: iterate once, in chunks from
+    a server-side cursor, or close unread."""
+
+    def __init__(self, cursor, rows: list[tuple], chunk_size: int) -> None:
+        self.cursor, self.rows, self.chunk_size = cursor, rows, chunk_size
+
+    def __iter__(self) -> Iterator[Member]:
+        try:
+            rows = self.rows
+            while rows:
+                for row in rows:
+                    yield _member(*row[-len(MEMBER_COLUMNS) :])
+                rows = self.cursor.fetchmany(self.chunk_size)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.cursor.close()
+
+
+def read_with_members(
+    tenant: Tenant, group_id: str, chunk_size: int = 2000
+) -> tuple[Group, MemberRows]:
+    """Return the group `group_id` of `tenant` and its members in a stable order.
+
+    Both come from one statement, so from one snapshot: the members are those of the
+    version read, however the group changes meanwhile, and the answer's body matches its
+    ETag (RFC 7644 §3.14). The rows come through a server-side cursor, a group of any size
+    is never held in memory whole.
+    """
+    pk = parse_pk(group_id, "Group")
+    cursor = connection.chunked_cursor()
+    cursor.execute(_with_members_sql(), [tenant.pk, pk, tenant.pk, pk])
+    rows = cursor.fetchmany(chunk_size)
+    if not rows or rows[0][0] != 0:
+        cursor.close()
+        raise NotFound(f"Group '{group_id}' not found.")
+    width = len(Group._meta.concrete_fields)
+    group = instance(Group, rows[0][2 : 2 + width])
+    return group, MemberRows(cursor, rows[1:], chunk_size)
+
+
+@functools.cache
+def _with_members_sql() -> str:
+    """Return the statement of `read_with_members`: the group's row first (part 0), then one
+    row per member in the order of the (group, id) index (part 1)."""
+    quote = connection.ops.quote_name
+    membership, group, user = (quote(model._meta.db_table) for model in (Membership, Group, User))
+    fields = Group._meta.concrete_fields
+    group_columns = ", ".join(f"g.{quote(f.column)}" for f in fields)
+    no_group = ", ".join("NULL" for _ in fields)
+    return f"""
+        SELECT 0, NULL::bigint, {group_columns},
+               NULL::uuid, NULL::text, NULL::uuid, NULL::text
+        FROM {group} g WHERE g.tenant_id = %s AND g.id = %s
+        UNION ALL
+        SELECT 1, m.id, {no_group},
+               m.user_id, u.display_name, m.member_group_id, mg.display_name
+        FROM {membership} m
+        LEFT JOIN {user} u ON u.id = m.user_id
+        LEFT JOIN {group} mg ON mg.id = m.member_group_id
+        WHERE m.tenant_id = %s AND m.group_id = %s
+        ORDER BY 1, 2
+    """
 
 
 def members_by_group(groups: Iterable[Group]) -> dict[uuid.UUID, list[Member]]:
@@ -353,8 +415,22 @@ def _delete_members(rows) -> list[uuid.UUID]:
     # The group is locked, so the rows read are the rows deleted.
     found = list(rows.values_list("user_id", "member_group_id"))
     rows.delete()
-    touch(User, Q(pk__in=[user_id for user_id, _ in found if user_id]))
+    _touch_joined(
+        {user_id for user_id, _ in found if user_id},
+        {group_id for _, group_id in found if group_id},
+    )
     return [user_id or group_id for user_id, group_id in found]
+
+
+def _touch_joined(users: set[uuid.UUID], groups: set[uuid.UUID]) -> None:
+    """Move the versions of the users whose `groups` a change of membership changed: the
+    users that joined or left, and every user below a group that joined or left, whose
+    indirect groups changed (RFC 7643 §4.1.2, RFC 7644 §3.14). One statement; a change of
+    user members only never walks the nesting, so its cost does not grow with the group."""
+    if groups:
+        touch(User, Q(pk__in=users) | users_below(groups))
+    elif users:
+        touch(User, Q(pk__in=users))
 
 
 def _add(group: Group, values: list[dict]) -> list[uuid.UUID]:
@@ -379,7 +455,7 @@ def _add(group: Group, values: list[dict]) -> list[uuid.UUID]:
         kind = "user_id" if member_id in users else "member_group_id"
         rows.append(Membership(tenant_id=group.tenant_id, group=group, **{kind: member_id}))
     Membership.objects.bulk_create(rows, ignore_conflicts=True)
-    touch(User, Q(pk__in=users - existing))
+    _touch_joined(users - existing, new_groups)
     return added
 
 
