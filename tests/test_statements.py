@@ -161,3 +161,21 @@ def test_member_add_does_not_grow_with_the_group(
     body = patch_body({"op": "add", "path": "members", "value": [{"value": newcomer["id"]}]})
     with django_assert_num_queries(11):
         assert warm.patch(f"/Groups/{group['id']}", body).status_code == 204
+
+
+def test_sorted_cursor_pages_cost_what_default_cursor_pages_cost(warm, make_user):
+    """A cursor walk in the order of sortBy runs the statements of one in the default order:
+    the first page counts, every page is one statement (plus the users' groups)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(5):
+        make_user(f"user{i}", title=f"t{i % 2}")
+    counts = {}
+    for sort in ({}, {"sortBy": "title", "sortOrder": "descending"}):
+        with CaptureQueriesContext(connection) as first:
+            body = warm.get("/Users", {"cursor": "", "count": 2, **sort}).json()
+        with CaptureQueriesContext(connection) as second:
+            warm.get("/Users", {"cursor": body["nextCursor"], "count": 2, **sort})
+        counts[bool(sort)] = (len(first), len(second))
+    assert counts[True] == counts[False] == (4, 3)

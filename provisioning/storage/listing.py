@@ -4,8 +4,10 @@ Index paging (`startIndex`/`count`) reads one page with `OFFSET`/`LIMIT` over th
 page's rows, and counts the matches with one SQL `COUNT` unless the page, not being full,
 already tells the total. Cursor paging (RFC 9865) is keyset paging on the default order
 (creation time, then id): each page is an index range scan that costs the same wherever it
-starts. Every order ends with the id, so no two resources tie and pages neither skip nor
-repeat a resource.
+starts. With `sortBy` it is keyset paging on (sort key, id) in the requested order, the key
+computed as sorting computes it (lower-cased unless caseExact, unassigned values last when
+ascending and first when descending, RFC 7644 §3.4.2.3), and carried in the cursor. Every
+order ends with the id, so no two resources tie and pages neither skip nor repeat a resource.
 """
 
 from __future__ import annotations
@@ -17,17 +19,20 @@ import json
 import uuid
 from dataclasses import dataclass, field
 
-from django.db.models import DateTimeField, Model, Q, UUIDField
+from django.db.models import BooleanField, DateTimeField, F, Model, Q, UUIDField
 
-from ..scim.errors import InvalidCursor, InvalidValue
-from ..scim.resource import parse_datetime
+from ..scim.errors import InvalidCursor
+from ..scim.resource import parse_datetime, storable
 from .query import Shape, Source, check_strings, filter_template, order_by
 from .query import shape as filter_shape
 from .statements import Compiled, Slot, instance
 
 DEFAULT_ORDER = ("created", "id")
-# The cursors this server issues are about 140 characters long.
-MAX_CURSOR_LENGTH = 256
+# The cursors this server issues are about 140 characters long, plus the sort key's value
+# for a sorted walk.
+MAX_CURSOR_LENGTH = 65536
+# The name of the sort key in a sorted cursor walk's statements.
+SORT_KEY = "scim_sort_key"
 # PostgreSQL's OFFSET is a bigint; a page that starts beyond it starts beyond every result.
 MAX_OFFSET = 2**63 - 1
 
@@ -62,12 +67,10 @@ def list_page(model: type[Model], tenant, source: Source, request: ListRequest) 
     Its statements are compiled once per shape of request (`_Statements`) and run with the
     request's values, so a lookup costs what PostgreSQL spends on it, not an ORM compile.
     """
-    if request.cursor is not None and request.sort_by:
-        raise InvalidValue(
-            "Cursor paging follows the default order: 'sortBy' cannot be combined with 'cursor'."
-        )
     statements, strings = _statements(model, source, request)
     values: list = [tenant.pk, *strings]
+    if request.cursor is not None and request.sort_by:
+        return _sorted_cursor_page(statements, values, request)
     if request.cursor is not None:
         return _cursor_page(statements, values, request)
     offset = request.start_index - 1
@@ -119,6 +122,9 @@ class _Statements:
         self.filtered = queryset
         ordering = order_by(request.sort_by, request.descending, source) if request.sort_by else []
         self.ordered = queryset.order_by(*ordering, *DEFAULT_ORDER)
+        self.descending = request.descending
+        self.sort_key = ordering[0].expression if ordering else None
+        self._key_field = None
         self.page_size = request.count
         self.compiled: dict[str, Compiled] = {}
         self.cursor_slots = (FIRST_STRING + strings, FIRST_STRING + strings + 1)
@@ -163,6 +169,43 @@ class _Statements:
 
         compiled = self._get(f"cursor-{forward}-{after}", build)
         return [instance(self.model, row) for row in compiled.rows(values)]
+
+    def key_field(self):
+        """Return the field of the sort key's values (text, a date-time, a boolean, an id)."""
+        if self._key_field is None:
+            annotated = self.filtered.annotate(**{SORT_KEY: self.sort_key})
+            self._key_field = annotated.query.annotations[SORT_KEY].output_field
+        return self._key_field
+
+    def sorted_cursor_page(self, values: list, forward: bool, after: bool, at_null: bool) -> list:
+        """Return up to one more (resource, sort key) than the page in the order of `sortBy`
+        then id (reversed going back), from the start or after the position (key, id) in
+        the cursor slots; `at_null`: the position's key is unassigned."""
+
+        def build() -> Compiled:
+            queryset = self.filtered.annotate(**{SORT_KEY: self.sort_key})
+            if after:
+                key_slot, pk_slot = self.cursor_slots
+                field = self.key_field()
+                queryset = queryset.filter(
+                    sorted_keyset_condition(
+                        Slot(key_slot, field),
+                        Slot(pk_slot, UUIDField()),
+                        forward,
+                        self.descending,
+                        at_null,
+                    )
+                )
+            # Forward: the order of `sortBy` with unassigned keys where RFC 7644 §3.4.2.3 puts
+            # them; back: its reverse.
+            up = forward != self.descending
+            key = F(SORT_KEY).asc(nulls_last=True) if up else F(SORT_KEY).desc(nulls_first=True)
+            return Compiled(
+                queryset.order_by(key, "pk" if forward else "-pk")[: self.page_size + 1]
+            )
+
+        compiled = self._get(f"sorted-{forward}-{after}-{at_null}", build)
+        return [(instance(self.model, row[:-1]), row[-1]) for row in compiled.rows(values)]
 
 
 _cache: dict[tuple, _Statements] = {}
@@ -220,6 +263,45 @@ def _cursor_page(statements: _Statements, values: list, request: ListRequest) ->
     return page
 
 
+def _sorted_cursor_page(statements: _Statements, values: list, request: ListRequest) -> Page:
+    """Return a page of a cursor walk in the order of `sortBy` (RFC 9865 with RFC 7644
+    §3.4.2.3): as `_cursor_page`, with the position's sort key in the cursor."""
+    sort = [request.sort_by.lower(), request.descending]
+    forward, key, pk, at_null = True, None, None, False
+    if request.cursor:
+        forward, key, pk, total = _decode_sorted(request.cursor, sort, statements.key_field())
+        at_null = key is None
+        values = [*values, key, pk]
+    else:
+        total = statements.count(values)
+    rows = statements.sorted_cursor_page(values, forward, bool(request.cursor), at_null)
+    more = len(rows) > request.count
+    rows = rows[: request.count]
+    if not forward:
+        rows.reverse()
+    page = Page(total, [obj for obj, _ in rows], start_index=None)
+    if rows and (more or not forward):
+        page.next_cursor = _encode_sorted(True, rows[-1], total, sort)
+    if rows and request.cursor and (forward or more):
+        page.previous_cursor = _encode_sorted(False, rows[0], total, sort)
+    return page
+
+
+def sorted_keyset_condition(key, pk, forward: bool, descending: bool, at_null: bool) -> Q:
+    """Return the rows after (or, going back, before) the position (key, pk) in the order of
+    a sorted walk: the key ascending with unassigned keys last, or descending with them
+    first (RFC 7644 §3.4.2.3), then the id ascending."""
+    # Whether the key grows along the way; unassigned keys come last exactly when it does.
+    up = forward != descending
+    same_key_further = Q(pk__gt=pk) if forward else Q(pk__lt=pk)
+    if at_null:
+        condition = Q(**{f"{SORT_KEY}__isnull": True}) & same_key_further
+        return condition if up else condition | Q(**{f"{SORT_KEY}__isnull": False})
+    further = Q(**{f"{SORT_KEY}__gt" if up else f"{SORT_KEY}__lt": key})
+    condition = further | (Q(**{SORT_KEY: key}) & same_key_further)
+    return condition | Q(**{f"{SORT_KEY}__isnull": True}) if up else condition
+
+
 def keyset_condition(created: dt.datetime, pk: uuid.UUID, forward: bool) -> Q:
     """Return the rows after (or before) the position (created, pk) in the default order.
 
@@ -234,6 +316,67 @@ def keyset_condition(created: dt.datetime, pk: uuid.UUID, forward: bool) -> Q:
 def _encode(forward: bool, obj, total: int) -> str:
     payload = json.dumps(["n" if forward else "p", obj.created.isoformat(), str(obj.pk), total])
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def _encode_sorted(forward: bool, row: tuple, total: int, sort: list) -> str:
+    obj, key = row
+    if isinstance(key, dt.datetime | uuid.UUID):
+        key = key.isoformat() if isinstance(key, dt.datetime) else str(key)
+    payload = json.dumps(["n" if forward else "p", key, str(obj.pk), total, sort])
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def _decode_sorted(cursor: str, sort: list, field) -> tuple[bool, object, uuid.UUID, int]:
+    """Return the direction, position (sort key and id) and total of a sorted walk's cursor;
+    a cursor of another walk (another order, or the default one) is invalidCursor, and so
+    is a key that is not a value of the sort key's `field`."""
+    invalid = InvalidCursor("The cursor is not one this server issued for this sortBy.")
+    payload = _payload(cursor)
+    if not isinstance(payload, list) or len(payload) != 5 or payload[4] != sort:
+        raise invalid
+    direction, key, pk, total, _ = payload
+    if direction not in ("n", "p") or not isinstance(pk, str):
+        raise invalid
+    if type(total) is not int or not 0 <= total < 2**63:
+        raise invalid
+    try:
+        pk = uuid.UUID(pk)
+        if key is not None:
+            key = _key_value(key, field)
+    except (ValueError, TypeError):
+        raise invalid from None
+    return direction == "n", key, pk, total
+
+
+def _key_value(key, field):
+    """Return a sort key read from a cursor as a value of `field`; ValueError if it is not."""
+    if isinstance(field, BooleanField):
+        if not isinstance(key, bool):
+            raise ValueError(key)
+        return key
+    if not isinstance(key, str):
+        raise ValueError(key)
+    if isinstance(field, DateTimeField):
+        instant = parse_datetime(key)
+        if instant is None:
+            raise ValueError(key)
+        return instant
+    if isinstance(field, UUIDField):
+        return uuid.UUID(key)
+    if not storable(key):
+        raise ValueError(key)
+    return key
+
+
+def _payload(cursor: str):
+    """Return the JSON a cursor encodes; anything else is invalidCursor."""
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise InvalidCursor("The cursor is not one this server issued.")
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
+        raise InvalidCursor("The cursor is not one this server issued.") from None
 
 
 def _decode(cursor: str) -> tuple[bool, dt.datetime, uuid.UUID, int]:
