@@ -17,7 +17,7 @@ from .scim.projection import Projection
 from .scim.resource import Meta, format_version, parse_resource, render_resource
 from .scim.schema import SEARCH_REQUEST_URN, ResourceType
 from .storage.common import Written
-from .storage.listing import ListRequest
+from .storage.listing import ListRequest, list_across
 from .storage.query import unknown_everywhere
 
 BASE_PATH = "scim/v2"
@@ -297,8 +297,6 @@ class RootSearchView(Endpoint):
             raise errors.InvalidValue(
                 "Cursor paging is per resource type: POST /{Resources}/.search."
             )
-        if list_request.sort_by and len(self.resources) > 1:
-            raise errors.InvalidValue("Sorting is per resource type: POST /{Resources}/.search.")
         tenant = request.token.tenant
         if list_request.filter is not None:
             missing = unknown_everywhere(
@@ -307,6 +305,8 @@ class RootSearchView(Endpoint):
             if missing:
                 raise errors.InvalidFilter(f"Unknown attribute '{missing}'.")
         projections = [projection_of(resource_type, params) for resource_type, _ in self.resources]
+        if list_request.sort_by:
+            return self.sorted_response(request, list_request, projections)
         skip, wanted, total, resources = list_request.start_index - 1, list_request.count, 0, []
         for (resource_type, store), projection in zip(self.resources, projections, strict=True):
             query = replace(
@@ -317,6 +317,27 @@ class RootSearchView(Endpoint):
             skip = max(0, skip - page.total)
             wanted -= len(page.items)
             resources.extend(render_many(request, resource_type, store, page.items, projection))
+        return ok(
+            request,
+            discovery.list_response(resources, total=total, start_index=list_request.start_index),
+        )
+
+    def sorted_response(self, request, list_request: ListRequest, projections: list):
+        """Answer a root search with `sortBy`: one order across the resource types, paged by
+        `startIndex`/`count` like a single type's list (RFC 7644 §3.4.2.3, §3.4.3)."""
+        total, found = list_across(
+            request.token.tenant,
+            [(store.MODEL, store.source()) for _, store in self.resources],
+            list_request,
+        )
+        rendered: dict[int, dict] = {}
+        for i, ((resource_type, store), projection) in enumerate(
+            zip(self.resources, projections, strict=True)
+        ):
+            objs = [obj for kind, obj in found if kind == i]
+            bodies = render_many(request, resource_type, store, objs, projection)
+            rendered.update(zip((id(obj) for obj in objs), bodies, strict=True))
+        resources = [rendered[id(obj)] for _, obj in found]
         return ok(
             request,
             discovery.list_response(resources, total=total, start_index=list_request.start_index),

@@ -391,3 +391,102 @@ def test_sorted_cursor_with_a_key_of_the_wrong_type_is_invalid(scim, crowd, sort
     cursor = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
     response = scim.get("/Users", {"cursor": cursor, "sortBy": sort_by})
     assert_scim_error(response, 400, "invalidCursor")
+
+
+# --- POST /.search sorted across resource types (RFC 7644 §3.4.3, §3.4.2.3) ----------------
+
+
+@pytest.fixture
+def mixed(make_user, make_group):
+    """Users and groups whose displayNames interleave; one user has none."""
+    make_user("u-bravo", displayName="Bravo")
+    make_group("alpha")
+    make_user("u-delta", displayName="delta")
+    make_group("Charlie", externalId="x-1")
+    make_user("u-none")
+
+
+def root_search(scim, **params) -> dict:
+    response = scim.post(
+        "/.search",
+        {"schemas": [SEARCH_SCHEMA], "excludedAttributes": ["members", "groups"], **params},
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def label(resource: dict) -> str:
+    return resource.get("displayName") or resource["userName"]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"sortBy": "displayName"}, ["alpha", "Bravo", "Charlie", "delta", "u-none"]),
+        (
+            {"sortBy": "displayName", "sortOrder": "descending"},
+            ["u-none", "delta", "Charlie", "Bravo", "alpha"],
+        ),
+        # userName is a User attribute: groups have none and sort last, in creation order.
+        ({"sortBy": "userName"}, ["Bravo", "delta", "u-none", "alpha", "Charlie"]),
+        (
+            {"sortBy": "externalId", "sortOrder": "descending"},
+            ["Bravo", "alpha", "delta", "u-none", "Charlie"],
+        ),
+        ({"sortBy": "meta.created"}, ["Bravo", "alpha", "delta", "Charlie", "u-none"]),
+        (
+            {"sortBy": "displayName", "filter": 'displayName pr or userName sw "u-n"'},
+            ["alpha", "Bravo", "Charlie", "delta", "u-none"],
+        ),
+        (
+            {"sortBy": "displayName", "filter": 'displayName co "a"'},
+            ["alpha", "Bravo", "Charlie", "delta"],
+        ),
+    ],
+)
+def test_root_search_sorts_across_resource_types(scim, mixed, params, expected):
+    """A root search with sortBy answers one order over users and groups; an attribute a type
+    lacks is unassigned there (RFC 7644 §3.4.2.1), so sorts last ascending, first descending."""
+    body = root_search(scim, **params)
+    assert [label(r) for r in body["Resources"]] == expected
+    assert body["totalResults"] == len(expected)
+
+
+def test_root_search_pages_across_resource_types(scim, mixed):
+    """startIndex/count page through the one sorted sequence: pages neither skip nor repeat,
+    each resource is rendered as its own type."""
+    pages = [
+        root_search(scim, sortBy="displayName", startIndex=start, count=2) for start in (1, 3, 5, 7)
+    ]
+    assert [[label(r) for r in page["Resources"]] for page in pages] == [
+        ["alpha", "Bravo"],
+        ["Charlie", "delta"],
+        ["u-none"],
+        [],
+    ]
+    assert {page["totalResults"] for page in pages} == {5}
+    assert [page["startIndex"] for page in pages] == [1, 3, 5, 7]
+    schemas = [r["schemas"][0].rsplit(":", 1)[1] for r in pages[0]["Resources"]]
+    assert schemas == ["Group", "User"]
+    assert root_search(scim, sortBy="displayName", count=0) == {
+        "schemas": [LIST_SCHEMA],
+        "totalResults": 5,
+        "startIndex": 1,
+        "itemsPerPage": 0,
+        "Resources": [],
+    }
+
+
+@pytest.mark.parametrize(
+    ("params", "scim_type"),
+    [
+        ({"sortBy": "nope"}, "invalidValue"),
+        ({"sortBy": "members.value"}, "invalidValue"),
+        ({"sortBy": "displayName", "cursor": ""}, "invalidValue"),
+    ],
+)
+def test_root_search_bad_sorts(scim, mixed, params, scim_type):
+    """An attribute no type has is unknown; sorting by members is refused; cursor paging is
+    per resource type."""
+    response = scim.post("/.search", {"schemas": [SEARCH_SCHEMA], **params})
+    assert_scim_error(response, 400, scim_type)

@@ -545,6 +545,9 @@ def _walk(tenant: Tenant, start: set[uuid.UUID], *, up: bool) -> tuple[set[uuid.
     return reached, levels
 
 
+# The rows this store keeps its resources in (a root search lists several types).
+MODEL = Group
+
 MIRRORED_COLUMNS = mirrored_columns(GROUP_RESOURCE_TYPE)
 
 

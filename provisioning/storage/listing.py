@@ -17,15 +17,24 @@ import binascii
 import datetime as dt
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from django.db.models import BooleanField, DateTimeField, F, Model, Q, UUIDField
+from django.db.models import BooleanField, DateTimeField, F, Model, Q, UUIDField, Value
+from django.db.models.functions import Cast
 
 from ..scim.errors import InvalidCursor
 from ..scim.resource import parse_datetime, storable
-from .query import Shape, Source, check_strings, filter_template, order_by
+from .query import (
+    Shape,
+    Source,
+    UnknownSortAttribute,
+    check_strings,
+    filter_template,
+    order_by,
+    sort_key,
+)
 from .query import shape as filter_shape
-from .statements import Compiled, Slot, instance
+from .statements import Compiled, Slot, fetch, instance
 
 DEFAULT_ORDER = ("created", "id")
 # The cursors this server issues are about 140 characters long, plus the sort key's value
@@ -93,6 +102,54 @@ def list_page(model: type[Model], tenant, source: Source, request: ListRequest) 
     else:
         total = statements.count(values)
     return Page(total, items, request.start_index)
+
+
+def list_across(
+    tenant, listings: list[tuple[type[Model], Source]], request: ListRequest
+) -> tuple[int, list[tuple[int, Model]]]:
+    """Return the total and the page of a search over several resource types sorted by
+    `sortBy` (RFC 7644 §3.4.3): each resource with the index of its type in `listings`.
+
+    One statement merges the types' matches in the order of the sort key (then creation
+    time and id, as a single type's order), where a type that lacks the attribute has no
+    value (RFC 7644 §3.4.2.1); then the page's rows are read per type.
+    """
+    unsorted = replace(request, sort_by=None, unknown_is_unassigned=True)
+    keys = [sort_key(request.sort_by, source, unknown_is_unassigned=True) for _, source in listings]
+    fields = [
+        model.objects.annotate(**{SORT_KEY: key}).query.annotations[SORT_KEY].output_field
+        for (model, _), key in zip(listings, keys, strict=True)
+        if key is not None
+    ]
+    if not fields:
+        raise UnknownSortAttribute(f"Unknown attribute '{request.sort_by}'.")
+    total, parts, params = 0, [], []
+    for i, ((model, source), key) in enumerate(zip(listings, keys, strict=True)):
+        statements, strings = _statements(model, source, unsorted)
+        values = [tenant.pk, *strings]
+        total += statements.count(values)
+        key = key if key is not None else Cast(Value(None), fields[0])
+        part = statements.filtered.annotate(**{SORT_KEY: key}).order_by()
+        compiled = Compiled(part.values_list("pk", "created", SORT_KEY))
+        if compiled.sql:
+            parts.append(f"SELECT {i}, * FROM ({compiled.sql}) AS part{i}")
+            params += compiled.bind(values)
+    offset = request.start_index - 1
+    if request.count == 0 or offset > MAX_OFFSET or not parts:
+        return total, []
+    direction = "DESC NULLS FIRST" if request.descending else "ASC NULLS LAST"
+    rows = fetch(
+        f"SELECT kind, id FROM ({' UNION ALL '.join(parts)}) AS found(kind, id, created, key)"
+        f" ORDER BY key {direction}, created, id LIMIT %s OFFSET %s",
+        [*params, request.count, offset],
+    )
+    found = {
+        i: model.objects.in_bulk([pk for kind, pk in rows if kind == i])
+        for i, (model, _) in enumerate(listings)
+        if any(kind == i for kind, _ in rows)
+    }
+    # Less any deleted in between.
+    return total, [(kind, found[kind][pk]) for kind, pk in rows if pk in found[kind]]
 
 
 # Slots of every listing statement: the tenant, then the filter's strings, then a cursor's

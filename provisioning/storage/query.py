@@ -218,8 +218,24 @@ def order_by(sort_by: str, descending: bool, source: Source) -> list[OrderBy]:
     primary value, else its first; resources without a value "are ordered last if ascending
     and first if descending".
     """
+    expression = sort_key(sort_by, source)
+    return [expression.desc(nulls_first=True) if descending else expression.asc(nulls_last=True)]
+
+
+class UnknownSortAttribute(InvalidValue):
+    """`sortBy` names an attribute the resource type does not have."""
+
+
+def sort_key(sort_by: str, source: Source, *, unknown_is_unassigned: bool = False):
+    """Return the value `order_by` sorts by; with `unknown_is_unassigned`, None when the
+    resource type lacks the attribute (a search over several types, RFC 7644 §3.4.2.1)."""
     path = parse_attr_path(sort_by, error=InvalidValue)
-    target = _Compiler(source).resolve(path, error=InvalidValue)
+    try:
+        target = _Compiler(source).resolve(path, error=InvalidValue)
+    except UnknownSortAttribute:
+        if unknown_is_unassigned:
+            return None
+        raise
     if target.attr.is_complex or target.attr.type is Type.BINARY:
         raise InvalidValue(f"Cannot sort by '{sort_by}': it is not a simple attribute.")
     if target.multi_parent is not None:
@@ -233,7 +249,7 @@ def order_by(sort_by: str, descending: bool, source: Source) -> list[OrderBy]:
         expression = target.text()
     if target.attr.type in _STRING_TYPES and not target.attr.case_exact:
         expression = Lower(expression)
-    return [expression.desc(nulls_first=True) if descending else expression.asc(nulls_last=True)]
+    return expression
 
 
 def _subquery_value(rows: QuerySet, attr: Attribute) -> Expression:
@@ -281,7 +297,7 @@ class UnknownAttribute(InvalidFilter):
 
 
 def _unknown(error: type, path: AttrPath) -> Exception:
-    kind = UnknownAttribute if error is InvalidFilter else error
+    kind = UnknownAttribute if error is InvalidFilter else UnknownSortAttribute
     return kind(f"Unknown attribute '{path}'.")
 
 

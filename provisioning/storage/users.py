@@ -34,6 +34,10 @@ from .statements import insert, update
 USERNAME_CONSTRAINT = "provisioning_user_username_ci_unique"
 
 
+# The rows this store keeps its resources in (a root search lists several types).
+MODEL = User
+
+
 MIRRORED_COLUMNS = mirrored_columns(USER_RESOURCE_TYPE)
 
 
