@@ -440,13 +440,10 @@ def _decode(cursor: str) -> tuple[bool, dt.datetime, uuid.UUID, int]:
     """Return the direction, position and total a cursor stands for; anything else is
     invalidCursor."""
     invalid = InvalidCursor("The cursor is not one this server issued.")
-    if len(cursor) > MAX_CURSOR_LENGTH:
+    payload = _payload(cursor)
+    if not isinstance(payload, list) or len(payload) != 4:
         raise invalid
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        direction, created, pk, total = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
-        raise invalid from None
+    direction, created, pk, total = payload
     if direction not in ("n", "p") or not isinstance(created, str) or not isinstance(pk, str):
         raise invalid
     if type(total) is not int or not 0 <= total < 2**63:
