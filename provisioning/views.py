@@ -293,9 +293,10 @@ class RootSearchView(Endpoint):
     def post(self, request):
         params = _search_body(read_json(request))
         list_request = _list_request(params, from_body=True)
-        if list_request.cursor is not None:
+        if list_request.cursor is not None and not list_request.sort_by:
             raise errors.InvalidValue(
-                "Cursor paging is per resource type: POST /{Resources}/.search."
+                "Cursor paging at the root follows 'sortBy': give one, or search one resource"
+                " type (POST /{Resources}/.search)."
             )
         tenant = request.token.tenant
         if list_request.filter is not None:
@@ -324,12 +325,14 @@ class RootSearchView(Endpoint):
 
     def sorted_response(self, request, list_request: ListRequest, projections: list):
         """Answer a root search with `sortBy`: one order across the resource types, paged by
-        `startIndex`/`count` like a single type's list (RFC 7644 §3.4.2.3, §3.4.3)."""
-        total, found = list_across(
+        `startIndex`/`count` or by cursor like a single type's list (RFC 7644 §3.4.2.3,
+        §3.4.3, RFC 9865)."""
+        page = list_across(
             request.token.tenant,
             [(store.MODEL, store.source()) for _, store in self.resources],
             list_request,
         )
+        found = page.items
         rendered: dict[int, dict] = {}
         for i, ((resource_type, store), projection) in enumerate(
             zip(self.resources, projections, strict=True)
@@ -340,7 +343,13 @@ class RootSearchView(Endpoint):
         resources = [rendered[id(obj)] for _, obj in found]
         return ok(
             request,
-            discovery.list_response(resources, total=total, start_index=list_request.start_index),
+            discovery.list_response(
+                resources,
+                total=page.total,
+                start_index=page.start_index,
+                next_cursor=page.next_cursor,
+                previous_cursor=page.previous_cursor,
+            ),
         )
 
 

@@ -482,11 +482,69 @@ def test_root_search_pages_across_resource_types(scim, mixed):
     [
         ({"sortBy": "nope"}, "invalidValue"),
         ({"sortBy": "members.value"}, "invalidValue"),
-        ({"sortBy": "displayName", "cursor": ""}, "invalidValue"),
+        ({"cursor": ""}, "invalidValue"),
+        ({"cursor": "bm9wZQ", "sortBy": "displayName"}, "invalidCursor"),
     ],
 )
 def test_root_search_bad_sorts(scim, mixed, params, scim_type):
-    """An attribute no type has is unknown; sorting by members is refused; cursor paging is
-    per resource type."""
+    """An attribute no type has is unknown; sorting by members is refused; a cursor walk at
+    the root needs sortBy, and a cursor this server did not issue is invalidCursor."""
     response = scim.post("/.search", {"schemas": [SEARCH_SCHEMA], **params})
     assert_scim_error(response, 400, scim_type)
+
+
+def root_walk(scim, count: int, **params) -> tuple[list[dict], list[dict]]:
+    """Return the resources of a root cursor walk forward, and its pages' bodies."""
+    seen, bodies, cursor = [], [], ""
+    while cursor is not None:
+        body = root_search(scim, cursor=cursor, count=count, **params)
+        bodies.append(body)
+        seen.extend(body["Resources"])
+        cursor = body.get("nextCursor")
+        assert len(bodies) <= 100, "the walk does not end"
+    return seen, bodies
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"sortBy": "displayName"}, ["alpha", "Bravo", "Charlie", "delta", "u-none"]),
+        (
+            {"sortBy": "displayName", "sortOrder": "descending"},
+            ["u-none", "delta", "Charlie", "Bravo", "alpha"],
+        ),
+        ({"sortBy": "meta.created"}, ["Bravo", "alpha", "delta", "Charlie", "u-none"]),
+        (
+            {"sortBy": "displayName", "filter": 'displayName co "a"'},
+            ["alpha", "Bravo", "Charlie", "delta"],
+        ),
+    ],
+)
+def test_root_search_cursor_walk_across_resource_types(scim, mixed, params, expected, count):
+    """RFC 9865 at the root with sortBy: the walk meets every user and group once, in the one
+    order, and previousCursor walks it back."""
+    seen, bodies = root_walk(scim, count, **params)
+    assert [label(r) for r in seen] == expected
+    assert {body["totalResults"] for body in bodies} == {len(expected)}
+    assert all("startIndex" not in body for body in bodies)
+    back, cursor = list(bodies[-1]["Resources"]), bodies[-1].get("previousCursor")
+    while cursor is not None:
+        body = root_search(scim, cursor=cursor, count=count, **params)
+        back[:0] = body["Resources"]
+        cursor = body.get("previousCursor")
+        assert len(back) <= 100, "the walk back does not end"
+    assert [label(r) for r in back] == expected
+
+
+def test_root_cursor_and_type_cursor_do_not_mix(scim, mixed):
+    """A cursor of a walk over one type does not continue a root walk, nor the reverse."""
+    typed = scim.get("/Users", {"cursor": "", "count": 1, "sortBy": "displayName"}).json()
+    response = scim.post(
+        "/.search",
+        {"schemas": [SEARCH_SCHEMA], "sortBy": "displayName", "cursor": typed["nextCursor"]},
+    )
+    assert_scim_error(response, 400, "invalidCursor")
+    root = root_search(scim, cursor="", count=1, sortBy="displayName")
+    response = scim.get("/Users", {"cursor": root["nextCursor"], "sortBy": "displayName"})
+    assert_scim_error(response, 400, "invalidCursor")

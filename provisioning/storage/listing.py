@@ -19,6 +19,7 @@ import json
 import uuid
 from dataclasses import dataclass, field, replace
 
+from django.db import connection
 from django.db.models import BooleanField, DateTimeField, F, Model, Q, UUIDField, Value
 from django.db.models.functions import Cast
 
@@ -104,17 +105,17 @@ def list_page(model: type[Model], tenant, source: Source, request: ListRequest) 
     return Page(total, items, request.start_index)
 
 
-def list_across(
-    tenant, listings: list[tuple[type[Model], Source]], request: ListRequest
-) -> tuple[int, list[tuple[int, Model]]]:
-    """Return the total and the page of a search over several resource types sorted by
-    `sortBy` (RFC 7644 §3.4.3): each resource with the index of its type in `listings`.
+def list_across(tenant, listings: list[tuple[type[Model], Source]], request: ListRequest) -> Page:
+    """Return the page of a search over several resource types sorted by `sortBy` (RFC 7644
+    §3.4.3): its items are each resource with the index of its type in `listings`.
 
-    One statement merges the types' matches in the order of the sort key (then creation
-    time and id, as a single type's order), where a type that lacks the attribute has no
-    value (RFC 7644 §3.4.2.1); then the page's rows are read per type.
+    One statement merges the types' matches in the order of the sort key, where a type that
+    lacks the attribute has no value (RFC 7644 §3.4.2.1); then the page's rows are read per
+    type. Index paging breaks ties by creation time and id, as a single type's list does;
+    cursor paging (RFC 9865) is keyset paging on (sort key, id), as a single type's sorted
+    walk is.
     """
-    unsorted = replace(request, sort_by=None, unknown_is_unassigned=True)
+    unsorted = replace(request, sort_by=None, cursor=None, unknown_is_unassigned=True)
     keys = [sort_key(request.sort_by, source, unknown_is_unassigned=True) for _, source in listings]
     fields = [
         model.objects.annotate(**{SORT_KEY: key}).query.annotations[SORT_KEY].output_field
@@ -123,33 +124,83 @@ def list_across(
     ]
     if not fields:
         raise UnknownSortAttribute(f"Unknown attribute '{request.sort_by}'.")
-    total, parts, params = 0, [], []
+    counts, parts, params = [], [], []
     for i, ((model, source), key) in enumerate(zip(listings, keys, strict=True)):
         statements, strings = _statements(model, source, unsorted)
         values = [tenant.pk, *strings]
-        total += statements.count(values)
+        counts.append(lambda statements=statements, values=values: statements.count(values))
         key = key if key is not None else Cast(Value(None), fields[0])
         part = statements.filtered.annotate(**{SORT_KEY: key}).order_by()
         compiled = Compiled(part.values_list("pk", "created", SORT_KEY))
         if compiled.sql:
             parts.append(f"SELECT {i}, * FROM ({compiled.sql}) AS part{i}")
             params += compiled.bind(values)
+    if not parts:  # no type can match the filter
+        return Page(0, [], None if request.cursor is not None else request.start_index)
+    found = f"({' UNION ALL '.join(parts)}) AS found(kind, id, created, key)"
+    if request.cursor is not None:
+        return _across_cursor_page(listings, found, params, counts, fields[0], request)
+    total = sum(count() for count in counts)
     offset = request.start_index - 1
-    if request.count == 0 or offset > MAX_OFFSET or not parts:
-        return total, []
+    if request.count == 0 or offset > MAX_OFFSET:
+        return Page(total, [], request.start_index)
     direction = "DESC NULLS FIRST" if request.descending else "ASC NULLS LAST"
     rows = fetch(
-        f"SELECT kind, id FROM ({' UNION ALL '.join(parts)}) AS found(kind, id, created, key)"
-        f" ORDER BY key {direction}, created, id LIMIT %s OFFSET %s",
+        f"SELECT kind, id FROM {found} ORDER BY key {direction}, created, id LIMIT %s OFFSET %s",
         [*params, request.count, offset],
     )
+    return Page(total, _read_across(listings, rows), request.start_index)
+
+
+def _across_cursor_page(listings, found: str, params: list, counts, field, request) -> Page:
+    """Return a page of a cursor walk over several resource types in the order of `sortBy`:
+    `_sorted_cursor_page` over the merged matches."""
+    sort = [request.sort_by.lower(), request.descending, "*"]
+    forward, key, pk, where, where_params = True, None, None, "", []
+    if request.cursor:
+        forward, key, pk, total = _decode_sorted(request.cursor, sort, field)
+        # The same conditions as `sorted_keyset_condition`, on the merged rows.
+        up, further = forward != request.descending, ">" if forward else "<"
+        if key is None:
+            where = f"(key IS NULL AND id {further} %s)" + ("" if up else " OR key IS NOT NULL")
+            where_params = [pk]
+        else:
+            cast = f"CAST(%s AS {field.db_type(connection)})"
+            where = f"key {'>' if up else '<'} {cast} OR (key = {cast} AND id {further} %s)" + (
+                " OR key IS NULL" if up else ""
+            )
+            where_params = [key, key, pk]
+        where = f"WHERE {where}"
+    else:
+        total = sum(count() for count in counts)
+    up = forward != request.descending
+    order = (
+        f"key {'ASC NULLS LAST' if up else 'DESC NULLS FIRST'}, id {'ASC' if forward else 'DESC'}"
+    )
+    rows = fetch(
+        f"SELECT kind, id, key FROM {found} {where} ORDER BY {order} LIMIT %s",
+        [*params, *where_params, request.count + 1],
+    )
+    more = len(rows) > request.count
+    rows = rows[: request.count]
+    if not forward:
+        rows.reverse()
+    page = Page(total, _read_across(listings, [row[:2] for row in rows]), start_index=None)
+    if rows and (more or not forward):
+        page.next_cursor = _encode_sorted(True, rows[-1][1], rows[-1][2], total, sort)
+    if rows and request.cursor and (forward or more):
+        page.previous_cursor = _encode_sorted(False, rows[0][1], rows[0][2], total, sort)
+    return page
+
+
+def _read_across(listings, rows: list) -> list[tuple[int, Model]]:
+    """Return the resources (kind, id) `rows` name, in their order, less any deleted since."""
     found = {
         i: model.objects.in_bulk([pk for kind, pk in rows if kind == i])
         for i, (model, _) in enumerate(listings)
         if any(kind == i for kind, _ in rows)
     }
-    # Less any deleted in between.
-    return total, [(kind, found[kind][pk]) for kind, pk in rows if pk in found[kind]]
+    return [(kind, found[kind][pk]) for kind, pk in rows if pk in found[kind]]
 
 
 # Slots of every listing statement: the tenant, then the filter's strings, then a cursor's
@@ -338,9 +389,9 @@ def _sorted_cursor_page(statements: _Statements, values: list, request: ListRequ
         rows.reverse()
     page = Page(total, [obj for obj, _ in rows], start_index=None)
     if rows and (more or not forward):
-        page.next_cursor = _encode_sorted(True, rows[-1], total, sort)
+        page.next_cursor = _encode_sorted(True, rows[-1][0].pk, rows[-1][1], total, sort)
     if rows and request.cursor and (forward or more):
-        page.previous_cursor = _encode_sorted(False, rows[0], total, sort)
+        page.previous_cursor = _encode_sorted(False, rows[0][0].pk, rows[0][1], total, sort)
     return page
 
 
@@ -375,11 +426,10 @@ def _encode(forward: bool, obj, total: int) -> str:
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def _encode_sorted(forward: bool, row: tuple, total: int, sort: list) -> str:
-    obj, key = row
+def _encode_sorted(forward: bool, pk: uuid.UUID, key, total: int, sort: list) -> str:
     if isinstance(key, dt.datetime | uuid.UUID):
         key = key.isoformat() if isinstance(key, dt.datetime) else str(key)
-    payload = json.dumps(["n" if forward else "p", key, str(obj.pk), total, sort])
+    payload = json.dumps(["n" if forward else "p", key, str(pk), total, sort])
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
