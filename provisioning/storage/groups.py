@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import BooleanField, F, Func, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -119,7 +119,9 @@ class UsersBelow(Subquery):
     in them at any depth: the users whose `groups` show those groups (RFC 7643 §4.1.2).
 
     One statement: a recursive walk down the nesting (bounded by MAX_NESTING), then the
-    users' membership rows, each step an index scan of `Membership` by group.
+    users' membership rows of each group reached, each an index scan of `Membership` by
+    group (a subquery per group, so the planner never trades it for a scan of every
+    membership on a guess of the walk's size).
     """
 
     template = (
@@ -129,8 +131,8 @@ class UsersBelow(Subquery):
         " SELECT m.member_group_id, below.depth + 1 FROM below"
         " JOIN {membership} m ON m.group_id = below.id"
         f" WHERE m.member_group_id IS NOT NULL AND below.depth < {MAX_NESTING}"
-        ") SELECT m.user_id FROM below JOIN {membership} m ON m.group_id = below.id"
-        " WHERE m.user_id IS NOT NULL)"
+        ") SELECT unnest(ARRAY(SELECT m.user_id FROM {membership} m"
+        " WHERE m.group_id = below.id AND m.user_id IS NOT NULL)) FROM below)"
     ).replace("{membership}", Membership._meta.db_table)
 
 
@@ -141,12 +143,28 @@ def members_of(condition: Q) -> Q:
     statement has it), so the walk is computed once per statement, never per user row.
     """
     seed = Group.objects.filter(tenant_id=Slot(TENANT)).filter(condition).values("pk")
-    return Q(pk__in=UsersBelow(seed))
+    return _one_of(UsersBelow(seed))
 
 
 def users_below(group_ids: Iterable[uuid.UUID]) -> Q:
     """Return the condition on users in these groups or in groups nested in them."""
-    return Q(pk__in=UsersBelow(Group.objects.filter(pk__in=list(group_ids)).values("pk")))
+    return _one_of(UsersBelow(Group.objects.filter(pk__in=list(group_ids)).values("pk")))
+
+
+def _one_of(users: UsersBelow) -> Q:
+    """Return `id = ANY(ARRAY(users))`: the walk runs once, first, and the users it finds are
+    read by primary key, whatever the planner guesses of their number (a recursive walk's
+    size cannot be estimated, and a guess too large made it read every user of the tenant).
+    The ids are never NULL, so `not` of it is two-valued."""
+    return Q(
+        Func(
+            F("pk"),
+            users,
+            template="%(expressions)s)",
+            arg_joiner=" = ANY(ARRAY",
+            output_field=BooleanField(),
+        )
+    )
 
 
 def get(tenant: Tenant, group_id: str, *, for_update: bool = False) -> Group:
