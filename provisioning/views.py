@@ -25,7 +25,7 @@ from .scim.resource import (
 )
 from .scim.schema import SEARCH_REQUEST_URN, ResourceType
 from .storage.common import Written
-from .storage.listing import ListRequest
+from .storage.listing import ListRequest, list_across
 from .storage.query import unknown_everywhere
 
 BASE_PATH = "scim/v2"
@@ -279,9 +279,23 @@ class GroupDetailView(ResourceDetailView):
     """A Group: members are rows, changed by PATCH without reading the rest, and a GET
     streams them so that a group of any size is never held in memory twice."""
 
-    def resource_response(self, request, obj, projection: Projection):
+    def get(self, request, resource_id):
+        projection = projection_of(self.resource_type, request.GET)
         if not projection.needs("members"):
-            return super().resource_response(request, obj, projection)
+            return super().get(request, resource_id)
+        # The group and its members from one snapshot: the body is the version its ETag names.
+        obj, members = self.store.read_with_members(request.token.tenant, resource_id)
+        tags = _entity_tags(request, "HTTP_IF_NONE_MATCH")
+        if tags is not None and (tags == ANY or obj.version in tags):
+            members.close()
+            return respond(None, 304, {"ETag": format_version(obj.version)})
+        try:
+            return self.streamed_response(request, obj, members, projection)
+        except BaseException:
+            members.close()  # else its transaction would outlive the request
+            raise
+
+    def streamed_response(self, request, obj, members, projection: Projection):
         base = base_url(request)
         head = projection.apply(
             render_resource(
@@ -293,14 +307,15 @@ class GroupDetailView(ResourceDetailView):
             )
         )
         kept = projection.kept_sub_attributes("members")
-        members = (
+        chunks = (
             json_bytes(
                 {key: value for key, value in _reference(base, member).items() if key in kept}
             )
-            for member in self.store.iter_members(obj)
+            for member in members
         )
         response = StreamingHttpResponse(
-            _stream_with_list(head, "members", members), content_type=request.scim_media_type
+            _Stream(_stream_with_list(head, "members", chunks), members),
+            content_type=request.scim_media_type,
         )
         response["ETag"] = format_version(obj.version)
         return response
@@ -319,12 +334,11 @@ class RootSearchView(Endpoint):
     def post(self, request):
         params = _search_body(read_json(request))
         list_request = _list_request(params, from_body=True)
-        if list_request.cursor is not None:
+        if list_request.cursor is not None and not list_request.sort_by:
             raise errors.InvalidValue(
-                "Cursor paging is per resource type: POST /{Resources}/.search."
+                "Cursor paging at the root follows 'sortBy': give one, or search one resource"
+                " type (POST /{Resources}/.search)."
             )
-        if list_request.sort_by and len(self.resources) > 1:
-            raise errors.InvalidValue("Sorting is per resource type: POST /{Resources}/.search.")
         tenant = request.token.tenant
         if list_request.filter is not None:
             missing = unknown_everywhere(
@@ -333,6 +347,8 @@ class RootSearchView(Endpoint):
             if missing:
                 raise errors.InvalidFilter(f"Unknown attribute '{missing}'.")
         projections = [projection_of(resource_type, params) for resource_type, _ in self.resources]
+        if list_request.sort_by:
+            return self.sorted_response(request, list_request, projections)
         skip, wanted, total, resources = list_request.start_index - 1, list_request.count, 0, []
         for (resource_type, store), projection in zip(self.resources, projections, strict=True):
             query = replace(
@@ -346,6 +362,35 @@ class RootSearchView(Endpoint):
         return ok(
             request,
             discovery.list_response(resources, total=total, start_index=list_request.start_index),
+        )
+
+    def sorted_response(self, request, list_request: ListRequest, projections: list):
+        """Answer a root search with `sortBy`: one order across the resource types, paged by
+        `startIndex`/`count` or by cursor like a single type's list (RFC 7644 §3.4.2.3,
+        §3.4.3, RFC 9865)."""
+        page = list_across(
+            request.token.tenant,
+            [(store.MODEL, store.source()) for _, store in self.resources],
+            list_request,
+        )
+        found = page.items
+        rendered: dict[int, dict] = {}
+        for i, ((resource_type, store), projection) in enumerate(
+            zip(self.resources, projections, strict=True)
+        ):
+            objs = [obj for kind, obj in found if kind == i]
+            bodies = render_many(request, resource_type, store, objs, projection)
+            rendered.update(zip((id(obj) for obj in objs), bodies, strict=True))
+        resources = [rendered[id(obj)] for _, obj in found]
+        return ok(
+            request,
+            discovery.list_response(
+                resources,
+                total=page.total,
+                start_index=page.start_index,
+                next_cursor=page.next_cursor,
+                previous_cursor=page.previous_cursor,
+            ),
         )
 
 
@@ -372,6 +417,21 @@ def _reference(base: str, member) -> dict:
         reference["display"] = member.display
     reference["type"] = member.type
     return reference
+
+
+class _Stream:
+    """A streamed body and the rows it is read from, closed when the response is, whether or
+    not the body was sent (a client may leave first)."""
+
+    def __init__(self, chunks, rows) -> None:
+        self.chunks, self.rows = chunks, rows
+
+    def __iter__(self):
+        return self.chunks
+
+    def close(self) -> None:
+        self.chunks.close()
+        self.rows.close()
 
 
 def _stream_with_list(head: dict, name: str, items):

@@ -288,3 +288,81 @@ def test_membership_changes_move_the_members_versions(scim, make_user, make_grou
     leave = patch_body({"op": "remove", "path": f'members[value eq "{alice["id"]}"]'})
     assert scim.patch(f"/Groups/{group['id']}", leave).status_code == 204
     assert scim.get(f"/Users/{alice['id']}")["ETag"] == 'W/"5"'
+
+
+def test_changes_deeper_in_the_nesting_move_the_versions_of_the_users_below(
+    scim, make_user, make_group
+):
+    """A user's `groups` holds its indirect groups too (RFC 7643 §4.1.2), so nesting a group,
+    un-nesting it, renaming or deleting a group above moves the version of every user below
+    (RFC 7644 §3.14): an ETag never vouches for a body whose groups are stale."""
+    alice, bob = make_user("alice"), make_user("bob")
+    inner = make_group("Inner", members=[member(alice)])
+    middle = make_group("Middle", members=[member(inner, "Group")])
+    outer = make_group("Outer", members=[member(bob)])
+    path = f"/Users/{alice['id']}"
+
+    def tag_and_groups() -> tuple[str, list[str]]:
+        response = scim.get(path)
+        return response["ETag"], sorted(g["display"] for g in response.json()["groups"])
+
+    seen = [tag_and_groups()]
+    assert seen[-1][1] == ["Inner", "Middle"]
+    steps = [
+        (
+            "nest Middle in Outer",
+            "patch",
+            f"/Groups/{outer['id']}",
+            patch_body({"op": "add", "path": "members", "value": [member(middle, "Group")]}),
+            ["Inner", "Middle", "Outer"],
+        ),
+        (
+            "rename Outer",
+            "patch",
+            f"/Groups/{outer['id']}",
+            patch_body({"op": "replace", "path": "displayName", "value": "Top"}),
+            ["Inner", "Middle", "Top"],
+        ),
+        (
+            "un-nest Middle",
+            "patch",
+            f"/Groups/{outer['id']}",
+            patch_body({"op": "remove", "path": f'members[value eq "{middle["id"]}"]'}),
+            ["Inner", "Middle"],
+        ),
+        (
+            "PUT Outer with Middle",
+            "put",
+            f"/Groups/{outer['id']}",
+            group_body("Top", members=[member(middle, "Group")]),
+            ["Inner", "Middle", "Top"],
+        ),
+        ("delete Top", "delete", f"/Groups/{outer['id']}", None, ["Inner", "Middle"]),
+    ]
+    for step, method, group_path, body, groups in steps:
+        response = (
+            scim.delete(group_path) if body is None else getattr(scim, method)(group_path, body)
+        )
+        assert response.status_code in (200, 204), (step, response.content)
+        seen.append(tag_and_groups())
+        assert seen[-1][1] == groups, step
+        assert seen[-1][0] != seen[-2][0], step
+        stale = scim.get(path, HTTP_IF_NONE_MATCH=seen[-2][0])
+        assert stale.status_code == 200, step
+    # bob lost Top with it; his version moved once more, for the delete.
+    assert scim.get(f"/Users/{bob['id']}").json().get("groups") is None
+
+
+def test_group_get_reads_the_group_and_its_members_in_one_statement(
+    scim, make_user, make_group, django_assert_num_queries
+):
+    """The group and its members come from one statement, one snapshot (RFC 7644 §3.14):
+    token, then the group with its members."""
+    group = make_group("Big", members=[member(make_user(f"u{i}")) for i in range(3)])
+    scim.get(f"/Groups/{group['id']}")  # token last_used write
+    with django_assert_num_queries(2):
+        fetched = streamed_json(scim.get(f"/Groups/{group['id']}"))
+    assert fetched == {**group, "members": group["members"]}
+    tag = scim.get(f"/Groups/{group['id']}", {"excludedAttributes": "members"})["ETag"]
+    not_modified = scim.get(f"/Groups/{group['id']}", HTTP_IF_NONE_MATCH=tag)
+    assert not_modified.status_code == 304 and not_modified["ETag"] == tag

@@ -102,3 +102,44 @@ def test_cursor_pages_start_an_index_range_at_their_position(populated, forward)
     assert ("created >= " if forward else "created <= ") in plan.split("Index Cond:")[
         1
     ].splitlines()[0]
+
+
+def test_users_of_a_group_are_found_through_the_membership_index(populated):
+    """`groups.value eq` (who is in this group, directly or not: RFC 7643 §4.1.2) reads the
+    group's and its nested groups' membership rows by index (the unique index of
+    (group, user) pairs), never all memberships, and the users found by primary key."""
+    from provisioning.models import Group, Membership
+    from provisioning.storage.listing import ListRequest, _statements
+    from provisioning.storage.statements import Compiled
+
+    people = list(User.objects.filter(tenant=populated).order_by("created", "id"))
+    outer, inner, *others = Group.objects.bulk_create(
+        Group(tenant=populated, display_name=f"G{i}") for i in range(202)
+    )
+    Membership.objects.bulk_create(
+        [
+            Membership(tenant=populated, group=outer, user=people[0]),
+            Membership(tenant=populated, group=outer, member_group=inner),
+            Membership(tenant=populated, group=inner, user=people[1]),
+            Membership(tenant=populated, group=inner, user=people[2]),
+            *(
+                Membership(tenant=populated, group=group, user=user)
+                for i, group in enumerate(others)
+                for user in people[i * 10 : i * 10 + 50]
+            ),
+        ]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE provisioning_membership, provisioning_group")
+    request = ListRequest(filter=f'groups.value eq "{outer.pk}"')
+    statements, strings = _statements(User, users.source(), request)
+    compiled = Compiled(statements.ordered[:100])
+    values = [populated.pk, *strings]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {compiled.sql}", compiled.bind(values))
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Seq Scan" not in plan, plan
+    assert "provisioning_membership_user_once" in plan, plan
+    assert "(group_id = below" in plan, plan
+    assert "Index Cond: (id = ANY (" in plan and "provisioning_user_pkey" in plan, plan
+    assert {row[0] for row in compiled.rows(values)} == {user.pk for user in people[:3]}

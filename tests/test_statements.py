@@ -172,3 +172,39 @@ def test_cached_statements_take_each_requests_values(scim, make_user):
             "/Users", {"filter": f'emails[type eq "work" and value sw "{name[:2]}"]', "count": 0}
         ).json()
         assert body["totalResults"] == (1 if name != "nobody" else 0)
+
+
+@pytest.mark.parametrize("size", [0, 30], ids=["empty", "thirty-and-nested"])
+def test_member_add_does_not_grow_with_the_group(
+    warm, make_user, make_group, django_assert_num_queries, size
+):
+    """Adding a user to a group costs the same whatever the group holds, nested groups with
+    their members included: only the added user's version moves, nothing walks the nesting
+    (the same eleven statements as before nested changes moved versions)."""
+    members = [{"value": make_user(f"m{i}")["id"]} for i in range(size)]
+    if size:
+        nested = make_group("nested", members=members[:5])
+        members.append({"value": nested["id"]})
+    group = make_group("big", members=members)
+    newcomer = make_user("newcomer")
+    body = patch_body({"op": "add", "path": "members", "value": [{"value": newcomer["id"]}]})
+    with django_assert_num_queries(11):
+        assert warm.patch(f"/Groups/{group['id']}", body).status_code == 204
+
+
+def test_sorted_cursor_pages_cost_what_default_cursor_pages_cost(warm, make_user):
+    """A cursor walk in the order of sortBy runs the statements of one in the default order:
+    the first page counts, every page is one statement (plus the users' groups)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(5):
+        make_user(f"user{i}", title=f"t{i % 2}")
+    counts = {}
+    for sort in ({}, {"sortBy": "title", "sortOrder": "descending"}):
+        with CaptureQueriesContext(connection) as first:
+            body = warm.get("/Users", {"cursor": "", "count": 2, **sort}).json()
+        with CaptureQueriesContext(connection) as second:
+            warm.get("/Users", {"cursor": body["nextCursor"], "count": 2, **sort})
+        counts[bool(sort)] = (len(first), len(second))
+    assert counts[True] == counts[False] == (4, 3)

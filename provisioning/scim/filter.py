@@ -50,6 +50,7 @@ __all__ = [
     "Present",
     "Value",
     "ValuePath",
+    "compare_text",
     "parse_attr_path",
     "parse_filter",
     "parse_patch_path",
@@ -661,3 +662,24 @@ def _quote_char(char: str) -> str:
     if char.isprintable() and char not in _WHITESPACE:
         return f"'{char}'"
     return f"U+{ord(char):04X}"
+
+
+def compare_text(op: str, actual: str, expected: str, *, case_exact: bool) -> bool:
+    """Return whether the string `actual` satisfies `op expected` (RFC 7644 §3.4.2.2 Table 3).
+
+    For the values the server knows without reading a row; stored values are compared in SQL
+    by `provisioning.storage.query`, with the same rules.
+    """
+    if not case_exact:
+        actual, expected = actual.lower(), expected.lower()
+    return {
+        "eq": actual == expected,
+        "ne": actual != expected,
+        "co": expected in actual,
+        "sw": actual.startswith(expected),
+        "ew": actual.endswith(expected),
+        "gt": actual > expected,
+        "ge": actual >= expected,
+        "lt": actual < expected,
+        "le": actual <= expected,
+    }[op]

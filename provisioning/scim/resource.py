@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -102,6 +103,22 @@ def render_resource(
 def format_datetime(value: dt.datetime) -> str:
     """Return `value` as an RFC 3339 date-time in UTC with a `Z` suffix."""
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_id(text: Any) -> uuid.UUID | None:
+    """Return the resource id `text` names, or None when it names no resource.
+
+    RFC 7643 §3.1: `id` is caseExact. This server issues ids as lower-case hyphenated UUIDs,
+    so only that spelling names a resource; `A1B2...`, braces or a `urn:uuid:` prefix name
+    nothing, as any other string would.
+    """
+    if not isinstance(text, str) or len(text) != 36:
+        return None
+    try:
+        parsed = uuid.UUID(text)
+    except ValueError:
+        return None
+    return parsed if str(parsed) == text else None
 
 
 def format_version(version: int) -> str:

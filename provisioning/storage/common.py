@@ -13,6 +13,7 @@ from django.utils import timezone
 from psycopg.errors import DeadlockDetected
 
 from ..scim.errors import NotFound, PreconditionFailed, Uniqueness
+from ..scim.resource import parse_id
 from ..scim.schema import COMMON_ATTRIBUTES, ResourceType
 from .statements import Compiled, Slot, instance
 
@@ -44,11 +45,12 @@ def written(tenant, obj: Model, related: Callable, needs: Needs | None) -> Writt
 
 
 def parse_pk(resource_id: str, type_name: str) -> uuid.UUID:
-    """Return `resource_id` as a UUID; an id that is not even a UUID names nothing (404)."""
-    try:
-        return uuid.UUID(resource_id)
-    except ValueError:
-        raise NotFound(f"{type_name} '{resource_id}' not found.") from None
+    """Return `resource_id` as a UUID; any other spelling of an id, an upper-cased one
+    included (RFC 7643 §3.1: `id` is caseExact), names nothing (404)."""
+    pk = parse_id(resource_id)
+    if pk is None:
+        raise NotFound(f"{type_name} '{resource_id}' not found.")
+    return pk
 
 
 def get_one(model: type[Model], tenant, resource_id: str, *, for_update: bool = False):
@@ -92,9 +94,9 @@ def unique(constraint: str, detail: str):
 def touch(model: type[Model], condition: Q) -> None:
     """Move the version of the resources matching `condition`: what they show has changed.
 
-    A user shows its groups and a group its members' display names, so a change of membership
-    or of a name moves the versions of the resources directly related. Indirect groups (through
-    nesting) are worked out when read and do not move versions.
+    A user shows its groups, direct and indirect, and a group its members' display names, so
+    a change of membership or of a name moves the versions of the resources that show it:
+    for a group, every user below it through nesting too (`groups.users_below`).
     """
     model.objects.filter(condition).update(version=F("version") + 1, last_modified=timezone.now())
 

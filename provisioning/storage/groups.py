@@ -10,18 +10,20 @@ group are applied one after the other and none is lost.
 from __future__ import annotations
 
 import functools
+import sys
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import OuterRef, Q
+from django.db.models import BooleanField, F, Func, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..models import Group, Membership, Tenant, User
-from ..scim.errors import InvalidFilter, InvalidValue, NoTarget
+from ..scim.errors import InvalidFilter, InvalidValue, NoTarget, NotFound
 from ..scim.filter import Compare, Filter, Present
+from ..scim.resource import parse_id
 from ..scim.schema import GROUP_RESOURCE_TYPE, Attribute
 from .changes import Entry, Operation, record, record_many
 from .common import (
@@ -33,14 +35,15 @@ from .common import (
     mark_changed,
     mirror,
     mirrored_columns,
+    parse_pk,
     retry_on_deadlock,
     touch,
     unique,
     written,
 )
-from .listing import ListRequest, Page, list_page
+from .listing import TENANT, ListRequest, Page, list_page
 from .query import EVERYTHING, NOTHING, Source, element_q
-from .statements import insert, update
+from .statements import Slot, insert, instance, update
 
 DISPLAY_NAME_CONSTRAINT = "provisioning_group_displayname_ci_unique"
 MEMBERS = GROUP_RESOURCE_TYPE.schema.attribute("members")
@@ -101,16 +104,68 @@ def _member_leaf(sub: Attribute, node: Present | Compare) -> Q:
     if node.op not in ("eq", "ne") or not isinstance(node.value, str):
         raise InvalidFilter("Members can be filtered by 'value' and 'type' with eq and ne only.")
     if name == "value":
-        try:
-            member_id = uuid.UUID(node.value)
-        except ValueError:
-            matched = NOTHING
-        else:
-            matched = Q(user_id=member_id) | Q(member_group_id=member_id)
+        # A member's value is its id, caseExact (RFC 7643 §3.1).
+        member_id = parse_id(node.value)
+        matched = (
+            NOTHING if member_id is None else Q(user_id=member_id) | Q(member_group_id=member_id)
+        )
     else:
         kinds = {"user": Q(user__isnull=False), "group": Q(member_group__isnull=False)}
         matched = kinds.get(node.value.lower(), NOTHING)
     return matched if node.op == "eq" else ~matched
+
+
+class UsersBelow(Subquery):
+    """The ids of the users in the groups a query selects, directly or through groups nested
+    in them at any depth: the users whose `groups` show those groups (RFC 7643 §4.1.2).
+
+    One statement: a recursive walk down the nesting (bounded by MAX_NESTING), then the
+    users' membership rows of each group reached, each an index scan of `Membership` by
+    group (a subquery per group, so the planner never trades it for a scan of every
+    membership on a guess of the walk's size).
+    """
+
+    template = (
+        "(WITH RECURSIVE below(id, depth) AS ("
+        "SELECT seed.id, 0 FROM (%(subquery)s) AS seed(id)"
+        " UNION"
+        " SELECT m.member_group_id, below.depth + 1 FROM below"
+        " JOIN {membership} m ON m.group_id = below.id"
+        f" WHERE m.member_group_id IS NOT NULL AND below.depth < {MAX_NESTING}"
+        ") SELECT unnest(ARRAY(SELECT m.user_id FROM {membership} m"
+        " WHERE m.group_id = below.id AND m.user_id IS NOT NULL)) FROM below)"
+    ).replace("{membership}", Membership._meta.db_table)
+
+
+def members_of(condition: Q) -> Q:
+    """Return the condition on users "in a group matching `condition`, directly or not".
+
+    The groups are those of the tenant of the statement's `TENANT` slot (every listing
+    statement has it), so the walk is computed once per statement, never per user row.
+    """
+    seed = Group.objects.filter(tenant_id=Slot(TENANT)).filter(condition).values("pk")
+    return _one_of(UsersBelow(seed))
+
+
+def users_below(group_ids: Iterable[uuid.UUID]) -> Q:
+    """Return the condition on users in these groups or in groups nested in them."""
+    return _one_of(UsersBelow(Group.objects.filter(pk__in=list(group_ids)).values("pk")))
+
+
+def _one_of(users: UsersBelow) -> Q:
+    """Return `id = ANY(ARRAY(users))`: the walk runs once, first, and the users it finds are
+    read by primary key, whatever the planner guesses of their number (a recursive walk's
+    size cannot be estimated, and a guess too large made it read every user of the tenant).
+    The ids are never NULL, so `not` of it is two-valued."""
+    return Q(
+        Func(
+            F("pk"),
+            users,
+            template="%(expressions)s)",
+            arg_joiner=" = ANY(ARRAY",
+            output_field=BooleanField(),
+        )
+    )
 
 
 def get(tenant: Tenant, group_id: str, *, for_update: bool = False) -> Group:
@@ -203,8 +258,9 @@ def _write(group: Group, document: dict, operation: Operation, added: list, remo
     with _unique_display_name(document):
         update(group)
     if renamed:
-        # Its members' `groups`, and the member lists of the groups holding it, show its name.
-        touch(User, Q(memberships__group=group))
+        # The `groups` of the users in it, directly or not, and the member lists of the
+        # groups holding it, show its name.
+        touch(User, users_below([group.pk]))
         touch(Group, Q(memberships__member_group=group))
     record(group, operation, before, added=added, removed=removed)
     return group
@@ -217,7 +273,7 @@ def delete(tenant: Tenant, group_id: str, expected_version=None) -> None:
     group = get(tenant, group_id, for_update=True)
     check_version(group, expected_version)
     touch(Group, Q(memberships__member_group=group))
-    touch(User, Q(memberships__group=group))
+    touch(User, users_below([group.pk]))  # their `groups` lose it, and those above it
     record(group, Operation.DELETE, group.data)
     group.delete()
 
@@ -230,18 +286,91 @@ def search(tenant: Tenant, request: ListRequest) -> Page:
 # --- members -------------------------------------------------------------------------------
 
 
-def iter_members(group: Group, chunk_size: int = 2000) -> Iterator[Member]:
-    """Yield the group's members in a stable order, reading them in chunks.
+class MemberRows:
+    """The members of a group as `read_with_members` read them: iterate once, in chunks from
+    a server-side cursor, or close unread; closing ends the transaction they are read in."""
 
-    The chunks come from a server-side cursor, read inside a transaction: outside one, Django
-    declares it WITH HOLD so that it outlives its transaction, which PgBouncer in transaction
-    mode does not allow (the next FETCH may reach another server connection), and PostgreSQL
-    then copies the whole result at the commit.
+    def __init__(self, cursor, rows: list[tuple], chunk_size: int, block) -> None:
+        self.cursor, self.rows, self.chunk_size, self.block = cursor, rows, chunk_size, block
+
+    def __iter__(self) -> Iterator[Member]:
+        try:
+            rows = self.rows
+            while rows:
+                for row in rows:
+                    yield _member(*row[-len(MEMBER_COLUMNS) :])
+                rows = self.cursor.fetchmany(self.chunk_size)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.cursor is None:
+            return
+        self.cursor.close()
+        self.cursor = None
+        if self.block is not None:
+            self.block.__exit__(None, None, None)
+
+
+def read_with_members(
+    tenant: Tenant, group_id: str, chunk_size: int = 2000
+) -> tuple[Group, MemberRows]:
+    """Return the group `group_id` of `tenant` and its members in a stable order.
+
+    Both come from one statement, so from one snapshot: the members are those of the
+    version read, however the group changes meanwhile, and the answer's body matches its
+    ETag (RFC 7644 §3.14). The rows come through a server-side cursor, a group of any size
+    is never held in memory whole.
+
+    The cursor is read inside a transaction, which `MemberRows.close` ends (a streamed
+    response closes it when sent): outside one, Django declares it WITH HOLD so that it
+    outlives its transaction, which PgBouncer in transaction mode does not allow (the next
+    FETCH may reach another server connection), and PostgreSQL then copies the whole result
+    at the commit.
     """
-    rows = Membership.objects.filter(group=group).order_by("id").values_list(*MEMBER_COLUMNS)
-    with transaction.atomic():
-        for row in rows.iterator(chunk_size):
-            yield _member(*row)
+    pk = parse_pk(group_id, "Group")
+    # Inside a transaction already (a test's), the cursor needs no block of its own.
+    block = None if connection.in_atomic_block else transaction.atomic()
+    if block is not None:
+        block.__enter__()
+    try:
+        cursor = connection.chunked_cursor()
+        cursor.execute(_with_members_sql(), [tenant.pk, pk, tenant.pk, pk])
+        rows = cursor.fetchmany(chunk_size)
+    except BaseException:
+        if block is not None:
+            block.__exit__(*sys.exc_info())
+        raise
+    members = MemberRows(cursor, rows[1:], chunk_size, block)
+    if not rows or rows[0][0] != 0:
+        members.close()
+        raise NotFound(f"Group '{group_id}' not found.")
+    width = len(Group._meta.concrete_fields)
+    return instance(Group, rows[0][2 : 2 + width]), members
+
+
+@functools.cache
+def _with_members_sql() -> str:
+    """Return the statement of `read_with_members`: the group's row first (part 0), then one
+    row per member in the order of the (group, id) index (part 1)."""
+    quote = connection.ops.quote_name
+    membership, group, user = (quote(model._meta.db_table) for model in (Membership, Group, User))
+    fields = Group._meta.concrete_fields
+    group_columns = ", ".join(f"g.{quote(f.column)}" for f in fields)
+    no_group = ", ".join("NULL" for _ in fields)
+    return f"""
+        SELECT 0, NULL::bigint, {group_columns},
+               NULL::uuid, NULL::text, NULL::uuid, NULL::text
+        FROM {group} g WHERE g.tenant_id = %s AND g.id = %s
+        UNION ALL
+        SELECT 1, m.id, {no_group},
+               m.user_id, u.display_name, m.member_group_id, mg.display_name
+        FROM {membership} m
+        LEFT JOIN {user} u ON u.id = m.user_id
+        LEFT JOIN {group} mg ON mg.id = m.member_group_id
+        WHERE m.tenant_id = %s AND m.group_id = %s
+        ORDER BY 1, 2
+    """
 
 
 def members_by_group(groups: Iterable[Group]) -> dict[uuid.UUID, list[Member]]:
@@ -330,8 +459,22 @@ def _delete_members(rows) -> list[uuid.UUID]:
     # The group is locked, so the rows read are the rows deleted.
     found = list(rows.values_list("user_id", "member_group_id"))
     rows.delete()
-    touch(User, Q(pk__in=[user_id for user_id, _ in found if user_id]))
+    _touch_joined(
+        {user_id for user_id, _ in found if user_id},
+        {group_id for _, group_id in found if group_id},
+    )
     return [user_id or group_id for user_id, group_id in found]
+
+
+def _touch_joined(users: set[uuid.UUID], groups: set[uuid.UUID]) -> None:
+    """Move the versions of the users whose `groups` a change of membership changed: the
+    users that joined or left, and every user below a group that joined or left, whose
+    indirect groups changed (RFC 7643 §4.1.2, RFC 7644 §3.14). One statement; a change of
+    user members only never walks the nesting, so its cost does not grow with the group."""
+    if groups:
+        touch(User, Q(pk__in=users) | users_below(groups))
+    elif users:
+        touch(User, Q(pk__in=users))
 
 
 def _add(group: Group, values: list[dict]) -> list[uuid.UUID]:
@@ -366,7 +509,7 @@ def _add_each(group: Group, batches: list[list[dict]]) -> list[list[uuid.UUID]]:
             rows.append(Membership(tenant_id=group.tenant_id, group=group, **{kind: member_id}))
         added_each.append(added)
     Membership.objects.bulk_create(rows, ignore_conflicts=True)
-    touch(User, Q(pk__in=users - existing))
+    _touch_joined(users - existing, new_groups)
     return added_each
 
 
@@ -422,10 +565,8 @@ def _set_members(group: Group, values: list[dict]) -> tuple[list[uuid.UUID], lis
 
 
 def _member_id(value: dict) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value.get("value", "")))
-    except ValueError:
-        return None
+    """Return the id a member's `value` names, compared case-exactly (RFC 7643 §3.1)."""
+    return parse_id(value.get("value"))
 
 
 def _resolve(group: Group, values: list[dict]) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
@@ -495,6 +636,9 @@ def _walk(tenant: Tenant, start: set[uuid.UUID], *, up: bool) -> tuple[set[uuid.
         levels += bool(frontier)
     return reached, levels
 
+
+# The rows this store keeps its resources in (a root search lists several types).
+MODEL = Group
 
 MIRRORED_COLUMNS = mirrored_columns(GROUP_RESOURCE_TYPE)
 

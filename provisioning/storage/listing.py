@@ -4,8 +4,10 @@ Index paging (`startIndex`/`count`) reads one page with `OFFSET`/`LIMIT` over th
 page's rows with them, and counts the matches with one SQL `COUNT` unless the page, not being full,
 already tells the total. Cursor paging (RFC 9865) is keyset paging on the default order
 (creation time, then id): each page is an index range scan that costs the same wherever it
-starts. Every order ends with the id, so no two resources tie and pages neither skip nor
-repeat a resource.
+starts. With `sortBy` it is keyset paging on (sort key, id) in the requested order, the key
+computed as sorting computes it (lower-cased unless caseExact, unassigned values last when
+ascending and first when descending, RFC 7644 §3.4.2.3), and carried in the cursor. Every
+order ends with the id, so no two resources tie and pages neither skip nor repeat a resource.
 """
 
 from __future__ import annotations
@@ -15,19 +17,32 @@ import binascii
 import datetime as dt
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from django.db.models import DateTimeField, Model, Q, UUIDField
+from django.db import connection
+from django.db.models import BooleanField, DateTimeField, F, Model, Q, UUIDField, Value
+from django.db.models.functions import Cast
 
-from ..scim.errors import InvalidCursor, InvalidValue
-from ..scim.resource import parse_datetime
-from .query import Shape, Source, check_strings, filter_template, order_by
+from ..scim.errors import InvalidCursor
+from ..scim.resource import parse_datetime, storable
+from .query import (
+    Shape,
+    Source,
+    UnknownSortAttribute,
+    check_strings,
+    filter_template,
+    order_by,
+    sort_key,
+)
 from .query import shape as filter_shape
-from .statements import Compiled, Slot, instance
+from .statements import Compiled, Slot, fetch, instance
 
 DEFAULT_ORDER = ("created", "id")
-# The cursors this server issues are about 140 characters long.
-MAX_CURSOR_LENGTH = 256
+# The cursors this server issues are about 140 characters long, plus the sort key's value
+# for a sorted walk.
+MAX_CURSOR_LENGTH = 65536
+# The name of the sort key in a sorted cursor walk's statements.
+SORT_KEY = "scim_sort_key"
 # PostgreSQL's OFFSET is a bigint; a page that starts beyond it starts beyond every result.
 MAX_OFFSET = 2**63 - 1
 
@@ -62,12 +77,10 @@ def list_page(model: type[Model], tenant, source: Source, request: ListRequest) 
     Its statements are compiled once per shape of request (`_Statements`) and run with the
     request's values, so a lookup costs what PostgreSQL spends on it, not an ORM compile.
     """
-    if request.cursor is not None and request.sort_by:
-        raise InvalidValue(
-            "Cursor paging follows the default order: 'sortBy' cannot be combined with 'cursor'."
-        )
     statements, strings = _statements(model, source, request)
     values: list = [tenant.pk, *strings]
+    if request.cursor is not None and request.sort_by:
+        return _sorted_cursor_page(statements, values, request)
     if request.cursor is not None:
         return _cursor_page(statements, values, request)
     offset = request.start_index - 1
@@ -81,6 +94,104 @@ def list_page(model: type[Model], tenant, source: Source, request: ListRequest) 
     else:
         total = statements.count(values)
     return Page(total, items, request.start_index)
+
+
+def list_across(tenant, listings: list[tuple[type[Model], Source]], request: ListRequest) -> Page:
+    """Return the page of a search over several resource types sorted by `sortBy` (RFC 7644
+    §3.4.3): its items are each resource with the index of its type in `listings`.
+
+    One statement merges the types' matches in the order of the sort key, where a type that
+    lacks the attribute has no value (RFC 7644 §3.4.2.1); then the page's rows are read per
+    type. Index paging breaks ties by creation time and id, as a single type's list does;
+    cursor paging (RFC 9865) is keyset paging on (sort key, id), as a single type's sorted
+    walk is.
+    """
+    unsorted = replace(request, sort_by=None, cursor=None, unknown_is_unassigned=True)
+    keys = [sort_key(request.sort_by, source, unknown_is_unassigned=True) for _, source in listings]
+    fields = [
+        model.objects.annotate(**{SORT_KEY: key}).query.annotations[SORT_KEY].output_field
+        for (model, _), key in zip(listings, keys, strict=True)
+        if key is not None
+    ]
+    if not fields:
+        raise UnknownSortAttribute(f"Unknown attribute '{request.sort_by}'.")
+    counts, parts, params = [], [], []
+    for i, ((model, source), key) in enumerate(zip(listings, keys, strict=True)):
+        statements, strings = _statements(model, source, unsorted)
+        values = [tenant.pk, *strings]
+        counts.append(lambda statements=statements, values=values: statements.count(values))
+        key = key if key is not None else Cast(Value(None), fields[0])
+        part = statements.filtered.annotate(**{SORT_KEY: key}).order_by()
+        compiled = Compiled(part.values_list("pk", "created", SORT_KEY))
+        if compiled.sql:
+            parts.append(f"SELECT {i}, * FROM ({compiled.sql}) AS part{i}")
+            params += compiled.bind(values)
+    if not parts:  # no type can match the filter
+        return Page(0, [], None if request.cursor is not None else request.start_index)
+    found = f"({' UNION ALL '.join(parts)}) AS found(kind, id, created, key)"
+    if request.cursor is not None:
+        return _across_cursor_page(listings, found, params, counts, fields[0], request)
+    total = sum(count() for count in counts)
+    offset = request.start_index - 1
+    if request.count == 0 or offset > MAX_OFFSET:
+        return Page(total, [], request.start_index)
+    direction = "DESC NULLS FIRST" if request.descending else "ASC NULLS LAST"
+    rows = fetch(
+        f"SELECT kind, id FROM {found} ORDER BY key {direction}, created, id LIMIT %s OFFSET %s",
+        [*params, request.count, offset],
+    )
+    return Page(total, _read_across(listings, rows), request.start_index)
+
+
+def _across_cursor_page(listings, found: str, params: list, counts, field, request) -> Page:
+    """Return a page of a cursor walk over several resource types in the order of `sortBy`:
+    `_sorted_cursor_page` over the merged matches."""
+    sort = [request.sort_by.lower(), request.descending, "*"]
+    forward, key, pk, where, where_params = True, None, None, "", []
+    if request.cursor:
+        forward, key, pk, total = _decode_sorted(request.cursor, sort, field)
+        # The same conditions as `sorted_keyset_condition`, on the merged rows.
+        up, further = forward != request.descending, ">" if forward else "<"
+        if key is None:
+            where = f"(key IS NULL AND id {further} %s)" + ("" if up else " OR key IS NOT NULL")
+            where_params = [pk]
+        else:
+            cast = f"CAST(%s AS {field.db_type(connection)})"
+            where = f"key {'>' if up else '<'} {cast} OR (key = {cast} AND id {further} %s)" + (
+                " OR key IS NULL" if up else ""
+            )
+            where_params = [key, key, pk]
+        where = f"WHERE {where}"
+    else:
+        total = sum(count() for count in counts)
+    up = forward != request.descending
+    order = (
+        f"key {'ASC NULLS LAST' if up else 'DESC NULLS FIRST'}, id {'ASC' if forward else 'DESC'}"
+    )
+    rows = fetch(
+        f"SELECT kind, id, key FROM {found} {where} ORDER BY {order} LIMIT %s",
+        [*params, *where_params, request.count + 1],
+    )
+    more = len(rows) > request.count
+    rows = rows[: request.count]
+    if not forward:
+        rows.reverse()
+    page = Page(total, _read_across(listings, [row[:2] for row in rows]), start_index=None)
+    if rows and (more or not forward):
+        page.next_cursor = _encode_sorted(True, rows[-1][1], rows[-1][2], total, sort)
+    if rows and request.cursor and (forward or more):
+        page.previous_cursor = _encode_sorted(False, rows[0][1], rows[0][2], total, sort)
+    return page
+
+
+def _read_across(listings, rows: list) -> list[tuple[int, Model]]:
+    """Return the resources (kind, id) `rows` name, in their order, less any deleted since."""
+    found = {
+        i: model.objects.in_bulk([pk for kind, pk in rows if kind == i])
+        for i, (model, _) in enumerate(listings)
+        if any(kind == i for kind, _ in rows)
+    }
+    return [(kind, found[kind][pk]) for kind, pk in rows if pk in found[kind]]
 
 
 # Slots of every listing statement: the tenant, then the filter's strings, then a cursor's
@@ -110,6 +221,9 @@ class _Statements:
         self.filtered = queryset
         ordering = order_by(request.sort_by, request.descending, source) if request.sort_by else []
         self.ordered = queryset.order_by(*ordering, *DEFAULT_ORDER)
+        self.descending = request.descending
+        self.sort_key = ordering[0].expression if ordering else None
+        self._key_field = None
         self.page_size = request.count
         self.compiled: dict[str, Compiled] = {}
         self.cursor_slots = (FIRST_STRING + strings, FIRST_STRING + strings + 1)
@@ -176,6 +290,43 @@ class _Statements:
         compiled = self._get(f"cursor-{forward}-{after}", build)
         return [instance(self.model, row) for row in compiled.rows(values)]
 
+    def key_field(self):
+        """Return the field of the sort key's values (text, a date-time, a boolean, an id)."""
+        if self._key_field is None:
+            annotated = self.filtered.annotate(**{SORT_KEY: self.sort_key})
+            self._key_field = annotated.query.annotations[SORT_KEY].output_field
+        return self._key_field
+
+    def sorted_cursor_page(self, values: list, forward: bool, after: bool, at_null: bool) -> list:
+        """Return up to one more (resource, sort key) than the page in the order of `sortBy`
+        then id (reversed going back), from the start or after the position (key, id) in
+        the cursor slots; `at_null`: the position's key is unassigned."""
+
+        def build() -> Compiled:
+            queryset = self.filtered.annotate(**{SORT_KEY: self.sort_key})
+            if after:
+                key_slot, pk_slot = self.cursor_slots
+                field = self.key_field()
+                queryset = queryset.filter(
+                    sorted_keyset_condition(
+                        Slot(key_slot, field),
+                        Slot(pk_slot, UUIDField()),
+                        forward,
+                        self.descending,
+                        at_null,
+                    )
+                )
+            # Forward: the order of `sortBy` with unassigned keys where RFC 7644 §3.4.2.3 puts
+            # them; back: its reverse.
+            up = forward != self.descending
+            key = F(SORT_KEY).asc(nulls_last=True) if up else F(SORT_KEY).desc(nulls_first=True)
+            return Compiled(
+                queryset.order_by(key, "pk" if forward else "-pk")[: self.page_size + 1]
+            )
+
+        compiled = self._get(f"sorted-{forward}-{after}-{at_null}", build)
+        return [(instance(self.model, row[:-1]), row[-1]) for row in compiled.rows(values)]
+
 
 _cache: dict[tuple, _Statements] = {}
 
@@ -232,6 +383,45 @@ def _cursor_page(statements: _Statements, values: list, request: ListRequest) ->
     return page
 
 
+def _sorted_cursor_page(statements: _Statements, values: list, request: ListRequest) -> Page:
+    """Return a page of a cursor walk in the order of `sortBy` (RFC 9865 with RFC 7644
+    §3.4.2.3): as `_cursor_page`, with the position's sort key in the cursor."""
+    sort = [request.sort_by.lower(), request.descending]
+    forward, key, pk, at_null = True, None, None, False
+    if request.cursor:
+        forward, key, pk, total = _decode_sorted(request.cursor, sort, statements.key_field())
+        at_null = key is None
+        values = [*values, key, pk]
+    else:
+        total = statements.count(values)
+    rows = statements.sorted_cursor_page(values, forward, bool(request.cursor), at_null)
+    more = len(rows) > request.count
+    rows = rows[: request.count]
+    if not forward:
+        rows.reverse()
+    page = Page(total, [obj for obj, _ in rows], start_index=None)
+    if rows and (more or not forward):
+        page.next_cursor = _encode_sorted(True, rows[-1][0].pk, rows[-1][1], total, sort)
+    if rows and request.cursor and (forward or more):
+        page.previous_cursor = _encode_sorted(False, rows[0][0].pk, rows[0][1], total, sort)
+    return page
+
+
+def sorted_keyset_condition(key, pk, forward: bool, descending: bool, at_null: bool) -> Q:
+    """Return the rows after (or, going back, before) the position (key, pk) in the order of
+    a sorted walk: the key ascending with unassigned keys last, or descending with them
+    first (RFC 7644 §3.4.2.3), then the id ascending."""
+    # Whether the key grows along the way; unassigned keys come last exactly when it does.
+    up = forward != descending
+    same_key_further = Q(pk__gt=pk) if forward else Q(pk__lt=pk)
+    if at_null:
+        condition = Q(**{f"{SORT_KEY}__isnull": True}) & same_key_further
+        return condition if up else condition | Q(**{f"{SORT_KEY}__isnull": False})
+    further = Q(**{f"{SORT_KEY}__gt" if up else f"{SORT_KEY}__lt": key})
+    condition = further | (Q(**{SORT_KEY: key}) & same_key_further)
+    return condition | Q(**{f"{SORT_KEY}__isnull": True}) if up else condition
+
+
 def keyset_condition(created: dt.datetime, pk: uuid.UUID, forward: bool) -> Q:
     """Return the rows after (or before) the position (created, pk) in the default order.
 
@@ -248,17 +438,74 @@ def _encode(forward: bool, obj, total: int) -> str:
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
+def _encode_sorted(forward: bool, pk: uuid.UUID, key, total: int, sort: list) -> str:
+    if isinstance(key, dt.datetime | uuid.UUID):
+        key = key.isoformat() if isinstance(key, dt.datetime) else str(key)
+    payload = json.dumps(["n" if forward else "p", key, str(pk), total, sort])
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def _decode_sorted(cursor: str, sort: list, field) -> tuple[bool, object, uuid.UUID, int]:
+    """Return the direction, position (sort key and id) and total of a sorted walk's cursor;
+    a cursor of another walk (another order, or the default one) is invalidCursor, and so
+    is a key that is not a value of the sort key's `field`."""
+    invalid = InvalidCursor("The cursor is not one this server issued for this sortBy.")
+    payload = _payload(cursor)
+    if not isinstance(payload, list) or len(payload) != 5 or payload[4] != sort:
+        raise invalid
+    direction, key, pk, total, _ = payload
+    if direction not in ("n", "p") or not isinstance(pk, str):
+        raise invalid
+    if type(total) is not int or not 0 <= total < 2**63:
+        raise invalid
+    try:
+        pk = uuid.UUID(pk)
+        if key is not None:
+            key = _key_value(key, field)
+    except (ValueError, TypeError):
+        raise invalid from None
+    return direction == "n", key, pk, total
+
+
+def _key_value(key, field):
+    """Return a sort key read from a cursor as a value of `field`; ValueError if it is not."""
+    if isinstance(field, BooleanField):
+        if not isinstance(key, bool):
+            raise ValueError(key)
+        return key
+    if not isinstance(key, str):
+        raise ValueError(key)
+    if isinstance(field, DateTimeField):
+        instant = parse_datetime(key)
+        if instant is None:
+            raise ValueError(key)
+        return instant
+    if isinstance(field, UUIDField):
+        return uuid.UUID(key)
+    if not storable(key):
+        raise ValueError(key)
+    return key
+
+
+def _payload(cursor: str):
+    """Return the JSON a cursor encodes; anything else is invalidCursor."""
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise InvalidCursor("The cursor is not one this server issued.")
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
+        raise InvalidCursor("The cursor is not one this server issued.") from None
+
+
 def _decode(cursor: str) -> tuple[bool, dt.datetime, uuid.UUID, int]:
     """Return the direction, position and total a cursor stands for; anything else is
     invalidCursor."""
     invalid = InvalidCursor("The cursor is not one this server issued.")
-    if len(cursor) > MAX_CURSOR_LENGTH:
+    payload = _payload(cursor)
+    if not isinstance(payload, list) or len(payload) != 4:
         raise invalid
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        direction, created, pk, total = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
-        raise invalid from None
+    direction, created, pk, total = payload
     if direction not in ("n", "p") or not isinstance(created, str) or not isinstance(pk, str):
         raise invalid
     if type(total) is not int or not 0 <= total < 2**63:

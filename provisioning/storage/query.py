@@ -14,7 +14,6 @@ and `ne` match resources that lack the attribute.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -43,10 +42,11 @@ from ..scim.filter import (
     Or,
     Present,
     ValuePath,
+    compare_text,
     parse_attr_path,
     parse_filter,
 )
-from ..scim.resource import parse_datetime, storable
+from ..scim.resource import parse_datetime, parse_id, storable
 from ..scim.schema import Attribute, ResourceType, Returned, Schema, Type
 from .statements import Slot
 
@@ -75,6 +75,11 @@ class Source:
     # Compile a comparison on a sub-attribute of those rows, where they are not JSON
     # elements (Group members are rows with foreign keys).
     element_leaf: Callable[[Attribute, Present | Compare], Q] | None = None
+    # A user's `groups` (RFC 7643 §4.1.2), worked out from membership rows: where group
+    # attributes live, and the condition "a member, directly or through nested groups, of a
+    # group matching this condition on groups".
+    group_source: Source | None = None
+    members_of: Callable[[Q], Q] | None = None
 
 
 def filter_q(text: str, source: Source, *, unknown_is_unassigned: bool = False) -> Q:
@@ -164,6 +169,8 @@ def unknown_everywhere(text: str, sources: list[Source]) -> str | None:
     """
     compilers = [_Compiler(source) for source in sources]
     for path, parent in _paths(parse_filter(text)):
+        if parent is None and _is_schemas(path):
+            continue  # every resource type has `schemas`
         known = False
         for compiler in compilers:
             try:
@@ -179,6 +186,10 @@ def unknown_everywhere(text: str, sources: list[Source]) -> str | None:
         if not known:
             return f"{parent}.{path.attr}" if parent else str(path)
     return None
+
+
+def _is_schemas(path: AttrPath) -> bool:
+    return path.attr.lower() == "schemas" and not path.sub_attr and path.schema is None
 
 
 def _paths(node: Filter, parent: AttrPath | None = None):
@@ -207,12 +218,28 @@ def order_by(sort_by: str, descending: bool, source: Source) -> list[OrderBy]:
     primary value, else its first; resources without a value "are ordered last if ascending
     and first if descending".
     """
+    expression = sort_key(sort_by, source)
+    return [expression.desc(nulls_first=True) if descending else expression.asc(nulls_last=True)]
+
+
+class UnknownSortAttribute(InvalidValue):
+    """`sortBy` names an attribute the resource type does not have."""
+
+
+def sort_key(sort_by: str, source: Source, *, unknown_is_unassigned: bool = False):
+    """Return the value `order_by` sorts by; with `unknown_is_unassigned`, None when the
+    resource type lacks the attribute (a search over several types, RFC 7644 §3.4.2.1)."""
     path = parse_attr_path(sort_by, error=InvalidValue)
-    target = _Compiler(source).resolve(path, error=InvalidValue)
+    try:
+        target = _Compiler(source).resolve(path, error=InvalidValue)
+    except UnknownSortAttribute:
+        if unknown_is_unassigned:
+            return None
+        raise
     if target.attr.is_complex or target.attr.type is Type.BINARY:
         raise InvalidValue(f"Cannot sort by '{sort_by}': it is not a simple attribute.")
     if target.multi_parent is not None:
-        if source.element_leaf is not None:
+        if source.element_leaf is not None or _is_groups(source, target):
             raise InvalidValue(f"Cannot sort by '{sort_by}'.")
         rows = source.values(target.multi_key).order_by(
             KeyTransform("primary", "element").desc(nulls_last=True), "position"
@@ -222,11 +249,20 @@ def order_by(sort_by: str, descending: bool, source: Source) -> list[OrderBy]:
         expression = target.text()
     if target.attr.type in _STRING_TYPES and not target.attr.case_exact:
         expression = Lower(expression)
-    return [expression.desc(nulls_first=True) if descending else expression.asc(nulls_last=True)]
+    return expression
 
 
 def _subquery_value(rows: QuerySet, attr: Attribute) -> Expression:
     return Subquery(rows.annotate(sort_value=KT(f"element__{attr.name}")).values("sort_value")[:1])
+
+
+def _is_groups(source: Source, target: _Target) -> bool:
+    """Return whether `target` is (a sub-attribute of) a user's `groups`."""
+    return source.members_of is not None and target.multi_key == "groups"
+
+
+# A user's `groups` values as the filter names them, and the group attributes they show.
+_GROUP_REFERENCE = {"value": "id", "display": "displayName"}
 
 
 @dataclass(frozen=True)
@@ -261,7 +297,7 @@ class UnknownAttribute(InvalidFilter):
 
 
 def _unknown(error: type, path: AttrPath) -> Exception:
-    kind = UnknownAttribute if error is InvalidFilter else error
+    kind = UnknownAttribute if error is InvalidFilter else UnknownSortAttribute
     return kind(f"Unknown attribute '{path}'.")
 
 
@@ -320,9 +356,6 @@ class _Compiler:
                         break
         if attr is None:
             raise _unknown(error, path)
-        if attr.name == "groups" and schema is rt.schema and rt.name == "User":
-            # A user's groups are worked out from membership rows when read, not stored.
-            raise error("'groups' cannot be used to filter or sort users.")
         if attr.returned is Returned.NEVER:
             raise error(f"'{attr.name}' is never returned, so it cannot be filtered or sorted on.")
         return (None if attr.name in ("id", "externalId", "meta") else schema), attr
@@ -352,6 +385,8 @@ class _Compiler:
                     return NOTHING
                 if target.multi_parent is None:
                     raise InvalidFilter(f"'{path}[...]' needs a multi-valued attribute.")
+                if _is_groups(self.source, target):
+                    return self._groups(inner)
                 parent = target.multi_parent
                 return Q(
                     Exists(
@@ -374,6 +409,8 @@ class _Compiler:
                     element_node = _relative(node, target)
                     if self.slots is not None and id(node) in self.slots:
                         self.slots[id(element_node)] = self.slots[id(node)]
+                    if _is_groups(self.source, target):
+                        return self._groups(element_node)
                     rows = self.source.values(target.multi_key)
                     if element_node is None:  # `emails pr`: any value at all
                         return Q(Exists(rows))
@@ -404,6 +441,51 @@ class _Compiler:
                 return self._leaf(node, _Target(sub, json_path=(sub.name,), document="element"))
         raise InvalidFilter("Unsupported filter expression.")  # pragma: no cover - exhaustive
 
+    def _groups(self, node: Filter | None) -> Q:
+        """Compile a filter over one of a user's `groups` (None: any group at all).
+
+        RFC 7643 §4.1.2: a user's groups are those it is in "either through direct group
+        membership, through nested groups, or dynamically calculated". A value is a group, so
+        the filter is compiled against the groups' own attributes (`value` is their `id`,
+        `display` their `displayName`, with the same case rules) and the users are those in
+        a matching group or in a group nested below one.
+        """
+        groups = _Compiler(self.source.group_source, self.unknown_is_unassigned)
+        condition = EVERYTHING
+        if node is not None:
+            if self.slots is not None:
+                groups.slots = {}
+            condition = groups.compile(self._as_group_filter(node, groups.slots))
+            self.read_values |= groups.read_values
+        return self.source.members_of(condition)
+
+    def _as_group_filter(self, node: Filter, slots: dict | None) -> Filter:
+        """Return the filter on one `groups` value rewritten against the group it names,
+        moving each string's slot along."""
+        match node:
+            case And(left, right) | Or(left, right):
+                return type(node)(
+                    self._as_group_filter(left, slots), self._as_group_filter(right, slots)
+                )
+            case Not(expr):
+                return Not(self._as_group_filter(expr, slots))
+            case ValuePath():
+                raise InvalidFilter("A value filter cannot contain another value filter.")
+            case Present(path) | Compare(path, _, _):
+                name = _GROUP_REFERENCE.get(path.attr.lower()) if not path.schema else None
+                if name is None or path.sub_attr:
+                    # `type` and `$ref` are worked out when a user is read, never stored.
+                    raise InvalidFilter(
+                        f"A user's groups can be filtered by 'value' and 'display', not '{path}'."
+                    )
+                if isinstance(node, Present):
+                    return Present(AttrPath(name))
+                rewritten = Compare(AttrPath(name), node.op, node.value)
+                if slots is not None and self.slots is not None and id(node) in self.slots:
+                    slots[id(rewritten)] = self.slots[id(node)]
+                return rewritten
+        raise InvalidFilter("Unsupported filter expression.")  # pragma: no cover - exhaustive
+
     def _special(self, node: Present | Compare) -> Q | None:
         """Compile filters on `id` and `meta` attributes that have no plain storage."""
         path = node.path
@@ -413,13 +495,14 @@ class _Compiler:
             if isinstance(node, Present):
                 return EVERYTHING
             if node.op in ("eq", "ne") and isinstance(node.value, str):
-                try:
-                    matched = Q(pk=uuid.UUID(node.value))
-                except ValueError:
-                    matched = NOTHING
+                # RFC 7643 §3.1: `id` is caseExact, so an upper-cased id matches nothing.
+                pk = parse_id(node.value)
+                matched = NOTHING if pk is None else Q(pk=pk)
                 return matched if node.op == "eq" else ~matched
             id_text = _Target(Attribute("id", case_exact=True), column="id")
             return self._leaf(node, id_text, lhs=Cast(F("pk"), TextField()))
+        if _is_schemas(path):
+            return self._schemas(node)
         if name == "meta" and not path.sub_attr and isinstance(node, Present):
             return EVERYTHING  # every resource has meta
         if name == "meta" and path.sub_attr:
@@ -427,12 +510,30 @@ class _Compiler:
             if sub == "resourcetype":
                 if isinstance(node, Present):
                     return EVERYTHING
-                return EVERYTHING if _python_match(node, self.resource_type.name) else NOTHING
+                return EVERYTHING if _constant_match(node, self.resource_type.name) else NOTHING
             if sub in ("location", "version"):
                 # Both are derived from the request's host and the version counter.
                 raise InvalidFilter(f"Filtering on 'meta.{path.sub_attr}' is not supported.")
         self.read_values = previous
         return None
+
+    def _schemas(self, node: Present | Compare) -> Q:
+        """Compile a filter on `schemas` (RFC 7643 §3): the resources carrying a schema URI.
+
+        Every resource carries its core schema; it carries an extension's when it has a value
+        of that extension, which is when the document holds the extension's object. As with
+        any multi-valued attribute, a comparison holds when one of the URIs satisfies it;
+        schema URIs compare case-insensitively, as everywhere in this server.
+        """
+        if isinstance(node, Present):
+            return EVERYTHING
+        matched = NOTHING
+        for schema in self.resource_type.schemas:
+            if _constant_match(node, schema.id):
+                if schema is self.resource_type.schema:
+                    return EVERYTHING
+                matched |= Q(**{f"{self.source.document}__has_key": schema.id})
+        return matched
 
     def _leaf(self, node: Present | Compare, target: _Target, lhs: Expression | None = None) -> Q:
         attr = target.attr
@@ -539,19 +640,9 @@ def _relative(node: Present | Compare, target: _Target) -> Present | Compare | N
     return Compare(sub, node.op, node.value)
 
 
-def _python_match(node: Compare, actual: str) -> bool:
-    """Evaluate a comparison against a constant string, case-insensitively."""
+def _constant_match(node: Compare, actual: str) -> bool:
+    """Evaluate a comparison against a value the server knows without reading a row (a
+    resource type's name, a schema URI), case-insensitively."""
     if not isinstance(node.value, str):
-        raise InvalidFilter("'meta.resourceType' is a string: compare it with a string.")
-    left, right = actual.lower(), node.value.lower()
-    return {
-        "eq": left == right,
-        "ne": left != right,
-        "co": right in left,
-        "sw": left.startswith(right),
-        "ew": left.endswith(right),
-        "gt": left > right,
-        "ge": left >= right,
-        "lt": left < right,
-        "le": left <= right,
-    }[node.op]
+        raise InvalidFilter(f"'{node.path}' is a string: compare it with a string.")
+    return compare_text(node.op, actual, node.value, case_exact=False)

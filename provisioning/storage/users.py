@@ -38,6 +38,10 @@ from .statements import Together, insert, inserted_row, updated_row
 USERNAME_CONSTRAINT = "provisioning_user_username_ci_unique"
 
 
+# The rows this store keeps its resources in (a root search lists several types).
+MODEL = User
+
+
 MIRRORED_COLUMNS = mirrored_columns(USER_RESOURCE_TYPE)
 
 
@@ -262,6 +266,8 @@ def source() -> Source:
         values=lambda key: UserValue.objects.filter(
             tenant_id=OuterRef("tenant_id"), user=OuterRef("pk"), attribute=key
         ),
+        group_source=groups.source(),
+        members_of=groups.members_of,
     )
 
 

@@ -104,3 +104,39 @@ def test_adding_a_member_while_it_is_deleted(live_client):
             assert added.result().status_code in (204, 400)
             assert deleted.result().status_code == 204
     assert live_client.get(f"/Groups/{group}").json()["members"] == []
+
+
+@pytest.mark.live
+def test_group_bodies_match_their_entity_tags_under_concurrent_writes(live_client):
+    """While members are added one by one, every GET, PUT and PATCH answer of the group holds
+    exactly the members of the version its ETag names (RFC 7644 §3.14): at version v, the
+    group holds v - 1 members, since each add and only each add moves the version by one."""
+    users = [
+        live_client.post("/Users", json={"schemas": [USER_SCHEMA], "userName": f"t{i}"}).json()[
+            "id"
+        ]
+        for i in range(PARALLEL)
+    ]
+    group = live_client.post("/Groups", json=group_body("Tagged")).json()["id"]
+    path = f"/Groups/{group}"
+
+    def send(i):
+        if i % 3 == 0:  # an add, answered with the group
+            body = patch_body({"op": "add", "path": "members", "value": [{"value": users[i]}]})
+            return live_client.patch(path, params={"attributes": "members,meta"}, json=body)
+        if i % 3 == 1:  # an add, answered 204, and a read
+            body = patch_body({"op": "add", "path": "members", "value": [{"value": users[i]}]})
+            assert live_client.patch(path, json=body).status_code == 204
+        return live_client.get(path)
+
+    responses = _parallel(send)
+    # A PUT that keeps the members and the name changes nothing: same version, same body.
+    current = live_client.get(path).json()
+    put = live_client.put(path, json=group_body("Tagged", members=current["members"]))
+    for response in [*responses, put]:
+        assert response.status_code == 200, response.text
+        body = response.json()
+        version = int(response.headers["ETag"].removeprefix('W/"').removesuffix('"'))
+        assert body["meta"]["version"] == response.headers["ETag"]
+        assert len(body.get("members", [])) == version - 1, body["meta"]
+    assert int(put.headers["ETag"][3:-1]) == 2 * PARALLEL // 3 + 1
