@@ -34,8 +34,15 @@ class Tenant(models.Model):
     slug = models.SlugField(unique=True, help_text="Short name used in commands and logs.")
     name = models.CharField(max_length=200, help_text="Human-readable name of the connection.")
     created = models.DateTimeField(default=timezone.now, editable=False)
+    operators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="scim_connections",
+        help_text="Staff users who see this connection in the admin. Superusers see all.",
+    )
 
     class Meta:
+        verbose_name = "connection"
         ordering = ["slug"]
 
     def __str__(self) -> str:
@@ -126,7 +133,14 @@ class User(ProvisionedResource):
                 GinIndex(
                     OpClass(Lower(column), name="gin_trgm_ops"), name=f"prov_user_{column}_trgm"
                 )
-                for column in ("user_name", "display_name", "given_name", "family_name", "email")
+                for column in (
+                    "user_name",
+                    "display_name",
+                    "given_name",
+                    "family_name",
+                    "email",
+                    "external_id",
+                )
             ),
         ]
 
