@@ -17,7 +17,8 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import model_ngettext
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.contrib.admin.views.main import ChangeList
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.fields.json import KT
 from django.db.models.functions import Lower
 from django.db.models.lookups import Contains
@@ -182,6 +183,20 @@ class TenantAdmin(ConnectionScoped, admin.ModelAdmin):
         if not change and not request.user.is_superuser:
             # A staff user who adds a connection operates it, or they could not see it.
             obj.operators.add(request.user)
+
+    def get_deleted_objects(self, objs, request):
+        """Count what a connection's delete takes with it, rather than list every user,
+        membership and change record (a page of millions of lines for a large one)."""
+        objs = list(objs)
+        summary, perms_needed = {model_ngettext(self.opts, len(objs)): len(objs)}, set()
+        for model in (User, Group, Token, ChangeRecord, WebhookEndpoint):
+            count = model.objects.filter(tenant__in=objs).count()
+            if count:
+                summary[model_ngettext(model._meta, count)] = count
+                codename = f"{model._meta.app_label}.delete_{model._meta.model_name}"
+                if not request.user.has_perm(codename):
+                    perms_needed.add(model._meta.verbose_name_plural)
+        return [str(obj) for obj in objs], summary, perms_needed, []
 
     def response_add(self, request, obj, post_url_continue=None):
         """Show the new connection's SCIM base URL and its first token, once."""
@@ -464,7 +479,9 @@ class UserAdmin(ProvisionedAdmin):
     list_filter = [ConnectionFilter, GroupFilter, "active", "last_modified"]
     search_fields = SEARCHED_USER_COLUMNS
     search_help_text = "userName, any email, name, displayName or externalId (contains)"
-    ordering = ["user_name"]
+    # The order of the unique index on (tenant, lower(userName)): a page of 100,000 users is
+    # an index scan, not a sort.
+    ordering = [F("tenant_id"), Lower("user_name")]
     show_full_result_count = False
     change_form_template = "admin/provisioning/user/change_form.html"
     fields = [
@@ -505,13 +522,29 @@ class UserAdmin(ProvisionedAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
 
+class GroupChangeList(ChangeList):
+    """The groups list, with each listed group's member count: counted for the page's rows
+    only, and never on a group's own page, which must not count 100,000 members to open."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        count = (
+            Membership.objects.filter(group=OuterRef("pk"))
+            .order_by()
+            .values("group")
+            .annotate(n=Count("*"))
+            .values("n")
+        )
+        return super().get_queryset(request, exclude_parameters).annotate(members=Subquery(count))
+
+
 @admin.register(Group)
 class GroupAdmin(ProvisionedAdmin):
     store = groups
     list_display = ["display_name", "external_id", "connection", "member_count", "last_modified"]
     list_filter = [ConnectionFilter, "last_modified"]
     search_fields = ["display_name", "external_id"]
-    ordering = ["display_name"]
+    # The order of the unique index on (tenant, lower(displayName)).
+    ordering = [F("tenant_id"), Lower("display_name")]
     show_full_result_count = False
     change_form_template = "admin/provisioning/group/change_form.html"
     fields = [
@@ -525,18 +558,10 @@ class GroupAdmin(ProvisionedAdmin):
     ]
     readonly_fields = fields
 
-    def get_queryset(self, request):
-        # A count per listed group, evaluated for the page's rows only.
-        count = (
-            Membership.objects.filter(group=OuterRef("pk"))
-            .order_by()
-            .values("group")
-            .annotate(n=Count("*"))
-            .values("n")
-        )
-        return super().get_queryset(request).annotate(members=Subquery(count))
+    def get_changelist(self, request, **kwargs):
+        return GroupChangeList
 
-    @admin.display(description="members", ordering="members")
+    @admin.display(description="members")
     def member_count(self, obj):
         return obj.members or 0
 

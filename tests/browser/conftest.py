@@ -89,16 +89,29 @@ def page(request, browser, live_server_url, transactional_db, allow_orm_beside_p
     context.close()
 
 
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    """PASSWORD hashed once, as the server's hashers expect it (PBKDF2 is slow on purpose)."""
+    from django.contrib.auth.hashers import make_password
+
+    return make_password(PASSWORD)
+
+
 @pytest.fixture
-def make_login(transactional_db):
+def make_login(transactional_db, password_hash):
     """Return a factory of admin logins: a superuser, or a staff user with the given
     permissions operating the given connections."""
     from django.contrib.auth.models import Permission, User
 
     def make(username: str, *, superuser: bool = False, perms=(), connections=()) -> User:
+        login = User.objects.create(
+            username=username,
+            password=password_hash,
+            is_staff=True,
+            is_superuser=superuser,
+        )
         if superuser:
-            return User.objects.create_superuser(username, f"{username}@example.com", PASSWORD)
-        login = User.objects.create_user(username, password=PASSWORD, is_staff=True)
+            return login
         login.user_permissions.set(
             Permission.objects.filter(content_type__app_label="provisioning", codename__in=perms)
         )
