@@ -18,6 +18,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import model_ngettext
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.fields.json import KT
 from django.db.models.functions import Lower
@@ -215,11 +216,13 @@ class TenantAdmin(ConnectionScoped, admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, object_id)
+        now = timezone.now()
         extra_context = {
             **(extra_context or {}),
             "base_url": views.base_url(request),
-            "tokens": obj.tokens.order_by("-created"),
-            "now": timezone.now(),
+            "tokens": [
+                (token, token_status(token, now)) for token in obj.tokens.order_by("-created")
+            ],
             "endpoints": obj.webhook_endpoints.order_by("created"),
         }
         return super().change_view(request, object_id, form_url, extra_context)
@@ -310,7 +313,7 @@ class TokenAdmin(ConnectionScoped, admin.ModelAdmin):
     def revoke_view(self, request, object_id):
         token = self.get_object(request, object_id)
         if not self.has_change_permission(request, token):
-            raise Http404("No such token.")
+            raise PermissionDenied
         if token.revoked_at is None:
             tokens.revoke(token)
             self.log_change(request, token, "Revoked.")
@@ -695,6 +698,10 @@ class WebhookEndpointAdmin(ConnectionScoped, admin.ModelAdmin):
 
     def get_changeform_initial_data(self, request):
         return {"events": "user.*,group.*", **super().get_changeform_initial_data(request)}
+
+    def get_readonly_fields(self, request, obj=None):
+        # An endpoint receives one connection's events, as a token acts for one connection.
+        return ["tenant"] if obj is not None else []
 
     @admin.display(description="events")
     def events_list(self, obj):

@@ -370,3 +370,42 @@ def test_connection_delete_counts_what_goes_with_it(admin_client, tenant, make_u
         == 302
     )
     assert not Tenant.objects.filter(pk=tenant.pk).exists()
+
+
+def test_lockout_behind_a_proxy_is_per_client_address(db, settings):
+    """Behind a proxy (BEHIND_PROXY), failures count against the client's address from
+    X-Forwarded-For, as change records name it: one client locked out leaves another free."""
+    settings.SCIM = {**settings.SCIM, "TRUST_X_FORWARDED_FOR": True}
+    client = Client()
+
+    def sign_in(username, address):
+        return client.post(
+            "/admin/login/?next=/admin/",
+            {"username": username, "password": "wrong"},
+            HTTP_X_FORWARDED_FOR=f"198.51.100.1, {address}",
+        )
+
+    statuses = [sign_in(f"guess{i}", "203.0.113.7").status_code for i in range(5)]
+    assert statuses == [200] * 4 + [429]
+    assert sign_in("someone", "203.0.113.8").status_code == 200
+
+
+def test_endpoint_connection_cannot_change(admin_client, tenant, make_tenant):
+    """An endpoint stays with its connection: a posted tenant is ignored."""
+    endpoint = WebhookEndpoint.objects.create(
+        tenant=tenant, url="https://app.example.com/hook", events=["user.*"], secret="x"
+    )
+    other = make_tenant("globex")
+
+    response = admin_client.post(
+        f"/admin/provisioning/webhookendpoint/{endpoint.pk}/change/",
+        {"tenant": other.pk, "url": "https://app.example.com/new", "events": "group.*"},
+    )
+
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert (endpoint.tenant, endpoint.url, endpoint.events) == (
+        tenant,
+        "https://app.example.com/new",
+        ["group.*"],
+    )

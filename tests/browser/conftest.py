@@ -1,7 +1,7 @@
 """The admin in a real browser: headless Chromium from Debian's `chromium` package, driven by
 Playwright, against the real server (`live_server_url`, granian on the test database).
 
-One browser per session; each test gets a fresh context (cookies, clipboard) and page. A test
+One browser for the package; each test gets a fresh context (cookies, clipboard) and page. A test
 that fails saves a screenshot of its page under .local/screenshots/ and prints the path.
 Every page's console errors and uncaught exceptions are collected in `page.errors`.
 """
@@ -42,10 +42,11 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(live_server_url):
-    """One headless Chromium for the session, started after the test database and the server
-    (the ORM must not run beside Playwright's event loop while the database is set up)."""
+    """One headless Chromium for these tests, started after the test database and the server
+    (the ORM must not run beside Playwright's event loop while the database is set up), and
+    stopped when they are done, which ends that loop before the rest of the suite runs."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: scripts/test.sh installs Debian's chromium package")
     with sync_playwright() as playwright:
