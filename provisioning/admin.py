@@ -91,6 +91,10 @@ class ConnectionScoped:
     def connection(self, obj):
         return obj.tenant.name
 
+    def get_readonly_fields(self, request, obj=None):
+        # Fields list "connection" where a record's tenant is shown and never edited.
+        return [*super().get_readonly_fields(request, obj), "connection"]
+
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
         if request.user.is_superuser:
@@ -107,6 +111,7 @@ class ConnectionScoped:
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.related_model is Tenant:
             kwargs["queryset"] = connections(request)
+            kwargs["label"] = "Connection"
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
@@ -282,7 +287,7 @@ class TokenAdmin(ConnectionScoped, admin.ModelAdmin):
         if obj is None:
             return ["tenant", "name", "expires_at"]
         return [
-            "tenant",
+            "connection",
             "name",
             "prefix",
             "status",
@@ -296,7 +301,7 @@ class TokenAdmin(ConnectionScoped, admin.ModelAdmin):
         if obj is None:
             return []
         # A token stays with the connection it was issued for.
-        return ["tenant", "prefix", "status", "created", "last_used_at", "revoked_at"]
+        return ["connection", "prefix", "status", "created", "last_used_at", "revoked_at"]
 
     @admin.display(description="status")
     def status(self, obj):
@@ -489,7 +494,7 @@ class UserAdmin(ProvisionedAdmin):
     change_form_template = "admin/provisioning/user/change_form.html"
     fields = [
         "id",
-        "tenant",
+        "connection",
         "user_name",
         "external_id",
         "display_name",
@@ -552,7 +557,7 @@ class GroupAdmin(ProvisionedAdmin):
     change_form_template = "admin/provisioning/group/change_form.html"
     fields = [
         "id",
-        "tenant",
+        "connection",
         "display_name",
         "external_id",
         "version",
@@ -642,7 +647,7 @@ class ChangeRecordAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     fields = [
         "created",
-        "tenant",
+        "connection",
         "actor",
         "request_id",
         "client_ip",
@@ -699,9 +704,11 @@ class WebhookEndpointAdmin(ConnectionScoped, admin.ModelAdmin):
     def get_changeform_initial_data(self, request):
         return {"events": "user.*,group.*", **super().get_changeform_initial_data(request)}
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["tenant", "url", "events"]
         # An endpoint receives one connection's events, as a token acts for one connection.
-        return ["tenant"] if obj is not None else []
+        return ["connection", "url", "events"]
 
     @admin.display(description="events")
     def events_list(self, obj):
@@ -760,7 +767,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     fields = [
         "event_id",
         "event_type",
-        "tenant",
+        "connection",
         "endpoint",
         "resource_id",
         "created",
