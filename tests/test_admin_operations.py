@@ -409,3 +409,51 @@ def test_endpoint_connection_cannot_change(admin_client, tenant, make_tenant):
         "https://app.example.com/new",
         ["group.*"],
     )
+
+
+def token_of(client: SCIMClient) -> Token:
+    secret = client.defaults["HTTP_AUTHORIZATION"].removeprefix("Bearer ")
+    return Token.objects.get(digest=tokens.digest(secret))
+
+
+def test_change_records_filter_by_token_operation_type_and_date(
+    admin_client, tenant, make_client, make_user, make_group
+):
+    """The change-record list filters by the token that made a change, by operation, by
+    resource type and by date; its token choices name the tokens."""
+    okta, entra = make_client(tenant), make_client(tenant)
+    make_user("a", client=okta)
+    make_user("b", client=entra)
+    make_group("g", client=entra)
+    okta_token, entra_token = (token_of(client) for client in (okta, entra))
+
+    def names(**params):
+        response = admin_client.get("/admin/provisioning/changerecord/", params)
+        return sorted(record.name for record in response.context["cl"].result_list)
+
+    assert names(token=okta_token.prefix) == ["a"]
+    assert names(token=entra_token.prefix) == ["b", "g"]
+    assert names(resource_type__exact="Group") == ["g"]
+    assert names(operation__exact="create", token=entra_token.prefix) == ["b", "g"]
+    assert names(operation__exact="delete") == []
+    old = {"created__gte": "2000-01-01 00:00:00+00:00", "created__lt": "2001-01-01 00:00:00+00:00"}
+    assert names(**old) == []
+    since = {"created__gte": "2000-01-01 00:00:00+00:00"}
+    assert names(**since) == ["a", "b", "g"]
+    page = admin_client.get("/admin/provisioning/changerecord/").content.decode()
+    assert f"test ({okta_token.prefix}…)" in page
+
+
+def test_endpoint_rows_link_to_their_pending_and_failed_deliveries(admin_client, tenant, scim):
+    """An endpoint's row links to its pending and its failed deliveries."""
+    endpoint = WebhookEndpoint.objects.create(
+        tenant=tenant, url="https://app.example.com/hook", events=["user.*"], secret="x"
+    )
+    scim.post(
+        "/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a"}
+    )
+    page = admin_client.get("/admin/provisioning/webhookendpoint/").content.decode()
+    (pending,) = re.findall(r'href="([^"]+status__exact=pending)"', page)
+
+    listed = admin_client.get(pending.replace("&amp;", "&")).context["cl"].result_list
+    assert [(d.endpoint_id, d.status) for d in listed] == [(endpoint.pk, "pending")]
