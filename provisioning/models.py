@@ -84,8 +84,15 @@ class Tenant(models.Model):
         blank=True,
         help_text="The client the tokens must be issued to (`client_id`, `cid`, `azp`, `appid`).",
     )
+    operators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="scim_connections",
+        help_text="Staff users who see this connection in the admin. Superusers see all.",
+    )
 
     class Meta:
+        verbose_name = "connection"
         ordering = ["slug"]
         constraints = [
             models.CheckConstraint(
@@ -213,7 +220,14 @@ class User(ProvisionedResource):
                 GinIndex(
                     OpClass(Lower(column), name="gin_trgm_ops"), name=f"prov_user_{column}_trgm"
                 )
-                for column in ("user_name", "display_name", "given_name", "family_name", "email")
+                for column in (
+                    "user_name",
+                    "display_name",
+                    "given_name",
+                    "family_name",
+                    "email",
+                    "external_id",
+                )
             ),
         ]
 

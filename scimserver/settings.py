@@ -5,6 +5,7 @@ given. App settings live under the `SCIM` namespace and are read lazily by
 `provisioning.app_settings`.
 """
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -52,12 +53,23 @@ if "DATABASE_URL" not in os.environ:
 DEBUG = _env_bool("DEBUG", False)
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", "")
+BEHIND_PROXY = _env_bool("BEHIND_PROXY", False)
 # Behind a TLS-terminating proxy, honour its X-Forwarded-Proto so meta.location says https.
-if _env_bool("BEHIND_PROXY", False):
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
+# The admin's session and CSRF cookies travel over TLS only: on by default behind a TLS proxy.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _env_bool("SECURE_COOKIES", BEHIND_PROXY)
+# Plain-HTTP requests are redirected to https (the proxy's X-Forwarded-Proto says which
+# requests came over TLS), and browsers told to use https only (HSTS) for this many seconds.
+SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = _env_bool("SECURE_HSTS_PRELOAD", False)
 
 INSTALLED_APPS = [
+    # First, so that its templates override the admin's (the site's head: favicon, styles).
+    "provisioning",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -65,7 +77,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
-    "provisioning",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -81,7 +93,24 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a locked-out sign-in with its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Admin sign-in is guarded against password guessing by django-axes: after
+# ADMIN_LOGIN_FAILURE_LIMIT failed sign-ins from one address, or for one username, further
+# attempts are refused for ADMIN_LOGIN_COOLOFF_MINUTES. The address is the one change records
+# name (behind a proxy, the last one in X-Forwarded-For).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("ADMIN_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = dt.timedelta(minutes=int(os.environ.get("ADMIN_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "provisioning.context.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "scimserver.urls"
 # SCIM paths have no trailing slash; never redirect a POST or PATCH to add one.
@@ -134,6 +163,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# Dates in the admin as 2026-12-01 14:36:42 UTC: every time says its time zone.
+FORMAT_MODULE_PATH = ["scimserver.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -186,5 +217,7 @@ LOGGING = {
         # Request lines come from provisioning.middleware; Django's own would repeat them.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
+        # django-axes logs every successful sign-in at INFO; failures and lockouts are warnings.
+        "axes": {"level": "WARNING"},
     },
 }

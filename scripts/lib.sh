@@ -35,6 +35,19 @@ ensure_venv() {
     touch "$stamp"
 }
 
+# ensure_chromium: the browser of the admin's tests (tests/browser), Debian's own package;
+# Playwright drives it and never downloads a browser.
+ensure_chromium() {
+    [ -x /usr/bin/chromium ] && return
+    command -v apt-get >/dev/null \
+        || die "/usr/bin/chromium is missing and there is no apt-get to install it; install Chromium."
+    echo "Installing chromium (Debian) for the admin's browser tests ..." >&2
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null \
+        || die "installing chromium failed (see apt-get's message above)."
+}
+
 ensure_secret_key() {
     if [ -z "${SECRET_KEY:-}" ]; then
         mkdir -p "$LOCAL"

@@ -4,6 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 
 ensure_venv test
+ensure_chromium
 ensure_secret_key
 ensure_database
 # tests/live/pgbouncer runs the server behind Debian's PgBouncer, as docker/compose.yaml does.

@@ -41,7 +41,7 @@ def test_change_records_are_listed_and_read_only(admin_client, scim, make_user):
     )
 
     user_page = admin_client.get(f"/admin/provisioning/user/{user['id']}/change/").content.decode()
-    (history,) = re.findall(r'href="([^"]+resource_id=[^"]+)">Change records', user_page)
+    (history,) = re.findall(r'href="([^"]+resource_id=[^"]+)">All 2 change records', user_page)
     own = admin_client.get(history.replace("&amp;", "&"))
     assert len(own.context["cl"].result_list) == 2
 

@@ -54,7 +54,7 @@ def test_refused(tenant, args, message):
 
 
 def test_create_refuses_a_taken_slug(tenant):
-    with pytest.raises(CommandError, match="slug: Tenant with this Slug already exists"):
+    with pytest.raises(CommandError, match="slug: Connection with this Slug already exists"):
         run("create", "acme", "--dialect", "rfc")
     assert Tenant.objects.get(slug="acme").dialect == "auto"
 

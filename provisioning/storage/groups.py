@@ -373,6 +373,18 @@ def _with_members_sql() -> str:
     """
 
 
+def members_page(group: Group, after: int | None, limit: int) -> list[tuple[int, Member]]:
+    """Return up to `limit` members of the group that come after the membership `after`, each
+    with its membership's id, the next page's `after`. Keyset paging on the (group, id) index:
+    every page costs the same, whatever the group's size. A user is shown by its userName,
+    which every user has, rather than by its optional displayName."""
+    rows = Membership.objects.filter(group=group).order_by("id")
+    if after is not None:
+        rows = rows.filter(id__gt=after)
+    columns = ("user_id", "user__user_name", "member_group_id", "member_group__display_name")
+    return [(pk, _member(*row)) for pk, *row in rows.values_list("id", *columns)[:limit]]
+
+
 def members_by_group(groups: Iterable[Group]) -> dict[uuid.UUID, list[Member]]:
     """Return the members of several groups with one query (for list pages)."""
     members: dict[uuid.UUID, list[Member]] = {group.pk: [] for group in groups}
