@@ -37,7 +37,8 @@ def test_connection_add_shows_base_url_and_a_token_once(admin_client):
     """Adding a connection answers with its SCIM base URL and a new token, with copy buttons
     and Okta/Entra hints; the token works and its secret is on no later page."""
     response = admin_client.post(
-        "/admin/provisioning/tenant/add/", {"name": "Acme Entra", "slug": "acme-entra"}
+        "/admin/provisioning/tenant/add/",
+        {"name": "Acme Entra", "slug": "acme-entra", "dialect": "entra"},
     )
 
     assert response.status_code == 200
@@ -46,6 +47,7 @@ def test_connection_add_shows_base_url_and_a_token_once(admin_client):
     assert BASE_URL_ON_PAGE.findall(page) == ["http://testserver/scim/v2"]
     assert page.count('data-copy="') == 2 and "Okta" in page and "Entra" in page
     tenant = Tenant.objects.get(slug="acme-entra")
+    assert tenant.dialect == "entra"
     token = tenant.tokens.get()
     assert SCIMClient(secret).get("/Users").status_code == 200
     for url in (
