@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import model_ngettext
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
@@ -128,6 +129,10 @@ class ConnectionFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() is None:
             return queryset
+        if not self.value().isdigit():
+            # Django's admin answers this with its "invalid filter" page, as for any
+            # parameter it cannot apply.
+            raise IncorrectLookupParameters(f"No connection '{self.value()}'.")
         return queryset.filter(tenant_id=self.value())
 
 

@@ -13,10 +13,9 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.http import HttpResponse
 
-logger = logging.getLogger(__name__)
+from .http import RETRY_AFTER_SECONDS
 
-# Seconds a load balancer is asked to wait before sending traffic again.
-RETRY_AFTER_SECONDS = 5
+logger = logging.getLogger(__name__)
 
 
 def _answer(status: int, state: str) -> HttpResponse:

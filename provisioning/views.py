@@ -324,9 +324,11 @@ class GroupDetailView(ResourceDetailView):
 class RootSearchView(Endpoint):
     """`POST /.search`: one query over every resource type (RFC 7644 §3.4.3).
 
-    Results come type by type, in the order of `resources`, and `startIndex`/`count` page
-    through that sequence. An attribute that a type lacks has no value there (RFC 7644
-    §3.4.2.1); a filter naming an attribute no type has is still a 400 `invalidFilter`.
+    Without `sortBy`, results come type by type, in the order of `resources`, and
+    `startIndex`/`count` page through that sequence; with it, one statement merges the types
+    in the requested order, paged by index or by cursor. An attribute that a type lacks has no
+    value there (RFC 7644 §3.4.2.1); a filter naming an attribute no type has is still a 400
+    `invalidFilter`.
     """
 
     resources: tuple = ()

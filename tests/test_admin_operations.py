@@ -459,3 +459,21 @@ def test_endpoint_rows_link_to_their_pending_and_failed_deliveries(admin_client,
 
     listed = admin_client.get(pending.replace("&amp;", "&")).context["cl"].result_list
     assert [(d.endpoint_id, d.status) for d in listed] == [(endpoint.pk, "pending")]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/provisioning/user/",
+        "/admin/provisioning/group/",
+        "/admin/provisioning/token/",
+        "/admin/provisioning/changerecord/",
+        "/admin/provisioning/webhookdelivery/",
+    ],
+)
+def test_a_connection_filter_that_is_no_connection_is_refused_not_a_500(admin_client, path):
+    """`?tenant=abc`, typed or tampered with, gets the admin's own answer to a filter it
+    cannot apply (a redirect that drops it), never a server error."""
+    response = admin_client.get(path, {"tenant": "abc"})
+    assert response.status_code == 302
+    assert admin_client.get(path, {"tenant": "1"}).status_code == 200

@@ -43,6 +43,32 @@ def create_user(client, **attributes) -> dict:
 
 
 @pytest.mark.parametrize(
+    ("first", "created"),
+    [
+        ({"op": "replace", "path": "nickName", "value": "true"}, False),
+        ({"op": "replace", "value": {"nickName": "False"}}, False),
+        ({"op": "replace", "path": "active", "value": "False"}, True),
+        ({"op": "replace", "value": {"active": "False"}}, True),
+    ],
+    ids=["string-attribute", "string-attribute-pathless", "active", "active-pathless"],
+)
+def test_auto_takes_a_string_boolean_for_entra_only_where_a_boolean_belongs(
+    connection, first, created
+):
+    """In `auto`, "true" sent to a string attribute is the RFC's own request, answered the
+    RFC's way (noTarget); sent to `active`, it is Entra's string boolean, and the filtered
+    replace of the same PATCH creates its element as Entra expects."""
+    _, client = connection("auto")
+    user = create_user(client)
+    response = client.patch(f"/Users/{user['id']}", patch_body(first, WORK_EMAIL))
+    if created:
+        assert response.status_code == 200, response.content
+        assert response.json()["emails"] == [{"value": "b@example.com", "type": "work"}]
+    else:
+        assert_scim_error(response, 400, "noTarget")
+
+
+@pytest.mark.parametrize(
     ("dialect", "user_agent", "query", "created"),
     [
         ("rfc", ENTRA_USER_AGENT, "", False),

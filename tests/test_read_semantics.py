@@ -171,6 +171,12 @@ def org(scim, make_user, make_group):
         ("not (groups pr)", ["dave"]),
         ('groups.display eq "Staff" and userName sw "b"', ["bob"]),
         ('groups.display eq "nobody"', []),
+        # A value that is no id of ours (or one upper-cased, RFC 7643 §3.1) names no group.
+        ('groups.value eq "not-an-id"', []),
+        ('groups.value eq "{Staff_upper}"', []),
+        ('not (groups.value eq "not-an-id")', ["alice", "bob", "carol", "dave"]),
+        ('groups.value eq "not-an-id" or userName eq "alice"', ["alice"]),
+        ('groups.display eq "Staff" and groups.value eq "not-an-id"', []),
     ],
 )
 def test_filter_users_by_their_groups(scim, org, filter_text, expected):
@@ -178,8 +184,12 @@ def test_filter_users_by_their_groups(scim, org, filter_text, expected):
     members of a group and of the groups nested in it; `value` is caseExact like `id`,
     `display` is not, like `displayName`."""
     _, groups = org
-    filter_text = filter_text.format(**{name: group["id"] for name, group in groups.items()})
+    ids = {name: group["id"] for name, group in groups.items()}
+    filter_text = filter_text.format(**ids, **{f"{n}_upper": i.upper() for n, i in ids.items()})
     assert names(scim, "/Users", filter_text) == expected
+    # The same shape of filter with a real id still finds its users (a statement compiled for
+    # the one is never served for the other).
+    assert names(scim, "/Users", f'groups.value eq "{ids["Platform"]}"') == ["alice"]
 
 
 def test_groups_filter_agrees_with_the_users_groups(scim, org):

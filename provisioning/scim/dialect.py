@@ -40,6 +40,8 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
+from .schema import SCHEMAS, Type
+
 __all__ = ["ALLOWED", "NO_LENIENCY", "Dialect", "Leniency", "leniencies", "recognise"]
 
 
@@ -153,16 +155,37 @@ def _entra_patch(body: Any) -> bool:
         op = _member(operation, "op")
         if isinstance(op, str) and op.lower() in _OPS and op != op.lower():
             return True
-        value = _member(operation, "value")
-        if _string_boolean(value):
+        value, path = _member(operation, "value"), _member(operation, "path")
+        if _string_boolean(value) and _names_boolean(path):
             return True
         if op == "remove" and value is not None:
             return True
-        if isinstance(value, Mapping) and _member(operation, "path") is None:
+        if isinstance(value, Mapping) and path is None:
             for key, member in value.items():
-                if _string_boolean(member) or _is_path_key(key):
+                if (_string_boolean(member) and _names_boolean(key)) or _is_path_key(key):
                     return True
     return False
+
+
+# The names of the boolean attributes and sub-attributes of the schema table (`active`,
+# `primary`): a string "true" is a sign of Entra only where a boolean belongs, not as the
+# value of a string attribute that an RFC-shaped request may set to it.
+_BOOLEAN_NAMES = frozenset(
+    attr.name.lower()
+    for schema in SCHEMAS
+    for top in schema.attributes
+    for attr in (top, *top.sub_attributes)
+    if attr.type == Type.BOOLEAN
+)
+
+
+def _names_boolean(path: Any) -> bool:
+    """Return whether an attribute path ends in a boolean attribute (``active``,
+    ``emails[type eq "work"].primary``)."""
+    if not isinstance(path, str):
+        return False
+    last = path.rsplit("]", 1)[-1].rsplit(":", 1)[-1].rsplit(".", 1)[-1]
+    return last.lower() in _BOOLEAN_NAMES
 
 
 def _member(obj: Any, name: str) -> Any:

@@ -135,6 +135,9 @@ class UsersBelow(Subquery):
         ") SELECT unnest(ARRAY(SELECT m.user_id FROM {membership} m"
         " WHERE m.group_id = below.id AND m.user_id IS NOT NULL)) FROM below)"
     ).replace("{membership}", Membership._meta.db_table)
+    # Groups that no row can be (an id that is no id): the condition matches no user, which
+    # the WHERE clause works out (NOT of it matches all), rather than a NULL array.
+    empty_result_set_value = NotImplemented
 
 
 def members_of(condition: Q) -> Q:
