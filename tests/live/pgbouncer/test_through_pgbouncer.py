@@ -1,7 +1,7 @@
 """The application unchanged behind PgBouncer in transaction mode, two instances on one
 database (see conftest.py): the Okta and Entra request shapes (every test of
-tests/test_okta.py and tests/test_ms_entra.py) and the concurrency tests of tests/live run
-here again; and what only this deployment can show: instances that see each other's writes,
+tests/test_okta.py and tests/test_ms_entra.py), the concurrency tests and the Bulk tests of
+tests/live run here again (a Bulk request is one transaction of savepoints); and what only this deployment can show: instances that see each other's writes,
 a streamed member list and `scim_audit export`, whose server-side cursors must live inside a
 transaction.
 
@@ -26,7 +26,8 @@ from psycopg.rows import dict_row
 
 from provisioning import tokens
 from tests.conftest import ROOT, group_body, patch_body, user_body
-from tests.live.test_concurrency import *  # noqa: F403 - the tests themselves, collected again here
+from tests.live.test_bulk import *  # noqa: F403 - the tests themselves, collected again here
+from tests.live.test_concurrency import *  # noqa: F403
 from tests.live.test_idp_flows import *  # noqa: F403
 
 pytestmark = pytest.mark.live
