@@ -142,6 +142,20 @@ def leniencies(request, patch_body=None) -> frozenset[dialect.Leniency]:
     )
 
 
+def list_answer(request, resources: list[dict], page):
+    """Return the ListResponse of a page of rendered resources (RFC 7644 §3.4.2, RFC 9865)."""
+    return ok(
+        request,
+        discovery.list_response(
+            resources,
+            total=page.total,
+            start_index=page.start_index,
+            next_cursor=page.next_cursor,
+            previous_cursor=page.previous_cursor,
+        ),
+    )
+
+
 def projection_of(resource_type: ResourceType, params) -> Projection:
     """Return the `attributes`/`excludedAttributes` projection (RFC 7644 §3.4.2.5, §3.9)."""
     return Projection.from_params(
@@ -170,16 +184,7 @@ class ResourceView(Endpoint):
         projection = projection_of(self.resource_type, params)
         page = self.store.search(request.token.tenant, list_request)
         resources = render_many(request, self.resource_type, self.store, page.items, projection)
-        return ok(
-            request,
-            discovery.list_response(
-                resources,
-                total=page.total,
-                start_index=page.start_index,
-                next_cursor=page.next_cursor,
-                previous_cursor=page.previous_cursor,
-            ),
-        )
+        return list_answer(request, resources, page)
 
     def resource_response(self, request, obj, projection: Projection):
         """Answer a GET with one resource and its entity tag (RFC 7644 §3.14)."""
@@ -383,17 +388,7 @@ class RootSearchView(Endpoint):
             objs = [obj for kind, obj in found if kind == i]
             bodies = render_many(request, resource_type, store, objs, projection)
             rendered.update(zip((id(obj) for obj in objs), bodies, strict=True))
-        resources = [rendered[id(obj)] for _, obj in found]
-        return ok(
-            request,
-            discovery.list_response(
-                resources,
-                total=page.total,
-                start_index=page.start_index,
-                next_cursor=page.next_cursor,
-                previous_cursor=page.previous_cursor,
-            ),
-        )
+        return list_answer(request, [rendered[id(obj)] for _, obj in found], page)
 
 
 def _entity_tags(request, header: str) -> frozenset[int] | str | None:

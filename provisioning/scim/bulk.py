@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvalidSyntax, InvalidValue, PayloadTooLarge, SCIMError
+from .patch import object_members
 
 BULK_REQUEST_URN = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 BULK_RESPONSE_URN = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
@@ -83,7 +84,7 @@ def parse_bulk_request(
     type endpoints operations may address (`/Users`, `/Groups`)."""
     if type(body) is not dict:
         raise InvalidSyntax("The request body must be a JSON object.")
-    members = _members(body, "the request body")
+    members = object_members(body, "the request body")
     schemas = members.get("schemas")
     if not isinstance(schemas, list) or BULK_REQUEST_URN.lower() not in (
         s.lower() for s in schemas if isinstance(s, str)
@@ -121,7 +122,7 @@ def _read_operation(item: Any, index: int, endpoints: tuple[str, ...]) -> Operat
     where = f"Operations[{index}]"
     if type(item) is not dict:
         raise InvalidSyntax(f"'{where}' must be a JSON object.")
-    members = _members(item, where)
+    members = object_members(item, where)
     method = members.get("method")
     if not isinstance(method, str) or method.upper() not in METHODS:
         raise InvalidSyntax(f"'{where}.method' must be one of {', '.join(METHODS)}.")
@@ -355,14 +356,3 @@ def operation_result(
 
 def bulk_response(results: list[dict]) -> dict:
     return {"schemas": [BULK_RESPONSE_URN], "Operations": results}
-
-
-def _members(obj: Mapping, where: str) -> dict[str, Any]:
-    """Return the members of `obj` keyed by lowercase name; names are case-insensitive."""
-    members: dict[str, Any] = {}
-    for key, value in obj.items():
-        lowered = key.lower()
-        if lowered in members:
-            raise InvalidSyntax(f"'{key}' appears more than once in {where}.")
-        members[lowered] = value
-    return members

@@ -238,7 +238,7 @@ def _read_body(body: Any, leniencies: frozenset[Leniency]) -> list[_Operation]:
     """Return the operations of a PatchOp message (RFC 7644 §3.5.2), checked for structure."""
     if not isinstance(body, Mapping):
         raise InvalidSyntax("The request body must be a JSON object.")
-    members = _members(body, "request body")
+    members = object_members(body, "request body")
     schemas = members.get("schemas")
     if not isinstance(schemas, list) or PATCH_OP_URN.lower() not in (
         s.lower() for s in schemas if isinstance(s, str)
@@ -257,7 +257,7 @@ def _read_operation(item: Any, index: int, leniencies: frozenset[Leniency]) -> _
     where = f"Operations[{index}]"
     if not isinstance(item, Mapping):
         raise InvalidSyntax(f"'{where}' must be a JSON object.")
-    members = _members(item, where)
+    members = object_members(item, where)
     op = members.get("op")
     if isinstance(op, str) and Leniency.CAPITALISED_OPS in leniencies:
         op = op.lower()
@@ -275,7 +275,7 @@ def _read_operation(item: Any, index: int, leniencies: frozenset[Leniency]) -> _
     return _Operation(op, path, members.get("value"), has_value)
 
 
-def _members(obj: Mapping, where: str) -> dict[str, Any]:
+def object_members(obj: Mapping, where: str) -> dict[str, Any]:
     """Return the members of `obj` keyed by lowercase name; names are case-insensitive."""
     members: dict[str, Any] = {}
     for key, value in obj.items():
