@@ -88,8 +88,9 @@ def test_service_provider_config(scim, settings):
             {
                 "type": "oauthbearertoken",
                 "name": "OAuth Bearer Token",
-                "description": "Authentication with a bearer token issued by the server's "
-                "administrators (RFC 6750 header form).",
+                "description": "Authentication with a bearer token (RFC 6750 header form): "
+                "one issued by the server's administrators, or a JWT access token (RFC 9068) "
+                "from the OAuth 2.0 issuer a connection is set to trust.",
                 "specUri": "https://www.rfc-editor.org/rfc/rfc6750",
                 "primary": True,
             }
