@@ -67,10 +67,12 @@ OUTBOX = """
         (tenant_id, endpoint_id, event_id, event_type, resource_id, data, created, status,
          attempts, next_attempt_at, last_error)
     SELECT endpoint.tenant_id, endpoint.id, (event.value->>'id')::uuid,
-           event.value->>'type', %s, %s::jsonb, %s, 'pending', 0, %s, ''
-    FROM change, provisioning_webhookendpoint AS endpoint,
+           event.value->>'type', (event.value->>'resource')::uuid, event.value->'data', %s,
+           'pending', 0, %s, ''
+    FROM provisioning_webhookendpoint AS endpoint,
          jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS event(value, n)
     WHERE endpoint.tenant_id = %s
+      AND EXISTS (SELECT FROM change)
       AND EXISTS (
           SELECT 1 FROM unnest(endpoint.events) AS wanted
           WHERE event.value->>'type' LIKE replace(wanted, '*', '%%')
@@ -103,7 +105,8 @@ def record(
     statement = write or Together()
     source = "FROM resource" if write else ""
     statement.add("change", CHANGE.format(source=source), _columns(change))
-    statement.add("outbox", OUTBOX, _outbox_parameters(obj, change))
+    outbox = [change.created, change.created, _json(_outbox_events(obj, change)), obj.tenant_id]
+    statement.add("outbox", OUTBOX, outbox)
     rows = statement.rows("SELECT id FROM change")
     if not rows:
         return None
@@ -135,9 +138,7 @@ def record_many(entries: Sequence[Entry]) -> list[ChangeRecord]:
     records, events = [], []
     for entry, change in zip(entries, changes, strict=True):
         records.append({f.column: getattr(change, f.attname) for f in RECORD_FIELDS})
-        data = _event_data(entry.obj, change)
-        resource = str(change.resource_id)
-        events.extend({**event, "resource": resource, "data": data} for event in _events(change))
+        events.extend(_outbox_events(entry.obj, change))
     with connection.cursor() as cursor:
         cursor.execute(
             _records_and_outbox_sql(),
@@ -223,28 +224,22 @@ def _event_data(obj: User | Group, change: ChangeRecord) -> dict:
     }
 
 
-def _events(change: ChangeRecord) -> list[dict]:
-    """Return the change's events, each with a new id."""
+def _outbox_events(obj: User | Group, change: ChangeRecord) -> list[dict]:
+    """Return the change's events as OUTBOX reads them: each with a new id, its type, the
+    resource it is about and its `data`."""
+    data = _event_data(obj, change)
+    resource = str(change.resource_id)
     types = event_types(change.resource_type, change.operation, change.changes)
-    return [{"id": str(uuid.uuid4()), "type": event_type} for event_type in types]
-
-
-def _outbox_parameters(obj: User | Group, change: ChangeRecord) -> list:
-    """Return the parameters of OUTBOX: the change's events."""
     return [
-        change.resource_id,
-        json.dumps(_event_data(obj, change), cls=DjangoJSONEncoder),
-        change.created,
-        change.created,
-        json.dumps(_events(change)),
-        change.tenant_id,
+        {"id": str(uuid.uuid4()), "type": event_type, "resource": resource, "data": data}
+        for event_type in types
     ]
 
 
 @functools.cache
 def _records_and_outbox_sql() -> str:
-    """Return CHANGE and OUTBOX for many records, given as one JSON array of rows, and the
-    events of them all, each naming its resource and carrying its data."""
+    """Return CHANGE for many records, given as one JSON array of rows, with OUTBOX for the
+    events of them all."""
     columns = ", ".join(f.column for f in RECORD_FIELDS)
     types = ", ".join(f"{f.column} {f.db_type(connection)}" for f in RECORD_FIELDS)
     return f"""
@@ -252,22 +247,7 @@ def _records_and_outbox_sql() -> str:
         INSERT INTO provisioning_changerecord ({columns})
         SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS record({types})
         RETURNING id
-    ), outbox AS (
-        INSERT INTO provisioning_webhookdelivery
-            (tenant_id, endpoint_id, event_id, event_type, resource_id, data, created, status,
-             attempts, next_attempt_at, last_error)
-        SELECT endpoint.tenant_id, endpoint.id, (event.value->>'id')::uuid,
-               event.value->>'type', (event.value->>'resource')::uuid, event.value->'data', %s,
-               'pending', 0, %s, ''
-        FROM provisioning_webhookendpoint AS endpoint,
-             jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS event(value, n)
-        WHERE endpoint.tenant_id = %s
-          AND EXISTS (
-              SELECT 1 FROM unnest(endpoint.events) AS wanted
-              WHERE event.value->>'type' LIKE replace(wanted, '*', '%%')
-          )
-        ORDER BY event.n, endpoint.id
-    )
+    ), outbox AS ({OUTBOX}    )
     SELECT id FROM change
     """
 
