@@ -182,13 +182,17 @@ class ResourceView(Endpoint):
     def list_response(self, request, params, *, from_body: bool):
         list_request = _list_request(params, from_body=from_body)
         projection = projection_of(self.resource_type, params)
-        page = self.store.search(request.token.tenant, list_request)
-        resources = render_many(request, self.resource_type, self.store, page.items, projection)
+        page = self.store.search(request.token.tenant, list_request, projection.needs)
+        resources = render_many(
+            request, self.resource_type, self.store, page.items, projection, page.related
+        )
         return list_answer(request, resources, page)
 
-    def resource_response(self, request, obj, projection: Projection):
-        """Answer a GET with one resource and its entity tag (RFC 7644 §3.14)."""
-        body = render_many(request, self.resource_type, self.store, [obj], projection)[0]
+    def resource_response(self, request, obj, projection: Projection, related: dict | None):
+        """Answer a GET with one resource and its entity tag (RFC 7644 §3.14); `related`: its
+        related attributes when they were read with it."""
+        related = None if related is None else {obj.pk: related}
+        body = render_many(request, self.resource_type, self.store, [obj], projection, related)[0]
         return ok(request, body, headers={"ETag": format_version(obj.version)})
 
     def written_response(
@@ -239,11 +243,11 @@ class ResourceDetailView(ResourceView):
 
     def get(self, request, resource_id):
         projection = projection_of(self.resource_type, request.GET)
-        obj = self.store.get(request.token.tenant, resource_id)
+        obj, related = self.store.read(request.token.tenant, resource_id, projection.needs)
         tags = _entity_tags(request, "HTTP_IF_NONE_MATCH")
         if tags is not None and (tags == ANY or obj.version in tags):
             return respond(None, 304, {"ETag": format_version(obj.version)})
-        return self.resource_response(request, obj, projection)
+        return self.resource_response(request, obj, projection, related)
 
     def put(self, request, resource_id):
         projection = projection_of(self.resource_type, request.GET)

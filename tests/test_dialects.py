@@ -199,7 +199,7 @@ def test_recognising_entra_costs_no_statement(connection, django_assert_num_quer
     _, client = connection("auto", ENTRA_USER_AGENT)
     user = create_user(client, active=True)
     deactivate = patch_body({"op": "Replace", "path": "active", "value": "False"})
-    # token, the user, its groups, the write (in a savepoint of the test's transaction)
-    with django_assert_num_queries(6):
+    # token, the user with its groups, the write (in a savepoint of the test's transaction)
+    with django_assert_num_queries(5):
         response = client.patch(f"/Users/{user['id']}", deactivate)
     assert response.json()["active"] is False

@@ -204,7 +204,7 @@ def test_unexpected_exception_is_generic_500_and_logged(scim, make_user, monkeyp
     def broken(*args, **kwargs):
         raise RuntimeError("db password is hunter2")
 
-    monkeypatch.setattr(users, "get", broken)
+    monkeypatch.setattr(users, "read", broken)
 
     with caplog.at_level(logging.ERROR):
         response = scim.get(f"/Users/{user_id}")

@@ -58,8 +58,12 @@ def get_one(model: type[Model], tenant, resource_id: str, *, for_update: bool = 
     pk = parse_pk(resource_id, model.__name__)
     rows = _by_id(model, for_update).rows([tenant.pk, pk])
     if not rows:
-        raise NotFound(f"{model.__name__} '{resource_id}' not found.")
+        raise not_found(model, resource_id)
     return instance(model, rows[0])
+
+
+def not_found(model: type[Model], resource_id: str) -> NotFound:
+    return NotFound(f"{model.__name__} '{resource_id}' not found.")
 
 
 @functools.cache

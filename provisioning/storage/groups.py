@@ -176,6 +176,12 @@ def get(tenant: Tenant, group_id: str, *, for_update: bool = False) -> Group:
     return get_one(Group, tenant, group_id, for_update=for_update)
 
 
+def read(tenant: Tenant, group_id: str, needs: Needs | None) -> tuple[Group, None]:
+    """Return the group `group_id` of `tenant`, its members left to `related` (None): a GET
+    that shows them streams them instead (`read_with_members`)."""
+    return get(tenant, group_id), None
+
+
 @retry_on_deadlock
 @transaction.atomic
 def create(
@@ -281,8 +287,10 @@ def delete(tenant: Tenant, group_id: str, expected_version=None) -> None:
     group.delete()
 
 
-def search(tenant: Tenant, request: ListRequest) -> Page:
-    """Return the page of the tenant's groups that a list or search request asks for."""
+def search(tenant: Tenant, request: ListRequest, needs: Needs | None = None) -> Page:
+    """Return the page of the tenant's groups that a list or search request asks for. `needs`
+    is the users' store's; members are read apart, for the page's groups that show them
+    (`related`), since a group's members may be many."""
     return list_page(Group, tenant, source(), request)
 
 
@@ -402,44 +410,65 @@ def members_by_group(groups: Iterable[Group]) -> dict[uuid.UUID, list[Member]]:
 
 
 def groups_of_users(tenant: Tenant, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[Member]]:
-    """Return each user's groups, direct and indirect (RFC 7643 §4.1.2 `groups`).
-
-    One statement, whatever the number of users and the depth of nesting: it walks up from
-    each user's memberships; a group reached both ways is listed as direct.
-    """
+    """Return each user's groups, direct and indirect (RFC 7643 §4.1.2 `groups`), with one
+    statement whatever the number of users and the depth of nesting."""
     user_ids = list(user_ids)
     result: dict[uuid.UUID, list[Member]] = {user_id: [] for user_id in user_ids}
     if not user_ids:
         return result
+    sql = f"WITH RECURSIVE {user_groups('%s::uuid[]')} SELECT user_id, groups FROM user_groups"
     with connection.cursor() as cursor:
-        cursor.execute(_groups_of_users_sql(), [tenant.pk, user_ids, tenant.pk, MAX_NESTING])
-        rows = cursor.fetchall()
-    # Direct ones first, then indirect ones, each in the order of their ids.
-    for user_id, group_id, direct, display in sorted(rows, key=lambda r: (not r[2], str(r[1]))):
-        result[user_id].append(
-            Member(group_id, "direct" if direct else "indirect", display, "/Groups")
-        )
+        cursor.execute(sql, [user_ids, tenant.pk, tenant.pk])
+        for user_id, found in cursor.fetchall():
+            result[user_id] = read_user_groups(found)
     return result
 
 
-@functools.cache
-def _groups_of_users_sql() -> str:
-    """Return the statement behind `groups_of_users`: a recursive walk up the nesting, bounded
-    by MAX_NESTING (cycles are refused on write, so it ends anyway)."""
+def user_groups(ids: str) -> str:
+    """Return the CTEs that find the groups of the users whose ids are in the array `ids` (an
+    SQL expression): `user_groups(user_id, groups)`, a row for each of those users that is in
+    a group, its groups a JSON array of [id, direct, displayName], direct ones first, then
+    indirect ones, each in the order of their ids. Two `%s` after those of `ids` take the
+    tenant's id.
+
+    A recursive walk up from the users' memberships, bounded by MAX_NESTING (cycles are
+    refused on write, so it ends anyway); a group reached both ways is listed as direct. A
+    statement that reads users puts these CTEs before its own (`WITH RECURSIVE`), so that a
+    user and its groups are one round trip (`provisioning.storage.listing`, `users.get`).
+    """
     membership, group = Membership._meta.db_table, Group._meta.db_table
     return f"""
-        WITH RECURSIVE up(user_id, group_id, depth) AS (
+        up(user_id, group_id, depth) AS (
             SELECT m.user_id, m.group_id, 0 FROM {membership} m
-            WHERE m.tenant_id = %s AND m.user_id = ANY(%s)
+            WHERE m.user_id = ANY({ids}) AND m.tenant_id = %s
             UNION
             SELECT up.user_id, m.group_id, up.depth + 1 FROM up
             JOIN {membership} m ON m.member_group_id = up.group_id AND m.tenant_id = %s
-            WHERE up.depth < %s
+            WHERE up.depth < {MAX_NESTING}
+        ),
+        user_groups(user_id, groups) AS (
+            SELECT found.user_id, json_agg(
+                json_build_array(found.group_id, found.direct, g.display_name)
+                ORDER BY NOT found.direct, found.group_id::text
+            )
+            FROM (
+                SELECT user_id, group_id, bool_or(depth = 0) AS direct FROM up
+                GROUP BY user_id, group_id
+            ) AS found
+            JOIN {group} g ON g.id = found.group_id
+            GROUP BY found.user_id
         )
-        SELECT up.user_id, up.group_id, bool_or(up.depth = 0), g.display_name
-        FROM up JOIN {group} g ON g.id = up.group_id
-        GROUP BY up.user_id, up.group_id, g.display_name
     """
+
+
+def read_user_groups(found: list | None) -> list[Member]:
+    """Return the groups of one user from the JSON array `user_groups` gives it."""
+    if not found:
+        return []
+    return [
+        Member(uuid.UUID(group_id), "direct" if direct else "indirect", display, "/Groups")
+        for group_id, direct, display in found
+    ]
 
 
 def _apply_member_change(group: Group, change) -> tuple[list[uuid.UUID], list[uuid.UUID]]:

@@ -17,7 +17,9 @@ import binascii
 import datetime as dt
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from django.db import connection
 from django.db.models import BooleanField, DateTimeField, F, Model, Q, UUIDField, Value
@@ -69,15 +71,36 @@ class Page:
     start_index: int | None = 1
     next_cursor: str | None = None
     previous_cursor: str | None = None
+    # The related attribute read with the items, by item id, when it was (`Related`).
+    related: dict | None = None
 
 
-def list_page(model: type[Model], tenant, source: Source, request: ListRequest) -> Page:
-    """Return the page of the tenant's resources of `model` that `request` asks for.
+@dataclass(frozen=True)
+class Related:
+    """A related attribute read with an index page's rows, in the page's statement (a user's
+    `groups`): one round trip for an IdP's lookup, not two."""
+
+    name: str
+    # Given the SQL of the array of the page's ids, the CTEs that define `table`, one row
+    # (id, value) for each of those resources that has a value; they take `tenant_params`
+    # parameters, each the tenant's id.
+    ctes: Callable[[str], str]
+    table: str
+    tenant_params: int
+    # The attribute's value from a row's.
+    read: Callable[[Any], Any]
+
+
+def list_page(
+    model: type[Model], tenant, source: Source, request: ListRequest, related: Related | None = None
+) -> Page:
+    """Return the page of the tenant's resources of `model` that `request` asks for, with the
+    `related` attribute of an index page's items.
 
     Its statements are compiled once per shape of request (`_Statements`) and run with the
     request's values, so a lookup costs what PostgreSQL spends on it, not an ORM compile.
     """
-    statements, strings = _statements(model, source, request)
+    statements, strings = _statements(model, source, request, related)
     values: list = [tenant.pk, *strings]
     if request.cursor is not None and request.sort_by:
         return _sorted_cursor_page(statements, values, request)
@@ -86,14 +109,18 @@ def list_page(model: type[Model], tenant, source: Source, request: ListRequest) 
     offset = request.start_index - 1
     if request.count == 0 or offset > MAX_OFFSET:
         return Page(statements.count(values), [], request.start_index)
-    items = statements.first_page(values) if offset == 0 else statements.page(values, offset)
+    found = None
+    if offset == 0 and related is None:
+        items = statements.first_page(values)
+    else:
+        items, found = statements.page(values, offset)
     # A page that is not full ends the results, so it tells the total without a COUNT: an
     # IdP's lookup by userName is one query, not two.
     if len(items) < request.count and (items or offset == 0):
         total = offset + len(items)
     else:
         total = statements.count(values)
-    return Page(total, items, request.start_index)
+    return Page(total, items, request.start_index, related=found)
 
 
 def list_across(tenant, listings: list[tuple[type[Model], Source]], request: ListRequest) -> Page:
@@ -204,7 +231,9 @@ _CACHE_SIZE = 512
 class _Statements:
     """The statements of one shape of list request, compiled when first needed."""
 
-    def __init__(self, model, source: Source, request: ListRequest, shape: Shape | None) -> None:
+    def __init__(
+        self, model, source: Source, request: ListRequest, shape: Shape | None, related
+    ) -> None:
         queryset = model.objects.filter(tenant_id=Slot(TENANT))
         self.cacheable = True
         strings = 0
@@ -218,6 +247,7 @@ class _Statements:
             queryset = queryset.filter(condition)
             strings = len(shape.strings)
         self.model = model
+        self.related = related
         self.filtered = queryset
         ordering = order_by(request.sort_by, request.descending, source) if request.sort_by else []
         self.ordered = queryset.order_by(*ordering, *DEFAULT_ORDER)
@@ -238,14 +268,16 @@ class _Statements:
         compiled = self._get("first", lambda: Compiled(self.ordered[: self.page_size]))
         return [instance(self.model, row) for row in compiled.rows(values)]
 
-    def page(self, values: list, offset: int) -> list:
-        """Return the page at `offset`, however deep.
+    def page(self, values: list, offset: int) -> tuple[list, dict | None]:
+        """Return the page at `offset`, however deep, and its items' related attribute by id
+        when the statements read one.
 
         A deep OFFSET over whole rows would fetch every skipped row. Instead the page's ids
         come from the index alone (an index-only scan in the default order), and only the
-        rows of those ids are read, in the same statement. The offset is a parameter, so the
-        statement is compiled once like the others.
+        rows of those ids are read, in the same statement, with their related attribute.
+        The offset is a parameter, so the statement is compiled once like the others.
         """
+        related = self.related
 
         def build() -> Compiled:
             ids = Compiled(self.ordered.values_list("pk", flat=True))
@@ -253,16 +285,36 @@ class _Statements:
                 return ids
             table = self.model._meta.db_table
             columns = ", ".join(f'row."{f.column}"' for f in self.model._meta.concrete_fields)
-            ids.sql = (
-                f"SELECT {columns} FROM unnest(ARRAY({ids.sql} LIMIT {self.page_size} OFFSET %s))"
-                f' WITH ORDINALITY AS page(id, n) JOIN "{table}" AS row ON row.id = page.id'
-                " ORDER BY page.n"
-            )
+            page_ids = f"ARRAY({ids.sql} LIMIT {self.page_size} OFFSET %s)"
             ids.params = (*ids.params, Slot(len(values)))
+            joined = f'JOIN "{table}" AS row ON row.id = page.id'
+            if related is None:
+                ids.sql = (
+                    f"SELECT {columns} FROM unnest({page_ids}) WITH ORDINALITY AS page(id, n)"
+                    f" {joined} ORDER BY page.n"
+                )
+                return ids
+            ids.sql = (
+                f"WITH RECURSIVE page_ids(ids) AS (SELECT {page_ids}),"
+                f" {related.ctes('(SELECT ids FROM page_ids)::uuid[]')}"
+                f" SELECT {columns}, related.value"
+                " FROM page_ids, unnest(page_ids.ids) WITH ORDINALITY AS page(id, n)"
+                f" {joined} LEFT JOIN {related.table} AS related(id, value)"
+                " ON related.id = page.id ORDER BY page.n"
+            )
+            ids.params = (*ids.params, *[Slot(TENANT)] * related.tenant_params)
             return ids
 
-        compiled = self._get("page", build)
-        return [instance(self.model, row) for row in compiled.rows([*values, offset])]
+        rows = self._get("page", build).rows([*values, offset])
+        if related is None:
+            return [instance(self.model, row) for row in rows], None
+        items = [instance(self.model, row[:-1]) for row in rows]
+        found = {
+            obj.pk: {related.name: related.read(row[-1])}
+            for obj, row in zip(items, rows, strict=True)
+            if row[-1] is not None
+        }
+        return items, found
 
     def count(self, values: list) -> int:
         def build() -> Compiled:
@@ -331,9 +383,12 @@ class _Statements:
 _cache: dict[tuple, _Statements] = {}
 
 
-def _statements(model, source: Source, request: ListRequest) -> tuple[_Statements, tuple]:
-    """Return the statements for `request`, compiled before for a request of its shape, and
-    the filter's strings that fill their slots."""
+def _statements(
+    model, source: Source, request: ListRequest, related: Related | None = None
+) -> tuple[_Statements, tuple]:
+    """Return the statements for `request` (reading `related` with an index page's rows),
+    compiled before for a request of its shape, and the filter's strings that fill their
+    slots."""
     shape = filter_shape(request.filter) if request.filter is not None else None
     strings = shape.strings if shape is not None else ()
     key = (
@@ -343,13 +398,14 @@ def _statements(model, source: Source, request: ListRequest) -> tuple[_Statement
         request.descending,
         request.count,
         request.unknown_is_unassigned,
+        related,
     )
     statements = _cache.get(key)
     if statements is not None:
         if shape is not None:
             check_strings(shape)
         return statements, strings
-    statements = _Statements(model, source, request, shape)
+    statements = _Statements(model, source, request, shape, related)
     if statements.cacheable:
         if len(_cache) >= _CACHE_SIZE:
             _cache.clear()

@@ -5,6 +5,7 @@ module keeps the indexed columns in step with the document, turns constraint vio
 SCIM errors, and moves `version`/`lastModified` only when something changed.
 """
 
+import functools
 import json
 import uuid
 from contextlib import nullcontext
@@ -27,13 +28,15 @@ from .common import (
     mark_changed,
     mirror,
     mirrored_columns,
+    not_found,
+    parse_pk,
     retry_on_deadlock,
     touch,
     unique,
 )
-from .listing import ListRequest, Page, list_page
+from .listing import ListRequest, Page, Related, list_page
 from .query import Source
-from .statements import Together, insert, inserted_row, updated_row
+from .statements import Together, fetch, insert, inserted_row, instance, updated_row
 
 USERNAME_CONSTRAINT = "provisioning_user_username_ci_unique"
 
@@ -105,6 +108,29 @@ def _main_email(emails: list[dict]) -> str | None:
 def get(tenant: Tenant, user_id: str, *, for_update: bool = False) -> User:
     """Return the user `user_id` of `tenant`."""
     return get_one(User, tenant, user_id, for_update=for_update)
+
+
+def read(tenant: Tenant, user_id: str, needs: Needs | None) -> tuple[User, dict]:
+    """Return the user `user_id` of `tenant` and its `groups` unless the answer leaves them
+    out (`needs`; as `related` gives them), both from one statement, so from one snapshot."""
+    if not (needs and needs("groups")):
+        return get(tenant, user_id), {}
+    pk = parse_pk(user_id, "User")
+    rows = fetch(_read_with_groups_sql(), [pk, tenant.pk, tenant.pk, tenant.pk, pk])
+    if not rows:
+        raise not_found(User, user_id)
+    found = groups.read_user_groups(rows[0][-1])
+    return instance(User, rows[0][:-1]), ({"groups": found} if found else {})
+
+
+@functools.cache
+def _read_with_groups_sql() -> str:
+    columns = ", ".join(f'row."{f.column}"' for f in User._meta.concrete_fields)
+    return (
+        f"WITH RECURSIVE {groups.user_groups('ARRAY[%s::uuid]')}"
+        f" SELECT {columns}, (SELECT groups FROM user_groups)"
+        f' FROM "{User._meta.db_table}" AS row WHERE row.tenant_id = %s AND row.id = %s'
+    )
 
 
 @retry_on_deadlock
@@ -196,9 +222,13 @@ def _change(tenant, user_id, new_document, operation, expected_version, needs) -
     """
     for locked in (False, True):
         with transaction.atomic() if locked else nullcontext():
-            user = get(tenant, user_id, for_update=locked)
+            if locked:
+                # The groups are read after the lock is held, so they are the locked version's.
+                user = get(tenant, user_id, for_update=True)
+                shown = related(tenant, [user], needs).get(user.pk, {}) if needs else {}
+            else:
+                user, shown = read(tenant, user_id, needs)
             check_version(user, expected_version)
-            shown = related(tenant, [user], needs).get(user.pk, {}) if needs else {}
             if _write(user, new_document(user.data), operation):
                 return Written(user, shown)
     raise AssertionError("a write under the row lock found the row moved")
@@ -271,9 +301,16 @@ def source() -> Source:
     )
 
 
-def search(tenant: Tenant, request: ListRequest) -> Page:
-    """Return the page of the tenant's users that a list or search request asks for."""
-    return list_page(User, tenant, source(), request)
+# A user's `groups`, read with an index page's users.
+GROUPS = Related(
+    "groups", groups.user_groups, "user_groups", tenant_params=2, read=groups.read_user_groups
+)
+
+
+def search(tenant: Tenant, request: ListRequest, needs: Needs | None = None) -> Page:
+    """Return the page of the tenant's users that a list or search request asks for, with
+    their `groups` unless the response leaves them out (`needs`)."""
+    return list_page(User, tenant, source(), request, GROUPS if needs and needs("groups") else None)
 
 
 def _unique_user_name(document: dict):
