@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import orjson
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from .. import authsync, context, signals
@@ -57,9 +57,12 @@ logger = logging.getLogger(__name__)
 # event), in event order. Both are parts of one statement (`Together`), with the write itself
 # when the store sends that along: then `{source}` makes the record depend on it.
 RECORD_FIELDS = [f for f in ChangeRecord._meta.concrete_fields if not f.primary_key]
+# The values go as they are, the JSON as text (`_columns`): a column whose type the INSERT's
+# SELECT cannot give its value by assignment is cast.
+CASTS = {models.JSONField: "::jsonb", models.GenericIPAddressField: "::inet"}
 CHANGE = f"""
     INSERT INTO provisioning_changerecord ({", ".join(f.column for f in RECORD_FIELDS)})
-    SELECT {", ".join(["%s"] * len(RECORD_FIELDS))} {{source}}
+    SELECT {", ".join("%s" + CASTS.get(type(f), "") for f in RECORD_FIELDS)} {{source}}
     RETURNING id
 """
 OUTBOX = """
@@ -205,9 +208,12 @@ def _recorded(obj: User | Group, change: ChangeRecord, added, removed) -> None:
 
 
 def _columns(change: ChangeRecord) -> list:
-    """Return the record's column values, in the order of RECORD_FIELDS."""
+    """Return the record's column values, in the order of RECORD_FIELDS: its attributes, the
+    JSON as text (Django's JSON preparation cost a tenth of a PATCH's CPU)."""
     return [
-        field.get_db_prep_save(getattr(change, field.attname), connection)
+        _json(getattr(change, field.attname))
+        if isinstance(field, models.JSONField)
+        else getattr(change, field.attname)
         for field in RECORD_FIELDS
     ]
 
