@@ -15,6 +15,11 @@ taken but not used yet wait for its next ones, so at most `processes * rate * BA
 requests beyond the burst can pass at once. Below 1 / BATCH_SECONDS requests per second the
 batch is one request, and the limit is exact.
 
+A refused request tells how long the bucket stays without room: no request can fit before
+then, whatever other processes do (they only take), so until then the process refuses the
+tenant's requests itself, without a statement. A client that floods its limit costs a
+statement per interval, not one per request.
+
 A tenant without a limit costs nothing: its limit arrives with the token check
 (`provisioning.tokens`, which joins the tenant) and no statement is run.
 """
@@ -24,6 +29,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+from time import monotonic
 
 from django.db import connection
 
@@ -53,6 +59,9 @@ RETURNING taken, tat - {_NOW}
 
 # Requests this process has taken from each tenant's bucket and not let through yet.
 _taken: dict[int, int] = {}
+# When each tenant's bucket has room again (monotonic()), under the limit (rate,
+# burst) that found it full.
+_full_until: dict[int, tuple[float, float, int]] = {}
 _lock = threading.Lock()
 
 SPEC = re.compile(r"(?P<rate>\d+(?:\.\d+)?)/s(?:,(?P<burst>\d+))?")
@@ -69,11 +78,16 @@ def check(tenant: Tenant) -> None:
     §10.2.3: Okta reads `Retry-After` only as an integer)."""
     if tenant.rate_limit is None:
         return
+    interval, size = 1.0 / tenant.rate_limit, burst(tenant)
     with _lock:
         if _taken.get(tenant.pk):
             _taken[tenant.pk] -= 1
             return
-    interval, size = 1.0 / tenant.rate_limit, burst(tenant)
+        full = _full_until.get(tenant.pk)
+        if full is not None and full[1:] == (tenant.rate_limit, size):
+            wait = full[0] - monotonic()
+            if wait > 0:
+                raise TooManyRequests(max(1, math.ceil(wait)))
     want = max(1, int(tenant.rate_limit * BATCH_SECONDS))
     params = {
         "tenant": tenant.pk,
@@ -87,7 +101,10 @@ def check(tenant: Tenant) -> None:
         taken, ahead = cursor.fetchone()
     if not taken:
         # One request fits once `tat` is at most now + window - interval.
-        raise TooManyRequests(max(1, math.ceil(ahead + interval - size * interval)))
+        wait = ahead + interval - size * interval
+        with _lock:
+            _full_until[tenant.pk] = (monotonic() + wait, tenant.rate_limit, size)
+        raise TooManyRequests(max(1, math.ceil(wait)))
     with _lock:
         _taken[tenant.pk] = _taken.get(tenant.pk, 0) + taken - 1
 

@@ -66,15 +66,39 @@ def test_a_burst_then_429_with_retry_after(scim, tenant):
     assert_too_many(scim.post("/Users", {}), most_seconds=100)
 
 
-def test_the_bucket_refills(scim, tenant):
+def later(monkeypatch, seconds: float) -> None:
+    """Move the clocks of the bucket (PostgreSQL's) and of this process `seconds` on."""
+    RateLimitBucket.objects.update(tat=RateLimitBucket.objects.get().tat - seconds)
+    now = ratelimit.monotonic() + seconds
+    monkeypatch.setattr(ratelimit, "monotonic", lambda: now)
+
+
+def test_the_bucket_refills(scim, tenant, monkeypatch):
     """Once the time of one request has passed, one more request passes, and only one."""
     limit(tenant, burst=2)
     assert [scim.get("/Users").status_code for _ in range(3)] == [200, 200, 429]
 
-    RateLimitBucket.objects.filter(tenant=tenant).update(
-        tat=RateLimitBucket.objects.get().tat - 100
-    )
+    later(monkeypatch, 100)
 
+    assert [scim.get("/Users").status_code for _ in range(2)] == [200, 429]
+
+
+def test_a_full_bucket_is_refused_without_a_statement(
+    scim, tenant, monkeypatch, django_assert_num_queries
+):
+    """Once the bucket was found full, the process refuses the tenant's requests itself until
+    it has room again (only the token check runs), with the time left as Retry-After; then
+    it asks the bucket again."""
+    limit(tenant, burst=1)
+    assert [scim.get("/Users").status_code for _ in range(2)] == [200, 429]
+
+    with django_assert_num_queries(1):
+        assert_too_many(scim.get("/Users"), most_seconds=100)
+    later(monkeypatch, 60)
+    with django_assert_num_queries(1):
+        assert assert_too_many(scim.get("/Users"), most_seconds=100) <= 40
+
+    later(monkeypatch, 40)
     assert [scim.get("/Users").status_code for _ in range(2)] == [200, 429]
 
 
