@@ -1,5 +1,6 @@
 """Dialects per connection over HTTP: the IdPs' request shapes answered the RFC's way in `rfc`,
-read in their IdP's dialect, and `auto` recognising Entra (provisioning/scim/dialect.py)."""
+read in their IdP's dialect, and `auto` recognising Entra (provisioning/scim/dialect.py,
+docs/dialects.md)."""
 
 import pytest
 

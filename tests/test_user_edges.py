@@ -5,7 +5,8 @@ from tests.conftest import ENTERPRISE_SCHEMA, USER_SCHEMA, assert_scim_error, pa
 
 
 def test_manager_value_emptied_by_patch_clears_the_manager(scim, make_user):
-    """Entra clears the manager with an empty value, also through `manager.value`."""
+    """Entra clears the manager with an empty value, also through `manager.value`
+    (docs/entra.md)."""
     boss = make_user("boss")
     user = make_user(
         "u",

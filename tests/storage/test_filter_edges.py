@@ -34,7 +34,7 @@ def test_date_time_with_a_large_offset(scim, make_user):
     ],
 )
 def test_attributes_that_cannot_match_are_invalid_filters(scim, endpoint, filter_text):
-    """Filtering on what is never stored is a 400, not 200-with-nothing (IDP-NOTES pitfall)."""
+    """Filtering on what is never stored is a 400, not 200-with-nothing (docs/other-idps.md)."""
     assert_scim_error(scim.get(endpoint, {"filter": filter_text}), 400, "invalidFilter")
 
 
