@@ -65,7 +65,8 @@ Decisions, each taken where the RFC is silent:
   changed is ``mutability`` too.
 
 The IdPs' departures from the RFC are read only when the connection's `leniencies` (see
-`dialect.py`) include them; without them, each gets the RFC's answer:
+`dialect.py`, docs/dialects.md, docs/entra.md, docs/okta.md) include them; without them, each
+gets the RFC's answer:
 
 * CAPITALISED_OPS: `op` in any case (Entra's ``Add``, ``Replace``, ``Remove``); else
   ``invalidSyntax``.
