@@ -404,7 +404,7 @@ def user_search(term: str) -> Q:
     case-insensitively.
 
     Each part is a LIKE on an expression with a trigram index, and the parts are a UNION of
-    ids rather than an OR, so each is an index scan (tests/test_query_plans.py).
+    ids rather than an OR, so each is an index scan (tests/storage/test_query_plans.py).
     """
     pattern = term.lower()
     parts = [

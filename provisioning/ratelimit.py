@@ -75,7 +75,7 @@ def burst(tenant: Tenant) -> int:
 def check(tenant: Tenant) -> None:
     """Count a request of `tenant` against its limit; raise TooManyRequests when it is over,
     with the whole seconds until a request would be let through (RFC 6585 §4, RFC 9110
-    §10.2.3: Okta reads `Retry-After` only as an integer)."""
+    §10.2.3: Okta reads `Retry-After` only as an integer, docs/okta.md)."""
     if tenant.rate_limit is None:
         return
     interval, size = 1.0 / tenant.rate_limit, burst(tenant)

@@ -1,5 +1,6 @@
 """Dialects per connection over HTTP: the IdPs' request shapes answered the RFC's way in `rfc`,
-read in their IdP's dialect, and `auto` recognising Entra (provisioning/scim/dialect.py)."""
+read in their IdP's dialect, and `auto` recognising Entra (provisioning/scim/dialect.py,
+docs/dialects.md)."""
 
 import pytest
 
@@ -195,7 +196,7 @@ def test_rfc_group_examples_in_every_dialect(connection, make_user, dialect):
 
 def test_recognising_entra_costs_no_statement(connection, django_assert_num_queries):
     """The dialect arrives with the token's row and recognition reads only the request: an
-    Entra PATCH in `auto` costs what tests/test_statements.py pins for any PATCH."""
+    Entra PATCH in `auto` costs what tests/storage/test_statements.py pins for any PATCH."""
     _, client = connection("auto", ENTRA_USER_AGENT)
     user = create_user(client, active=True)
     deactivate = patch_body({"op": "Replace", "path": "active", "value": "False"})

@@ -1,5 +1,5 @@
 """Microsoft Entra ID's provisioning requests, in the shapes Entra sends them
-(shared/IDP-NOTES.md), to a connection in the `entra` dialect and in `auto`, with Entra's
+(docs/entra.md), to a connection in the `entra` dialect and in `auto`, with Entra's
 User-Agent and without (then `auto` recognises Entra by its PATCH bodies)."""
 
 import uuid

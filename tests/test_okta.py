@@ -1,4 +1,4 @@
-"""Okta's provisioning requests, in the shapes Okta sends them (shared/IDP-NOTES.md), to a
+"""Okta's provisioning requests, in the shapes Okta sends them (docs/okta.md), to a
 connection in the `okta` dialect and in `auto`, with Okta's User-Agent and without."""
 
 import pytest

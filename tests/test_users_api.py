@@ -18,7 +18,7 @@ from tests.conftest import (
 )
 
 BASE_URL = "http://testserver/scim/v2"
-# Okta's id of a user it never created here: not even a UUID (IDP-NOTES, Okta).
+# Okta's id of a user it never created here: not even a UUID (docs/okta.md).
 OKTA_FOREIGN_ID = "010101001010101011001010101011"
 
 
@@ -118,7 +118,7 @@ FULL_DOCUMENT = {
     },
 }
 
-# What Okta sends to create a user (IDP-NOTES, Okta).
+# What Okta sends to create a user (docs/okta.md).
 OKTA_CREATE = {
     "schemas": [USER_SCHEMA],
     "userName": "test.user@okta.local",
@@ -279,7 +279,7 @@ def test_attribute_names_are_case_insensitive(scim):
 )
 def test_booleans_sent_as_strings_are_read_as_booleans(scim, sent, stored):
     """Entra sends booleans as the strings "True"/"False"; they are stored and returned as JSON
-    booleans (IDP-NOTES, Entra; RFC 7643 §2.3.2)."""
+    booleans (docs/entra.md; RFC 7643 §2.3.2)."""
     response = scim.post(
         "/Users",
         user_body("bjensen", active=sent, emails=[{"value": "b@example.com", "primary": sent}]),
@@ -338,7 +338,7 @@ def test_entra_create_with_nulls_and_empty_roles(scim):
 )
 def test_entra_manager_as_bare_string(scim, manager, stored):
     """Entra sends the enterprise `manager` as a bare id, and "" for none: read as
-    `{"value": id}`, or unassigned (IDP-NOTES, Entra; RFC 7643 §4.3)."""
+    `{"value": id}`, or unassigned (docs/entra.md; RFC 7643 §4.3)."""
     response = scim.post(
         "/Users", user_body("bjensen", **{ENTERPRISE_SCHEMA: {"manager": manager}})
     )
@@ -546,7 +546,7 @@ def test_put_replaces_the_whole_resource(scim, make_user):
 
 def test_okta_put_of_the_fetched_resource(scim, make_user):
     """Okta PUTs back the resource it fetched, with `id`, `meta` and `groups`: the read-only ones
-    are ignored and a changed attribute is applied (IDP-NOTES, Okta; RFC 7644 §3.5.1)."""
+    are ignored and a changed attribute is applied (docs/okta.md; RFC 7644 §3.5.1)."""
     created = scim.post("/Users", OKTA_CREATE).json()
     fetched = scim.get(f"/Users/{created['id']}").json()
 
@@ -659,7 +659,7 @@ def test_deleted_user_name_can_be_created_again(scim, make_user):
 @pytest.mark.parametrize("method", ["get", "put", "delete"])
 def test_unknown_or_foreign_ids_are_404(scim, make_user, method, user_id):
     """An id that names no user, even one that is not a UUID (Okta's `0101...`), is a SCIM 404,
-    not a 400 or 500 (RFC 7644 §3.12; IDP-NOTES, Okta)."""
+    not a 400 or 500 (RFC 7644 §3.12; docs/okta.md)."""
     make_user("bjensen")
     path = f"/Users/{user_id}"
     response = (
@@ -804,7 +804,7 @@ def test_non_integer_paging_parameters_are_400(scim, params):
 )
 def test_bad_filter_is_400_invalid_filter(scim, make_user, filter_):
     """A filter the server cannot evaluate is 400 `invalidFilter`, never a 200 that ignores it
-    and makes the IdP create duplicates (RFC 7644 §3.4.2.2; IDP-NOTES pitfalls)."""
+    and makes the IdP create duplicates (RFC 7644 §3.4.2.2; docs/other-idps.md)."""
     make_user("bjensen")
 
     assert_scim_error(scim.get("/Users", {"filter": filter_}), 400, "invalidFilter")

@@ -243,7 +243,7 @@ def test_the_outbox_costs_one_statement_per_write(
     scim, receiver, add_endpoint, django_assert_num_queries
 ):
     """However many endpoints, a create writes its row, its change record and all its outbox
-    rows in one statement, as without endpoints (tests/test_statements.py): with the token
+    rows in one statement, as without endpoints (tests/storage/test_statements.py): with the token
     and the savepoint that the test's transaction adds, four."""
     add_endpoint(receiver.url)
     add_endpoint(receiver.url)

@@ -3,7 +3,8 @@
 A tenant is one IdP connection and has a dialect. Each departure the server can tolerate is
 a named `Leniency`; `ALLOWED` says which dialect allows which. The pure SCIM code
 (`resource.py`, `patch.py`) takes the set of leniencies as a parameter and answers as the
-RFC does for every leniency the set lacks:
+RFC does for every leniency the set lacks (docs/dialects.md has the table; docs/okta.md and
+docs/entra.md what each IdP sends):
 
 * ``rfc``: the letter of RFC 7643/7644, no leniency.
 * ``okta``: the RFC, and what Okta sends beyond it.

@@ -65,7 +65,8 @@ Decisions, each taken where the RFC is silent:
   changed is ``mutability`` too.
 
 The IdPs' departures from the RFC are read only when the connection's `leniencies` (see
-`dialect.py`) include them; without them, each gets the RFC's answer:
+`dialect.py`, docs/dialects.md, docs/entra.md, docs/okta.md) include them; without them, each
+gets the RFC's answer:
 
 * CAPITALISED_OPS: `op` in any case (Entra's ``Add``, ``Replace``, ``Remove``); else
   ``invalidSyntax``.
@@ -610,9 +611,9 @@ class _Patcher:
         values, not values selected by a filter): ``noTarget`` too.
 
         With FILTERED_UPSERT (Entra): Microsoft Entra ID sends ``{"op": "Add" or "Replace",
-        "path": "emails[type eq \\"work\\"].value", "value": "x"}`` and "creates the element
-        when no email of that type exists yet" (IDP-NOTES.md, Entra; RFC errata ID 8097 records
-        the same reading of §3.5.2.1's "If the target location does not exist, the attribute
+        "path": "emails[type eq \\"work\\"].value", "value": "x"}`` for a user without a work
+        email, and means to give them one (docs/entra.md; RFC errata ID 8097 records the
+        same reading of §3.5.2.1's "If the target location does not exist, the attribute
         and value are added."). So when the filter is a conjunction of `eq` comparisons, a new
         record is built from those comparisons plus the value: for a replace only when a
         sub-attribute is given (Entra's shape), for an add always. Any other filter is
@@ -705,7 +706,7 @@ def _clears(attr: Attribute, value: Any, leniencies: frozenset[Leniency]) -> boo
     """Return whether `value` unassigns the singular attribute `attr`.
 
     ``null`` always does (RFC 7643 §2.5). With EMPTY_VALUE_UNASSIGNS, so do ``""`` and
-    ``{"value": ""}``, Entra's way to clear `manager` (IDP-NOTES.md): for a complex attribute
+    ``{"value": ""}``, Entra's way to clear `manager` (docs/entra.md): for a complex attribute
     with a `value` sub-attribute, an empty `value` unassigns the whole attribute.
     """
     if value is None:

@@ -7,7 +7,7 @@ the SCIM representation.
 
 Reading takes the connection's `leniencies` (`dialect.py`): without one, the body is read as
 RFC 7643 writes it; Entra's string booleans, bare-string and empty `value`s and extra schema
-URIs are each read only when their leniency is given.
+URIs (docs/entra.md) are each read only when their leniency is given.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 Cases are named by the RFC paragraph they exercise (``3.5.2.1-...`` for add, ``3.5.2.2-...`` for
 remove, ``3.5.2.3-...`` for replace) or by the IdP whose request shape they reproduce
-(/work/shared/IDP-NOTES.md). Every assertion compares the whole `PatchResult`. The RFC's cases
-run in every dialect and must get the RFC's answer in each; the IdPs' cases run in their
-dialect, in `auto`, and in `rfc`, where they get the RFC's answer (`provisioning.scim.dialect`).
+(docs/okta.md, docs/entra.md, docs/other-idps.md). Every assertion compares the whole
+`PatchResult`. The RFC's cases run in every dialect and must get the RFC's answer in each; the
+IdPs' cases run in their dialect, in `auto`, and in `rfc`, where they get the RFC's answer
+(`provisioning.scim.dialect`, docs/dialects.md).
 """
 
 from __future__ import annotations
@@ -445,7 +446,7 @@ def test_group_member_cases(case: str, operations: list[dict], changes: list, di
     assert result == PatchResult(GROUP, tuple(changes))
 
 
-# --- Real IdP request shapes (IDP-NOTES.md) ---------------------------------------------------
+# --- Real IdP request shapes (docs/okta.md, docs/entra.md, docs/other-idps.md) ---------------
 
 WITHOUT_CONTACTS = user("emails", "addresses")
 
@@ -614,7 +615,7 @@ def test_idp_user_requests(
     case: str, document: dict, operations: list[dict], expected: dict, dialect: str
 ) -> None:
     """Okta, Entra (default and ``aadOptscim062020``) and JumpCloud User PATCHes as
-    IDP-NOTES.md records them, in their IdP's dialect and in `auto`; in `rfc`, those not
+    docs/ records them, in their IdP's dialect and in `auto`; in `rfc`, those not
     shaped as the RFC writes them get the RFC's error."""
     allowed = read_as(case, operations, dialect)
     if dialect == "rfc" and case in RFC_ANSWERS:
@@ -669,7 +670,7 @@ def test_idp_group_requests(
     case: str, operations: list[dict], document: dict, changes: list, dialect: str
 ) -> None:
     """Okta group push (rename, combined remove+add, Push Now), Entra and JumpCloud Group
-    PATCHes (IDP-NOTES.md); repeated adds are passed on for the storage layer to absorb. In
+    PATCHes (docs/); repeated adds are passed on for the storage layer to absorb. In
     `rfc`, those not shaped as the RFC writes them get the RFC's error."""
     allowed = read_as(case, operations, dialect)
     if dialect == "rfc" and case in RFC_ANSWERS:

@@ -271,7 +271,7 @@ def test_response_media_type_follows_accept(scim, make_user, accept, answered):
 )
 def test_json_and_scim_json_request_bodies_are_accepted(scim, content_type):
     """Request bodies may be application/scim+json or application/json, with a charset as Okta
-    sends it (RFC 7644 §8.1; IDP-NOTES, Okta)."""
+    sends it (RFC 7644 §8.1; docs/okta.md)."""
     response = scim.post("/Users", user_body("bjensen"), content_type=content_type)
 
     assert response.status_code == 201, response.content
