@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.db.models import BooleanField, F, Func, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..models import Group, Membership, Tenant, User
@@ -533,15 +532,18 @@ def _add_each(group: Group, batches: list[list[dict]]) -> list[list[uuid.UUID]]:
     if not values:
         return [[] for _ in batches]
     users, groups = _resolve(group, values)
-    existing = set(
-        Membership.objects.filter(group=group)
-        .filter(Q(user_id__in=users) | Q(member_group_id__in=groups))
-        .values_list(Coalesce("user_id", "member_group_id"), flat=True)
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT coalesce(user_id, member_group_id) FROM {Membership._meta.db_table}"
+            " WHERE group_id = %s"
+            " AND (user_id = ANY(%s::uuid[]) OR member_group_id = ANY(%s::uuid[]))",
+            [group.pk, list(users), list(groups)],
+        )
+        existing = {row[0] for row in cursor.fetchall()}
     new_groups = groups - existing
     if new_groups:
         _check_nesting(group, new_groups)
-    rows, added_each, seen = [], [], set(existing)
+    user_ids, group_ids, added_each, seen = [], [], [], set(existing)
     for batch in batches:
         added = []
         for member_id in map(_member_id, batch):  # in the order sent, which is the listed order
@@ -549,12 +551,29 @@ def _add_each(group: Group, batches: list[list[dict]]) -> list[list[uuid.UUID]]:
                 continue
             seen.add(member_id)
             added.append(member_id)
-            kind = "user_id" if member_id in users else "member_group_id"
-            rows.append(Membership(tenant_id=group.tenant_id, group=group, **{kind: member_id}))
+            is_user = member_id in users
+            user_ids.append(member_id if is_user else None)
+            group_ids.append(None if is_user else member_id)
         added_each.append(added)
-    Membership.objects.bulk_create(rows, ignore_conflicts=True)
+    if user_ids:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _ADD_MEMBERS, [timezone.now(), group.pk, group.tenant_id, user_ids, group_ids]
+            )
     _touch_joined(users - existing, new_groups)
     return added_each
+
+
+# New membership rows, from one array of user ids and one of group ids (NULL where the
+# member is of the other kind), in the order given; one statement however many. A row
+# already there (a concurrent PATCH added it) is left as it is.
+_ADD_MEMBERS = f"""
+    INSERT INTO {Membership._meta.db_table} (created, group_id, tenant_id, user_id, member_group_id)
+    SELECT %s, %s, %s, member.user_id, member.group_id
+    FROM unnest(%s::uuid[], %s::uuid[]) WITH ORDINALITY AS member(user_id, group_id, n)
+    ORDER BY member.n
+    ON CONFLICT DO NOTHING
+"""
 
 
 @retry_on_deadlock
@@ -621,18 +640,8 @@ def _resolve(group: Group, values: list[dict]) -> tuple[set[uuid.UUID], set[uuid
         if member_id is None:
             raise InvalidValue(f"Member '{value.get('value')}' does not exist in this tenant.")
         wanted[member_id] = (value.get("type") or "").lower() or None
-    # Locked until the write commits, so that a member deleted meanwhile either waits for it
-    # or is seen as gone here; else the membership's foreign key fails at COMMIT.
-    users = set(
-        User.objects.filter(tenant_id=group.tenant_id, pk__in=wanted)
-        .select_for_update(no_key=True)
-        .values_list("pk", flat=True)
-    )
-    groups = set(
-        Group.objects.filter(tenant_id=group.tenant_id, pk__in=wanted)
-        .select_for_update(no_key=True)
-        .values_list("pk", flat=True)
-    )
+    users = _locked_ids(User, group.tenant_id, list(wanted))
+    groups = _locked_ids(Group, group.tenant_id, list(wanted))
     for member_id, kind in wanted.items():
         found = "user" if member_id in users else "group" if member_id in groups else None
         if found is None or (kind is not None and kind != found):
@@ -642,6 +651,21 @@ def _resolve(group: Group, values: list[dict]) -> tuple[set[uuid.UUID], set[uuid
     if group.pk in groups:
         raise InvalidValue("A group cannot be a member of itself.")
     return users, groups
+
+
+def _locked_ids(model: type[User | Group], tenant_id: int, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Return those of `ids` that are the tenant's rows of `model`, locked until the write
+    commits, so that a member deleted meanwhile either waits for it or is seen as gone here
+    (else the membership's foreign key fails at COMMIT). The ids go as one array: a
+    thousand members are one parameter, not a thousand."""
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE tenant_id = %s AND id = ANY(%s::uuid[])"
+            " FOR NO KEY UPDATE",
+            [tenant_id, ids],
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _check_nesting(group: Group, new_groups: set[uuid.UUID]) -> None:
