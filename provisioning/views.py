@@ -37,7 +37,8 @@ def base_url(request) -> str:
     It is worked out once per request: a list page needs it for every resource's location.
     """
     if not hasattr(request, "scim_base_url"):
-        request.scim_base_url = request.build_absolute_uri(f"{get_script_prefix()}{BASE_PATH}")
+        # What build_absolute_uri makes of an absolute path, without its general case.
+        request.scim_base_url = f"{request._current_scheme_host}{get_script_prefix()}{BASE_PATH}"
     return request.scim_base_url
 
 
