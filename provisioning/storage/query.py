@@ -1,17 +1,18 @@
 """SCIM filters and sort orders as QuerySet expressions (RFC 7644 §3.4.2.2, §3.4.2.3).
 
 A filter arrives parsed (`provisioning.scim.filter`, read with the connection's dialect where
-the request is read); it is resolved against the schema table and turned into a `Q`: attributes the table mirrors into columns compare against those indexed columns,
-values of multi-valued attributes against their rows (an `EXISTS` over `UserValue`), and the
-rest against the jsonb document. Nothing is filtered in Python and no SQL is written by hand.
+the request is read); it is resolved against the schema table and turned into a `Q`:
+attributes the table mirrors into columns compare against those indexed columns, values of
+multi-valued attributes against their rows (an `EXISTS` over `UserValue`), and the rest
+against the jsonb document. Nothing is filtered in Python and no SQL is written by hand.
 
 The semantics are those of `provisioning.scim.filtering`, which also checks each comparison
 (`check_comparison`): `caseExact: false` strings compare through `lower()` on both sides (so
 the case-insensitive indexes serve them), and every comparison is two-valued (a missing
 attribute compares false, never NULL), so that `not (...)` and `ne` match resources that lack
 the attribute. What this module refuses on its own is what it cannot compile: `meta.location`
-and `meta.version` (derived, never stored), numbers and date-times kept in the document, and a
-user's `groups` by anything but `value` and `display`.
+and `meta.version` (derived, never stored), date-times kept in the document, and a user's
+`groups` by anything but `value` and `display`.
 """
 
 from __future__ import annotations
