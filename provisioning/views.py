@@ -14,6 +14,7 @@ from .http import Endpoint, json_bytes, read_json, respond
 from .resources import Resource
 from .scim import dialect, discovery, errors
 from .scim.bulk import parse_bulk_request
+from .scim.filtering import read_filter
 from .scim.projection import Projection
 from .scim.resource import (
     ANY,
@@ -181,7 +182,9 @@ class ResourceView(Endpoint):
         return f"{base_url(request)}{self.resource_type.endpoint}/{obj.pk}"
 
     def list_response(self, request, params, *, from_body: bool):
-        list_request = _list_request(params, from_body=from_body)
+        list_request = _list_request(
+            params, leniencies(request), (self.resource_type,), from_body=from_body
+        )
         projection = projection_of(self.resource_type, params)
         page = self.store.search(request.token.tenant, list_request, projection.needs)
         resources = render_many(
@@ -345,7 +348,12 @@ class RootSearchView(Endpoint):
 
     def post(self, request):
         params = _search_body(read_json(request))
-        list_request = _list_request(params, from_body=True)
+        list_request = _list_request(
+            params,
+            leniencies(request),
+            [resource_type for resource_type, _ in self.resources],
+            from_body=True,
+        )
         if list_request.cursor is not None and not list_request.sort_by:
             raise errors.InvalidValue(
                 "Cursor paging at the root follows 'sortBy': give one, or search one resource"
@@ -457,8 +465,12 @@ def _search_body(body) -> dict:
     return body
 
 
-def _list_request(params, *, from_body: bool) -> ListRequest:
-    """Return the list parameters of a query string or a SearchRequest body, checked.
+def _list_request(
+    params, read_with: frozenset[dialect.Leniency], resource_types, *, from_body: bool
+) -> ListRequest:
+    """Return the list parameters of a query string or a SearchRequest body, checked, with the
+    filter read as the connection's dialect reads it (`read_with`) for a query over
+    `resource_types`.
 
     RFC 7644 §3.4.2.4: a startIndex below 1 is 1, a negative count is 0, and count is capped
     at `filter.maxResults`.
@@ -476,8 +488,11 @@ def _list_request(params, *, from_body: bool) -> ListRequest:
         raise errors.InvalidValue("'cursor' and 'startIndex' cannot be used together.")
     if count is None:
         count = app_settings.get("DEFAULT_COUNT")
+    parsed = None
+    if filter_text is not None:
+        parsed = read_filter(filter_text, resource_types, read_with)
     return ListRequest(
-        filter=filter_text,
+        filter=parsed,
         sort_by=sort_by or None,
         descending=sort_order == "descending",
         start_index=max(1, start_index or 1),

@@ -2,9 +2,9 @@
 
 A tenant is one IdP connection and has a dialect. Each departure the server can tolerate is
 a named `Leniency`; `ALLOWED` says which dialect allows which. The pure SCIM code
-(`resource.py`, `patch.py`) takes the set of leniencies as a parameter and answers as the
-RFC does for every leniency the set lacks (docs/dialects.md has the table; docs/okta.md and
-docs/entra.md what each IdP sends):
+(`resource.py`, `patch.py`, `filter.py`) takes the set of leniencies as a parameter and
+answers as the RFC does for every leniency the set lacks (docs/dialects.md has the table;
+docs/okta.md and docs/entra.md what each IdP sends):
 
 * ``rfc``: the letter of RFC 7643/7644, no leniency.
 * ``okta``: the RFC, and what Okta sends beyond it.
@@ -91,6 +91,10 @@ class Leniency(StrEnum):
     # [RFC 7643 §3: `schemas` names the schemas that define the attributes present;
     # invalidSyntax].
     EXTRA_SCHEMAS = "extra-schemas"
+    # A sub-attribute comparison after a value filter in a `filter`: Entra's lookup
+    # `emails[type eq "work"].value eq "x"`, read as `emails[type eq "work" and value eq "x"]`
+    # [RFC 7644 §3.4.2.2 Figure 1: a valuePath ends at "]"; invalidFilter].
+    VALUE_FILTER_SUB_ATTRIBUTE = "value-filter-sub-attribute"
 
 
 # What the pure code reads by default: the letter of the RFCs.

@@ -16,8 +16,9 @@ decisions:
   attribute path, as in the ABNF.
 * Comparison values follow JSON (RFC 7159): strings with every JSON escape, numbers (``int``
   without fraction or exponent, otherwise an exact ``Decimal``), ``true``, ``false``, ``null``.
-* Microsoft Entra ID sends ``emails[type eq "work"].value eq "x"``, which Figure 1 lacks. It is
-  folded into the value filter: ``emails[type eq "work" and value eq "x"]``.
+* Microsoft Entra ID sends ``emails[type eq "work"].value eq "x"``, which Figure 1 lacks. With
+  the VALUE_FILTER_SUB_ATTRIBUTE leniency (`dialect.py`) it is folded into the value filter:
+  ``emails[type eq "work" and value eq "x"]``; without it, it is an ``invalidFilter``.
 * Paths inside ``[...]`` name sub-attributes of the parent, so they carry neither a schema URN
   nor a further ``.subAttr`` (RFC 7643 §2.3.8: sub-attributes are never complex), and a value
   filter cannot contain another value filter.
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple, NoReturn
 
+from .dialect import NO_LENIENCY, Leniency
 from .errors import InvalidFilter, InvalidPath, SCIMError
 
 __all__ = [
@@ -50,7 +52,6 @@ __all__ = [
     "Present",
     "Value",
     "ValuePath",
-    "compare_text",
     "parse_attr_path",
     "parse_filter",
     "parse_patch_path",
@@ -168,14 +169,17 @@ def parse_filter(
     max_length: int = MAX_LENGTH,
     max_depth: int = MAX_DEPTH,
     max_nodes: int = MAX_NODES,
+    leniencies: frozenset[Leniency] = NO_LENIENCY,
 ) -> Filter:
     """Return the syntax tree of a ``filter`` (RFC 7644 §3.4.2.2); raise ``InvalidFilter``.
 
     ``max_depth`` caps nesting of parentheses, ``not (...)`` and ``[...]``; ``max_nodes`` caps
-    the number of comparisons and presence tests.
+    the number of comparisons and presence tests. ``leniencies`` are the connection's IdP
+    departures from the grammar to read (none: the letter of Figure 1).
     """
     _check_length(text, max_length, InvalidFilter, "filter")
     parser = _Parser(text, InvalidFilter, "filter", max_depth=max_depth, max_nodes=max_nodes)
+    parser.leniencies = leniencies
     if parser.peek().kind == _EOF:
         raise InvalidFilter("filter is empty at position 0")
     return parser.expression(depth=0, bracket=None)
@@ -310,6 +314,7 @@ class _Parser:
         self.nodes = 0
         self.offset = 0
         self.lookahead: _Token | None = None
+        self.leniencies = NO_LENIENCY
 
     # Errors
 
@@ -552,6 +557,14 @@ class _Parser:
             after = self.peek()
             if after.kind != _SUBATTR or after.spaced:
                 return ValuePath(path, inner)
+            if Leniency.VALUE_FILTER_SUB_ATTRIBUTE not in self.leniencies:
+                # RFC 7644 §3.4.2.2 Figure 1: a valuePath ends at "]"; only a PATCH path
+                # (Figure 7) takes a sub-attribute after it.
+                self.fail(
+                    f"a value filter ends at ']': write {_quote(token.text)}[... and "
+                    f"{after.text[1:]} ...] rather than '].{after.text[1:]}'",
+                    after.pos,
+                )
             # Entra: emails[type eq "work"].value eq "x" means one email with both properties.
             self.advance()
             sub = AttrPath(self.sub_attr_name(after))
@@ -662,24 +675,3 @@ def _quote_char(char: str) -> str:
     if char.isprintable() and char not in _WHITESPACE:
         return f"'{char}'"
     return f"U+{ord(char):04X}"
-
-
-def compare_text(op: str, actual: str, expected: str, *, case_exact: bool) -> bool:
-    """Return whether the string `actual` satisfies `op expected` (RFC 7644 §3.4.2.2 Table 3).
-
-    For the values the server knows without reading a row; stored values are compared in SQL
-    by `provisioning.storage.query`, with the same rules.
-    """
-    if not case_exact:
-        actual, expected = actual.lower(), expected.lower()
-    return {
-        "eq": actual == expected,
-        "ne": actual != expected,
-        "co": expected in actual,
-        "sw": actual.startswith(expected),
-        "ew": actual.endswith(expected),
-        "gt": actual > expected,
-        "ge": actual >= expected,
-        "lt": actual < expected,
-        "le": actual <= expected,
-    }[op]

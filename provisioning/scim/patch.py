@@ -31,7 +31,8 @@ not an object, an `op` other than add/remove/replace, a `path` that is not a str
 ``invalidSyntax``: "The request body message structure was invalid or did not conform to the
 request schema." A missing `value` for add or replace is ``invalidValue``: "A required value was
 missing". A malformed filter inside a path, or a filter naming an unknown sub-attribute, is
-``invalidFilter``, which Table 9 lists for "PATCH (Path Filter)".
+``invalidFilter``, which Table 9 lists for "PATCH (Path Filter)". Value filters are checked and
+evaluated as every filter is (`filtering.py`).
 
 Decisions, each taken where the RFC is silent:
 
@@ -109,25 +110,28 @@ from .dialect import NO_LENIENCY, Leniency
 from .errors import InvalidFilter, InvalidPath, InvalidSyntax, InvalidValue, Mutability, NoTarget
 from .filter import (
     And,
-    AttrPath,
     Compare,
     Filter,
     Not,
     Or,
     PatchPath,
     Present,
-    ValuePath,
     parse_patch_path,
+)
+from .filtering import (
+    check_value_filter,
+    matches_value,
+    value_attribute,
+    value_string_booleans,
 )
 from .resource import (
     coerce_scalar,
     is_stored,
-    parse_datetime,
     parse_element,
     parse_resource,
     parse_value,
 )
-from .schema import COMMON_ATTRIBUTES, Attribute, ResourceType, Schema, Type
+from .schema import COMMON_ATTRIBUTES, Attribute, ResourceType, Schema
 from .schema import Mutability as Mut
 
 __all__ = ["PATCH_OP_URN", "MemberChange", "PatchResult", "apply_patch"]
@@ -136,9 +140,6 @@ PATCH_OP_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 MAX_OPERATIONS = 1000
 
 _OPS = ("add", "remove", "replace")
-_TEXT_TYPES = (Type.STRING, Type.REFERENCE, Type.BINARY)
-_ORDERING_OPS = ("gt", "ge", "lt", "le")
-_PATTERN_OPS = ("co", "sw", "ew")
 
 
 # The paths IdPs send are few (`members`, `active`, `emails[type eq "work"].value`) and each is
@@ -350,10 +351,11 @@ class _Patcher:
             path.schema is None or rt.schema_for(path.schema) is rt.schema
         ):
             raise Mutability("'schemas' follows the resource's extensions and cannot be patched.")
-        found = self._lookup(path)
+        found = rt.resolve(path.attr, path.schema)
         if found is None:
             raise InvalidPath(f"Unknown attribute '{path}'.")
-        extension, attr = found
+        schema, attr = found
+        extension = None if schema is rt.schema else schema
         sub_name = path.sub_attr or patch_path.sub_attr
         sub = None
         if sub_name is not None:
@@ -367,35 +369,15 @@ class _Patcher:
                 raise InvalidPath(
                     f"'{attr.name}' is not a multi-valued complex attribute: it takes no filter."
                 )
-            _check_filter(patch_path.value_filter, attr)
+            value_filter = patch_path.value_filter
+            if Leniency.STRING_BOOLEANS in self.leniencies:
+                value_filter = value_string_booleans(value_filter, attr)
+            check_value_filter(value_filter, attr)
+            patch_path = replace(patch_path, value_filter=value_filter)
         target = _Target(extension, attr, sub, patch_path.value_filter)
         if attr.is_read_only or (sub is not None and sub.is_read_only):
             raise Mutability(f"'{target.where}' is read-only.")
         return target
-
-    def _lookup(self, path: AttrPath) -> tuple[Schema | None, Attribute] | None:
-        """Return (extension or None, attribute) for the top-level attribute of `path`.
-
-        Unqualified names are looked up in the core schema with the common attributes, then in
-        the extension that alone defines the name (RFC 7644 §3.10: clients "SHOULD", not MUST,
-        qualify extension attributes).
-        """
-        rt = self.resource_type
-        if path.schema is not None:
-            schema = rt.schema_for(path.schema)
-            attr = rt.attribute(path.attr, path.schema)
-            if schema is None or attr is None:
-                return None
-            return (None if schema is rt.schema else schema), attr
-        attr = rt.attribute(path.attr)
-        if attr is not None:
-            return None, attr
-        matches = [
-            (ext.schema, found)
-            for ext in rt.extensions
-            if (found := ext.schema.attribute(path.attr)) is not None
-        ]
-        return matches[0] if len(matches) == 1 else None
 
     def _resolve_key(self, key: str, extension: Schema | None) -> _Target | None:
         """Return the target a key of a no-path (or whole-extension) value names, or None.
@@ -779,58 +761,6 @@ def _settle_primary(attr: Attribute, items: list[dict], fresh: set[int]) -> None
 # --- Value filters, evaluated on one value of a multi-valued attribute ---------------------------
 
 
-def _filter_attribute(attr: Attribute, path: AttrPath) -> Attribute:
-    """Return the sub-attribute of `attr` a path inside ``[...]`` names."""
-    sub = attr.sub_attribute(path.attr) if path.schema is None and path.sub_attr is None else None
-    if sub is None:
-        raise InvalidFilter(f"'{path}' is not a sub-attribute of '{attr.name}'.")
-    return sub
-
-
-def _check_filter(node: Filter, attr: Attribute) -> None:
-    """Check a value filter against the sub-attributes of `attr` before it is evaluated.
-
-    Checked up front, because a filter applied to no value would otherwise never be looked at.
-    The rules are those the query compiler applies to stored values.
-    """
-    match node:
-        case And(left, right) | Or(left, right):
-            _check_filter(left, attr)
-            _check_filter(right, attr)
-        case Not(expr):
-            _check_filter(expr, attr)
-        case Present(path):
-            _filter_attribute(attr, path)
-        case Compare(path, op, value):
-            _check_comparison(_filter_attribute(attr, path), op, value)
-        case ValuePath():
-            raise InvalidFilter("A value filter cannot contain another value filter.")
-
-
-def _check_comparison(sub: Attribute, op: str, value: Any) -> None:
-    if value is None:
-        if op not in ("eq", "ne"):
-            raise InvalidFilter(f"'{op}' cannot compare with null.")
-        return
-    kind = sub.type
-    if kind is Type.BOOLEAN:
-        if op not in ("eq", "ne") or _boolean(value) is None:
-            raise InvalidFilter(
-                f"'{sub.name}' is a boolean: compare it with eq or ne and true or false."
-            )
-    elif kind in (Type.INTEGER, Type.DECIMAL):
-        if op in _PATTERN_OPS or not _is_number(value):
-            raise InvalidFilter(f"'{sub.name}' is a number: compare it with a number.")
-    elif kind is Type.DATETIME:
-        if op in _PATTERN_OPS or not isinstance(value, str) or parse_datetime(value) is None:
-            raise InvalidFilter(f"'{sub.name}' is a date-time: compare it with an xsd:dateTime.")
-    elif not isinstance(value, str):
-        raise InvalidFilter(f"'{sub.name}' is a string: compare it with a string.")
-    elif kind is Type.BINARY and op in _ORDERING_OPS:
-        # RFC 7644 §3.4.2.2: gt/ge/lt/le on Binary attributes SHALL be invalidFilter.
-        raise InvalidFilter(f"'{op}' does not apply to binary attribute '{sub.name}'.")
-
-
 def _check_row_filter(node: Filter, attr: Attribute) -> None:
     """Allow only `value` and `type` in a filter the storage layer evaluates on rows."""
     match node:
@@ -853,70 +783,7 @@ def _matching(node: Filter | None, attr: Attribute, items: list[dict]) -> list[d
 
 def _matches(node: Filter | None, item: Mapping, attr: Attribute) -> bool:
     """Return whether the value `item` of `attr` matches the checked value filter `node`."""
-    match node:
-        case None:
-            return True
-        case And(left, right):
-            return _matches(left, item, attr) and _matches(right, item, attr)
-        case Or(left, right):
-            return _matches(left, item, attr) or _matches(right, item, attr)
-        case Not(expr):
-            return not _matches(expr, item, attr)
-        case Present(path):
-            # RFC 7644 §3.4.2.2 "pr": "If the attribute has a non-empty value".
-            return item.get(_filter_attribute(attr, path).name) not in (None, "", [], {})
-        case Compare(path, op, value):
-            sub = _filter_attribute(attr, path)
-            actual = item.get(sub.name)
-            if value is None:
-                return (actual is None) == (op == "eq")
-            if actual is None:
-                return op == "ne"
-            return _compare(sub, op, actual, value)
-    raise InvalidFilter("Unsupported value filter.")  # pragma: no cover - checked up front
-
-
-def _compare(sub: Attribute, op: str, actual: Any, expected: Any) -> bool:
-    """Compare a stored sub-attribute value with a filter value (RFC 7644 §3.4.2.2)."""
-    kind = sub.type
-    if kind is Type.BOOLEAN:
-        left, right = actual, _boolean(expected)
-    elif kind in (Type.INTEGER, Type.DECIMAL):
-        if not _is_number(actual):
-            return op == "ne"
-        left, right = Decimal(str(actual)), Decimal(str(expected))
-    elif kind is Type.DATETIME:
-        left = parse_datetime(actual) if isinstance(actual, str) else None
-        right = parse_datetime(expected)
-        if left is None:
-            return op == "ne"
-    else:
-        if not isinstance(actual, str):
-            return op == "ne"
-        left, right = _fold(sub, actual), _fold(sub, expected)
-    if op == "eq":
-        return left == right
-    if op == "ne":
-        return left != right
-    if op == "co":
-        return right in left
-    if op == "sw":
-        return left.startswith(right)
-    if op == "ew":
-        return left.endswith(right)
-    return {"gt": left > right, "ge": left >= right, "lt": left < right, "le": left <= right}[op]
-
-
-def _boolean(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return None
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+    return node is None or matches_value(node, item, attr)
 
 
 def _template(node: Filter | None, attr: Attribute, leniencies: frozenset[Leniency]) -> dict | None:
@@ -929,7 +796,7 @@ def _template(node: Filter | None, attr: Attribute, leniencies: frozenset[Lenien
         case None:
             return {}
         case Compare(path, "eq", value) if value is not None:
-            sub = _filter_attribute(attr, path)
+            sub = value_attribute(attr, path)
             if not is_stored(sub):
                 return {}
             scalar = float(value) if isinstance(value, Decimal) else value

@@ -28,9 +28,9 @@ Decisions where the RFCs leave room:
   ``emails[type eq "work"]``) raises `InvalidValue`: RFC 7644 §3.12 Table 9 lists
   ``invalidValue`` for GET (§3.4.2) and POST query (§3.4.3) requests, while ``invalidPath`` is
   listed for PATCH only.
-* Unqualified names are looked up in the core schema, then in the extensions: RFC 7644 §3.10
-  says clients "SHOULD" (not MUST) qualify extension attributes. A name that two extensions
-  share, unqualified, is ambiguous and ignored.
+* Names are resolved as everywhere (`ResourceType.resolve`, RFC 7644 §3.10): an unqualified
+  name the core schema lacks names the one extension attribute of that name; a name that two
+  extensions share, unqualified, is ambiguous and ignored.
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ class Projection:
             extension = self.resource_type.extension(attribute_name)
             if extension is not None:
                 return any(self._returns(extension.id, a) for a in extension.attributes)
-        found = _lookup(self.resource_type, attribute_name, schema_urn)
+        found = self.resource_type.resolve(attribute_name, schema_urn)
         if found is None:
             return self.attributes is None
         schema, attr = found
@@ -318,7 +318,7 @@ def _resolve(resource_type: ResourceType, text: str, param_name: str) -> Resolve
         path = parse_attr_path(text, error=InvalidValue)
     except InvalidValue as exc:
         raise InvalidValue(f"Invalid '{param_name}' parameter: {exc.detail}") from None
-    found = _lookup(resource_type, path.attr, path.schema)
+    found = resource_type.resolve(path.attr, path.schema)
     if found is None:
         return None
     schema, attr = found
@@ -328,26 +328,3 @@ def _resolve(resource_type: ResourceType, text: str, param_name: str) -> Resolve
     if sub is None:
         return None
     return ResolvedPath(schema.id, attr.name, sub.name)
-
-
-def _lookup(
-    resource_type: ResourceType, name: str, schema_urn: str | None
-) -> tuple[Schema, Attribute] | None:
-    """Return the schema and definition of the top-level attribute `name`, or None.
-
-    Unqualified names are looked up in the core schema (with the common attributes), then in
-    the extensions when exactly one of them defines the name (RFC 7644 §3.10).
-    """
-    if schema_urn is not None:
-        schema = resource_type.schema_for(schema_urn)
-        attr = resource_type.attribute(name, schema_urn)
-        return (schema, attr) if schema is not None and attr is not None else None
-    attr = resource_type.attribute(name)
-    if attr is not None:
-        return resource_type.schema, attr
-    matches = [
-        (ext.schema, ext_attr)
-        for ext in resource_type.extensions
-        if (ext_attr := ext.schema.attribute(name)) is not None
-    ]
-    return matches[0] if len(matches) == 1 else None

@@ -191,6 +191,32 @@ class ResourceType:
                 return schema.attribute(name)
         return COMMON_ATTRIBUTES.get(name.lower()) or self.schema.attribute(name)
 
+    def resolve(self, name: str, schema_urn: str | None = None) -> tuple[Schema, Attribute] | None:
+        """Return the schema and definition of the top-level attribute an attribute path
+        names, or None: the one rule of filters, PATCH paths, `attributes` and `sortBy`.
+
+        RFC 7644 §3.10: an attribute is identified by its schema URN and name, and "clients
+        MAY omit core schema attribute URIs". So a qualified name is looked up in the schema
+        its URN names (the common attributes `id`, `externalId` and `meta` under the core
+        URN, RFC 7643 §3.1), and an unqualified name in the core schema first. An unqualified
+        name the core schema lacks names the attribute of the one extension that defines it
+        (§3.10 asks clients to qualify extension attributes, but IdPs send `employeeNumber`
+        alone); when several extensions define it, it is ambiguous and names nothing.
+        """
+        if schema_urn is not None:
+            schema = self.schema_for(schema_urn)
+            attr = self.attribute(name, schema_urn) if schema is not None else None
+            return (schema, attr) if attr is not None else None
+        attr = self.attribute(name)
+        if attr is not None:
+            return self.schema, attr
+        found = [
+            (ext.schema, ext_attr)
+            for ext in self.extensions
+            if (ext_attr := ext.schema.attribute(name)) is not None
+        ]
+        return found[0] if len(found) == 1 else None
+
     def to_scim(self, base_url: str) -> dict:
         """Return the resource type as a `/ResourceTypes` resource (RFC 7643 §6)."""
         rep = {

@@ -26,6 +26,7 @@ from django.db.models import BooleanField, DateTimeField, F, Model, Q, UUIDField
 from django.db.models.functions import Cast
 
 from ..scim.errors import InvalidCursor
+from ..scim.filter import Filter
 from ..scim.resource import parse_datetime, storable
 from .query import (
     Shape,
@@ -53,7 +54,8 @@ MAX_OFFSET = 2**63 - 1
 class ListRequest:
     """The query parameters of a list or search request, already checked for type."""
 
-    filter: str | None = None
+    # Parsed where the request is read, with the connection's dialect.
+    filter: Filter | None = None
     sort_by: str | None = None
     descending: bool = False
     start_index: int = 1

@@ -1,26 +1,32 @@
 """SCIM filters and sort orders as QuerySet expressions (RFC 7644 §3.4.2.2, §3.4.2.3).
 
-The parsed filter (`provisioning.scim.filter`) is resolved against the schema table and turned
-into a `Q`: attributes the table mirrors into columns compare against those indexed columns,
-values of multi-valued attributes against their rows (an `EXISTS` over `UserValue`), and the
-rest against the jsonb document. Nothing is filtered in Python and no SQL is written by hand.
+A filter arrives parsed (`provisioning.scim.filter`, read with the connection's dialect where
+the request is read); it is resolved against the schema table and turned into a `Q`:
+attributes the table mirrors into columns compare against those indexed columns, values of
+multi-valued attributes against their rows (an `EXISTS` over `UserValue`), and the rest
+against the jsonb document. Nothing is filtered in Python and no SQL is written by hand.
 
-Semantics follow the schema table: `caseExact: false` strings compare through `lower()` on
-both sides (so the case-insensitive indexes serve them); ordering operators on booleans,
-binaries and complex attributes are an `invalidFilter`, as are unknown attributes. Every
-comparison is two-valued (a missing attribute compares false, never NULL), so that `not (...)`
-and `ne` match resources that lack the attribute.
+The semantics are those of `provisioning.scim.filtering`, which also checks each comparison
+(`check_comparison`): `caseExact: false` strings compare through `lower()` on both sides (so
+the case-insensitive indexes serve them), and every comparison is two-valued (a missing
+attribute compares false, never NULL), so that `not (...)` and `ne` match resources that lack
+the attribute. What this module refuses on its own is what it cannot compile: `meta.location`
+and `meta.version` (derived, never stored), date-times kept in the document, and a user's
+`groups` by anything but `value` and `display`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db.models import (
+    DecimalField,
     Exists,
     Expression,
     F,
+    Func,
     OrderBy,
     Q,
     QuerySet,
@@ -42,12 +48,11 @@ from ..scim.filter import (
     Or,
     Present,
     ValuePath,
-    compare_text,
     parse_attr_path,
-    parse_filter,
 )
+from ..scim.filtering import check_comparison, compare_text
 from ..scim.resource import parse_datetime, parse_id, storable
-from ..scim.schema import Attribute, ResourceType, Returned, Schema, Type
+from ..scim.schema import COMMON_ATTRIBUTES, Attribute, ResourceType, Returned, Schema, Type
 from .statements import Slot
 
 # Conditions that hold for no row and for every row. An empty Q() would not do for the latter:
@@ -82,13 +87,13 @@ class Source:
     members_of: Callable[[Q], Q] | None = None
 
 
-def filter_q(text: str, source: Source, *, unknown_is_unassigned: bool = False) -> Q:
-    """Return the `Q` that selects the resources matching the SCIM filter `text`.
+def filter_q(node: Filter, source: Source, *, unknown_is_unassigned: bool = False) -> Q:
+    """Return the `Q` that selects the resources matching the parsed filter `node`.
 
     An attribute the resource type lacks is an `UnknownAttribute` error, or, with
     `unknown_is_unassigned`, an attribute without a value.
     """
-    return _Compiler(source, unknown_is_unassigned).compile(parse_filter(text))
+    return _Compiler(source, unknown_is_unassigned).compile(node)
 
 
 @dataclass(frozen=True)
@@ -101,9 +106,8 @@ class Shape:
     node: Filter
 
 
-def shape(text: str) -> Shape:
-    """Return the shape of the SCIM filter `text`."""
-    node = parse_filter(text)
+def shape(node: Filter) -> Shape:
+    """Return the shape of the parsed filter `node`."""
     strings: list[str] = []
 
     def walk(node: Filter) -> tuple:
@@ -161,14 +165,15 @@ def _string_compares(node: Filter):
             yield node
 
 
-def unknown_everywhere(text: str, sources: list[Source]) -> str | None:
-    """Return the first attribute of the filter `text` that no resource type has, or None.
+def unknown_everywhere(node: Filter, sources: list[Source]) -> str | None:
+    """Return the first attribute of the parsed filter `node` that no resource type has, or
+    None.
 
     A search over several resource types reads an attribute a type lacks as unassigned there
     (RFC 7644 §3.4.2.1), but an attribute none of them has is still an error.
     """
     compilers = [_Compiler(source) for source in sources]
-    for path, parent in _paths(parse_filter(text)):
+    for path, parent in _paths(node):
         if parent is None and _is_schemas(path):
             continue  # every resource type has `schemas`
         known = False
@@ -342,20 +347,10 @@ class _Compiler:
         return _Target(leaf, json_path=keys, document=self.source.document)
 
     def _attribute(self, path: AttrPath, error: type) -> tuple[Schema | None, Attribute]:
-        rt = self.resource_type
-        if path.schema is not None:
-            attr = rt.attribute(path.attr, path.schema)
-            schema = rt.schema_for(path.schema)
-        else:
-            attr, schema = rt.attribute(path.attr), rt.schema
-            if attr is None:
-                # An extension attribute written without its URN: accepted where unambiguous.
-                for extension in (ext.schema for ext in rt.extensions):
-                    if extension.attribute(path.attr) is not None:
-                        attr, schema = extension.attribute(path.attr), extension
-                        break
-        if attr is None:
+        found = self.resource_type.resolve(path.attr, path.schema)
+        if found is None:
             raise _unknown(error, path)
+        schema, attr = found
         if attr.returned is Returned.NEVER:
             raise error(f"'{attr.name}' is never returned, so it cannot be filtered or sorted on.")
         return (None if attr.name in ("id", "externalId", "meta") else schema), attr
@@ -494,6 +489,7 @@ class _Compiler:
         if name == "id" and not path.sub_attr:
             if isinstance(node, Present):
                 return EVERYTHING
+            check_comparison(COMMON_ATTRIBUTES["id"], node.op, node.value)
             if node.op in ("eq", "ne") and isinstance(node.value, str):
                 # RFC 7643 §3.1: `id` is caseExact, so an upper-cased id matches nothing.
                 pk = parse_id(node.value)
@@ -510,7 +506,15 @@ class _Compiler:
             if sub == "resourcetype":
                 if isinstance(node, Present):
                     return EVERYTHING
-                return EVERYTHING if _constant_match(node, self.resource_type.name) else NOTHING
+                # RFC 7643 §3.1: resourceType is caseExact.
+                resource_type = COMMON_ATTRIBUTES["meta"].sub_attribute("resourceType")
+                check_comparison(resource_type, node.op, node.value)
+                matched = node.value is not None and compare_text(
+                    node.op, self.resource_type.name, node.value, case_exact=True
+                )
+                if node.value is None:  # every resource has one: `eq null` holds for none
+                    matched = node.op == "ne"
+                return EVERYTHING if matched else NOTHING
             if sub in ("location", "version"):
                 # Both are derived from the request's host and the version counter.
                 raise InvalidFilter(f"Filtering on 'meta.{path.sub_attr}' is not supported.")
@@ -540,30 +544,23 @@ class _Compiler:
         if isinstance(node, Present):
             return self._present(target)
         op, value = node.op, node.value
+        check_comparison(attr, op, value)
         if value is None:
             # `attr eq null` asks for an unassigned attribute; `ne null` for an assigned one.
-            if op == "eq":
-                return ~self._present(target)
-            if op == "ne":
-                return self._present(target)
-            raise InvalidFilter(f"'{op}' cannot compare with null.")
-        if attr.is_complex:
-            raise InvalidFilter(f"'{attr.name}' is complex: compare one of its sub-attributes.")
+            return ~self._present(target) if op == "eq" else self._present(target)
         if attr.type is Type.BOOLEAN:
             self.read_values = True
             return self._boolean(node, target)
-        if attr.type in (Type.DATETIME, Type.INTEGER, Type.DECIMAL) and not target.column:
+        if attr.type in (Type.INTEGER, Type.DECIMAL):
+            self.read_values = True
+            return self._number(node, target)
+        if attr.type is Type.DATETIME and not target.column:
+            # Kept as the client wrote it, in any of the forms xsd:dateTime allows, which
+            # PostgreSQL's own reading would not all accept.
             raise InvalidFilter(f"Filtering on '{attr.name}' is not supported.")
         if attr.type is Type.DATETIME:
             self.read_values = True
             return self._datetime(node, target)
-        if not isinstance(value, str):
-            raise InvalidFilter(f"'{attr.name}' is a string: compare it with a string.")
-        if not storable(value):
-            raise InvalidFilter("A filter value cannot contain a NUL character.")
-        if attr.type is Type.BINARY and op in _ORDERING_OPS:
-            # RFC 7644 §3.4.2.2: gt/ge/lt/le on Binary attributes SHALL be invalidFilter.
-            raise InvalidFilter(f"'{op}' does not apply to binary attribute '{attr.name}'.")
         raw = lhs if lhs is not None else target.text()
         slot = self.slots.get(id(node)) if self.slots is not None else None
         if slot is None:
@@ -592,17 +589,7 @@ class _Compiler:
         return present
 
     def _boolean(self, node: Compare, target: _Target) -> Q:
-        if node.op not in ("eq", "ne"):
-            raise InvalidFilter(
-                f"'{node.op}' does not apply to boolean attribute '{target.attr.name}'."
-            )
         value = node.value
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            value = value.lower() == "true"
-        if not isinstance(value, bool):
-            raise InvalidFilter(
-                f"'{target.attr.name}' is a boolean: compare it with true or false."
-            )
         if target.column:
             lhs: Expression = F(target.column)
             matched = Q(lk.Exact(lhs, value))
@@ -613,21 +600,30 @@ class _Compiler:
         matched &= Q(lk.IsNull(lhs, False))
         return matched if node.op == "eq" else ~matched
 
+    def _number(self, node: Compare, target: _Target) -> Q:
+        """Compare an integer or decimal numerically, exactly (as `numeric`, not a float)."""
+        lhs: Expression = F(target.column) if target.column else _numeric(target.text())
+        rhs = Value(Decimal(str(node.value)), output_field=DecimalField())
+        matched = Q(lk.IsNull(lhs, False))
+        if node.op in ("eq", "ne"):
+            matched &= Q(lk.Exact(lhs, rhs))
+            return matched if node.op == "eq" else ~matched
+        return matched & Q(_ORDERING_OPS[node.op](lhs, rhs))
+
     def _datetime(self, node: Compare, target: _Target) -> Q:
-        if node.op in _PATTERN_OPS:
-            raise InvalidFilter(
-                f"'{node.op}' does not apply to date-time attribute '{target.attr.name}'."
-            )
-        instant = parse_datetime(node.value) if isinstance(node.value, str) else None
-        if instant is None:
-            raise InvalidFilter(
-                f"'{target.attr.name}' is a date-time: compare it with an xsd:dateTime string."
-            )
+        instant = parse_datetime(node.value)
         lhs = F(target.column)
         if node.op in ("eq", "ne"):
             matched = Q(lk.Exact(lhs, instant))
             return matched if node.op == "eq" else ~matched
         return Q(_ORDERING_OPS[node.op](lhs, instant))
+
+
+class _numeric(Func):
+    """The text of a JSON number as `numeric`: its exact value, whatever its size."""
+
+    template = "(%(expressions)s)::numeric"
+    output_field = DecimalField()
 
 
 def _relative(node: Present | Compare, target: _Target) -> Present | Compare | None:
@@ -641,8 +637,8 @@ def _relative(node: Present | Compare, target: _Target) -> Present | Compare | N
 
 
 def _constant_match(node: Compare, actual: str) -> bool:
-    """Evaluate a comparison against a value the server knows without reading a row (a
-    resource type's name, a schema URI), case-insensitively."""
+    """Evaluate a comparison against a schema URI, which the server knows without reading a
+    row; URIs compare case-insensitively."""
     if not isinstance(node.value, str):
         raise InvalidFilter(f"'{node.path}' is a string: compare it with a string.")
     return compare_text(node.op, actual, node.value, case_exact=False)

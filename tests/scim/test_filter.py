@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from provisioning.scim.dialect import Leniency
 from provisioning.scim.errors import InvalidFilter, InvalidPath, SCIMError
 from provisioning.scim.filter import (
     COMPARISON_OPERATORS,
@@ -390,9 +391,22 @@ ENTRA = [
 
 @pytest.mark.parametrize(("case", "text", "expected"), ENTRA, ids=ids(ENTRA))
 def test_entra_value_path_sub_attribute(case: str, text: str, expected: Filter) -> None:
-    """Entra's ``emails[type eq "work"].value eq "x"`` (not in RFC 7644 §3.4.2.2 Figure 1) is
-    folded into the value filter: one email must be of type work and have that value."""
-    assert parse_filter(text) == expected
+    """Entra's ``emails[type eq "work"].value eq "x"`` (not in RFC 7644 §3.4.2.2 Figure 1) is,
+    with the VALUE_FILTER_SUB_ATTRIBUTE leniency, folded into the value filter: one email must
+    be of type work and have that value."""
+    read_with = frozenset({Leniency.VALUE_FILTER_SUB_ATTRIBUTE})
+    assert parse_filter(text, leniencies=read_with) == expected
+
+
+@pytest.mark.parametrize(("case", "text", "expected"), ENTRA, ids=ids(ENTRA))
+def test_value_path_sub_attribute_is_invalid_by_the_rfc(case, text, expected) -> None:
+    """Without the leniency the same text is an invalidFilter: RFC 7644 §3.4.2.2's valuePath
+    ends at ``]``, and the error points at the ``.value`` after it."""
+    with pytest.raises(InvalidFilter) as raised:
+        parse_filter(text)
+    position = text.index("].") + 1
+    assert raised.value.detail.endswith(f"at position {position}")
+    assert "a value filter ends at ']'" in raised.value.detail
 
 
 # --- Limits --------------------------------------------------------------------------------------
@@ -511,9 +525,9 @@ MALFORMED = [
 @pytest.mark.parametrize(("case", "text", "message"), MALFORMED, ids=ids(MALFORMED))
 def test_malformed_filters(case: str, text: str, message: str) -> None:
     """Malformed filters raise InvalidFilter (RFC 7644 §3.12 Table 9) naming the problem and
-    its 0-based character position."""
+    its 0-based character position, read even with every leniency (Entra's ``].value``)."""
     with pytest.raises(InvalidFilter) as raised:
-        parse_filter(text)
+        parse_filter(text, leniencies=frozenset(Leniency))
     assert message in raised.value.detail
     assert " at position " in raised.value.detail
     assert raised.value.to_scim()["scimType"] == "invalidFilter"
