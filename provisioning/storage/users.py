@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from .. import authsync
 from ..models import Group, Membership, Tenant, User, UserValue
-from ..scim.schema import USER_RESOURCE_TYPE, USER_SCHEMA
-from . import groups
+from ..scim.schema import USER_RESOURCE_TYPE, Rows
+from . import groups, mirrors
 from .changes import Entry, Operation, record, record_many
 from .common import (
     Needs,
@@ -25,8 +25,6 @@ from .common import (
     check_version,
     get_one,
     mark_changed,
-    mirror,
-    mirrored_columns,
     retry_on_deadlock,
     touch,
     unique,
@@ -42,14 +40,22 @@ USERNAME_CONSTRAINT = "provisioning_user_username_ci_unique"
 MODEL = User
 
 
-MIRRORED_COLUMNS = mirrored_columns(USER_RESOURCE_TYPE)
+MIRRORS = mirrors.written(USER_RESOURCE_TYPE)
+# The attributes kept as value rows, with their keys in the document and in the rows (an
+# extension's by `urn:name`).
+VALUE_ATTRIBUTES = tuple(
+    (schema.id if schema is not USER_RESOURCE_TYPE.schema else None, attr.name)
+    for schema in USER_RESOURCE_TYPE.schemas
+    for attr in schema.attributes
+    if attr.rows is Rows.VALUES
+)
+# A user's `groups` (RFC 7643 §4.1.2), worked out from membership rows.
+(GROUPS,) = USER_RESOURCE_TYPE.kept_in(Rows.MEMBERSHIPS)
 
 
 def columns_for(document: dict) -> dict:
-    """Return the column values that mirror `document`, the main email included."""
-    columns = mirror(MIRRORED_COLUMNS, document)
-    columns["email"] = _main_email(document.get("emails", []))
-    return columns
+    """Return the column values that mirror `document`."""
+    return mirrors.columns(MIRRORS, document)
 
 
 # One row per value of the user's multi-valued attributes, for filtering, made by PostgreSQL
@@ -82,24 +88,14 @@ TOUCH_GROUPS = f"""
 
 
 def _multi_values(document: dict) -> dict[str, list]:
-    """Return the values of each multi-valued attribute of `document`, keyed as value rows are."""
+    """Return the values of each attribute of `document` kept as value rows, keyed as the
+    rows are."""
     found = {}
-    for schema in USER_RESOURCE_TYPE.schemas:
-        container = document if schema is USER_SCHEMA else document.get(schema.id, {})
-        for attr in schema.attributes:
-            if attr.multi_valued and attr.name in container:
-                key = attr.name if schema is USER_SCHEMA else f"{schema.id}:{attr.name}"
-                found[key] = container[attr.name]
+    for urn, name in VALUE_ATTRIBUTES:
+        container = document if urn is None else document.get(urn, {})
+        if name in container:
+            found[name if urn is None else f"{urn}:{name}"] = container[name]
     return found
-
-
-def _main_email(emails: list[dict]) -> str | None:
-    """Return the primary email, else the work email, else the first one."""
-    for wanted in (lambda e: e.get("primary") is True, lambda e: e.get("type") == "work", bool):
-        for email in emails:
-            if "value" in email and wanted(email):
-                return email["value"]
-    return None
 
 
 def get(tenant: Tenant, user_id: str, *, for_update: bool = False) -> User:
@@ -251,10 +247,10 @@ def _syncing():
 
 def related(tenant: Tenant, users: list[User], needs) -> dict:
     """Return the `groups` of these users (RFC 7643 §4.1.2), unless the response leaves them out."""
-    if not users or not needs("groups"):
+    if not users or not needs(GROUPS.name):
         return {}
     memberships = groups.groups_of_users(tenant, [user.pk for user in users])
-    return {pk: {"groups": found} for pk, found in memberships.items() if found}
+    return {pk: {GROUPS.name: found} for pk, found in memberships.items() if found}
 
 
 def source() -> Source:
