@@ -299,7 +299,7 @@ def _adds_members_only(data) -> bool:
         and all(
             type(item) is dict
             and str(item.get("op", "")).lower() == "add"
-            and str(item.get("path", "")).lower() == "members"
+            and str(item.get("path", "")).lower() == groups.MEMBERS.name.lower()
             for item in operations
         )
     )

@@ -18,7 +18,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from .scim.dialect import Dialect
-from .scim.schema import USER_SCHEMA
+from .scim.schema import GROUP_RESOURCE_TYPE, USER_RESOURCE_TYPE, USER_SCHEMA, Rows
+from .storage import mirrors
 
 DEFAULT_TENANT_SLUG = "default"
 
@@ -26,7 +27,7 @@ DEFAULT_TENANT_SLUG = "default"
 INDEXED_VALUE_ATTRIBUTES = sorted(
     attr.name
     for attr in USER_SCHEMA.attributes
-    if attr.multi_valued and (value := attr.sub_attribute("value")) and value.max_length
+    if attr.rows is Rows.VALUES and (value := attr.sub_attribute("value")) and value.max_length
 )
 
 
@@ -189,17 +190,10 @@ class ProvisionedResource(models.Model):
         abstract = True
 
 
-class User(ProvisionedResource):
+# The columns that mirror attributes (user_name, display_name, ...) and their indexes are the
+# schema table's (`Attribute.column`, `Attribute.indexes`): `provisioning.storage.mirrors`.
+class User(ProvisionedResource, mirrors.abstract_model(USER_RESOURCE_TYPE)):
     """A provisioned SCIM User (RFC 7643 §4.1, with the EnterpriseUser extension of §4.3)."""
-
-    user_name = models.TextField(help_text="userName; unique case-insensitively per tenant.")
-    display_name = models.TextField(null=True, blank=True)
-    given_name = models.TextField(null=True, blank=True, help_text="name.givenName")
-    family_name = models.TextField(null=True, blank=True, help_text="name.familyName")
-    email = models.TextField(
-        null=True, blank=True, help_text="The primary email, else the work one, else the first."
-    )
-    active = models.BooleanField(null=True, blank=True, help_text="active; empty when not sent.")
 
     class Meta:
         verbose_name = "SCIM user"
@@ -211,24 +205,7 @@ class User(ProvisionedResource):
         indexes = [
             # The default list order (RFC 7644 §3.4.2.4 paging needs a stable one).
             models.Index(fields=["tenant", "created", "id"], name="prov_user_tenant_created"),
-            models.Index(fields=["tenant", "external_id"], name="prov_user_tenant_extid"),
-            models.Index("tenant", Lower("email"), name="prov_user_tenant_email_ci"),
-            models.Index("tenant", Lower("display_name"), name="prov_user_displayname_ci"),
-            # Substring filters (co, sw, ew) on the common string attributes: trigram indexes
-            # answer LIKE '%x%' on lower(column) without reading every row.
-            *(
-                GinIndex(
-                    OpClass(Lower(column), name="gin_trgm_ops"), name=f"prov_user_{column}_trgm"
-                )
-                for column in (
-                    "user_name",
-                    "display_name",
-                    "given_name",
-                    "family_name",
-                    "email",
-                    "external_id",
-                )
-            ),
+            *mirrors.indexes(USER_RESOURCE_TYPE, "prov_user"),
         ]
 
     def __str__(self) -> str:
@@ -270,11 +247,9 @@ class UserValue(models.Model):
         return f"{self.attribute}[{self.position}]"
 
 
-class Group(ProvisionedResource):
+class Group(ProvisionedResource, mirrors.abstract_model(GROUP_RESOURCE_TYPE)):
     """A provisioned SCIM Group (RFC 7643 §4.2). Its members are `Membership` rows, and a
     change of membership moves its version."""
-
-    display_name = models.TextField(help_text="displayName; unique case-insensitively per tenant.")
 
     class Meta:
         verbose_name = "SCIM group"
@@ -285,11 +260,7 @@ class Group(ProvisionedResource):
         ]
         indexes = [
             models.Index(fields=["tenant", "created", "id"], name="prov_group_tenant_created"),
-            models.Index(fields=["tenant", "external_id"], name="prov_group_tenant_extid"),
-            GinIndex(
-                OpClass(Lower("display_name"), name="gin_trgm_ops"),
-                name="prov_group_display_name_trgm",
-            ),
+            *mirrors.indexes(GROUP_RESOURCE_TYPE, "prov_group"),
         ]
 
     def __str__(self) -> str:

@@ -24,8 +24,6 @@ class Resource:
 
     type: ResourceType
     store: ModuleType
-    # Attributes stored as rows rather than in the document; PATCH hands their changes over.
-    row_attributes: frozenset[str] = frozenset()
     # Whether a PATCH answers 204 rather than the whole resource, unless `attributes` asks
     # for it (RFC 7644 §3.5.2): Groups, whose member lists can be long.
     patch_no_content: bool = False
@@ -74,7 +72,12 @@ class Resource:
     def patcher(self, body: Any, leniencies: frozenset[Leniency] = NO_LENIENCY):
         """Return the function that applies the PatchOp `body` to a stored document."""
         return lambda document: apply_patch(
-            self.type, document, body, row_attributes=self.row_attributes, leniencies=leniencies
+            self.type,
+            document,
+            body,
+            # Attributes stored as rows, not in the document: PATCH hands their changes over.
+            row_attributes=self.type.row_attributes,
+            leniencies=leniencies,
         )
 
     def delete(self, tenant, resource_id: str, expected=None) -> None:
@@ -83,7 +86,5 @@ class Resource:
 
 
 USERS = Resource(USER_RESOURCE_TYPE, users)
-GROUPS = Resource(
-    GROUP_RESOURCE_TYPE, groups, row_attributes=frozenset({"members"}), patch_no_content=True
-)
+GROUPS = Resource(GROUP_RESOURCE_TYPE, groups, patch_no_content=True)
 RESOURCES = (USERS, GROUPS)

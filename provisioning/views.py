@@ -294,7 +294,7 @@ class GroupDetailView(ResourceDetailView):
 
     def get(self, request, resource_id):
         projection = projection_of(self.resource_type, request.GET)
-        if not projection.needs("members"):
+        if not projection.needs(self.store.MEMBERS.name):
             return super().get(request, resource_id)
         # The group and its members from one snapshot: the body is the version its ETag names.
         obj, members = self.store.read_with_members(request.token.tenant, resource_id)
@@ -319,7 +319,8 @@ class GroupDetailView(ResourceDetailView):
                 {},
             )
         )
-        kept = projection.kept_sub_attributes("members")
+        members_name = self.store.MEMBERS.name
+        kept = projection.kept_sub_attributes(members_name)
         chunks = (
             json_bytes(
                 {key: value for key, value in _reference(base, member).items() if key in kept}
@@ -327,7 +328,7 @@ class GroupDetailView(ResourceDetailView):
             for member in members
         )
         response = StreamingHttpResponse(
-            _Stream(_stream_with_list(head, "members", chunks), members),
+            _Stream(_stream_with_list(head, members_name, chunks), members),
             content_type=request.scim_media_type,
         )
         response["ETag"] = format_version(obj.version)

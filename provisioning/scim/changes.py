@@ -12,10 +12,11 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from .schema import COMMON_ATTRIBUTES, Attribute, ResourceType, Returned
+from .schema import COMMON_ATTRIBUTES, GROUP_RESOURCE_TYPE, Attribute, ResourceType, Returned, Rows
 
-# The attribute of a group whose changes are member ids rather than before/after values.
-MEMBERS = "members"
+# The attribute of a group whose changes are member ids rather than before/after values: the
+# one kept as rows.
+MEMBERS = GROUP_RESOURCE_TYPE.kept_in(Rows.MEMBERS)[0].name
 
 
 @functools.cache
@@ -28,7 +29,7 @@ def reported_attributes(resource_type: ResourceType) -> list[tuple[str, str | No
     for schema in resource_type.schemas:
         extension = None if schema is resource_type.schema else schema.id
         for attr in schema.attributes:
-            if attr.returned is Returned.NEVER or attr.name == MEMBERS:
+            if attr.returned is Returned.NEVER or attr.rows is Rows.MEMBERS:
                 continue
             path = attr.name if extension is None else f"{extension}:{attr.name}"
             reported.append((path, extension, attr))

@@ -762,7 +762,8 @@ def _settle_primary(attr: Attribute, items: list[dict], fresh: set[int]) -> None
 
 
 def _check_row_filter(node: Filter, attr: Attribute) -> None:
-    """Allow only `value` and `type` in a filter the storage layer evaluates on rows."""
+    """Allow only the sub-attributes the rows store (`value` and `type`, not the `derived`
+    ones) in a filter the storage layer evaluates on rows."""
     match node:
         case And(left, right) | Or(left, right):
             _check_row_filter(left, attr)
@@ -770,9 +771,11 @@ def _check_row_filter(node: Filter, attr: Attribute) -> None:
         case Not(expr):
             _check_row_filter(expr, attr)
         case Present(path) | Compare(path, _, _):
-            if path.attr.lower() not in ("value", "type"):
+            sub = attr.sub_attribute(path.attr)
+            if sub is None or sub.derived:
+                stored = " and ".join(f"'{s.name}'" for s in attr.sub_attributes if not s.derived)
                 raise InvalidFilter(
-                    f"Filters on '{attr.name}' may compare 'value' and 'type', not '{path.attr}'."
+                    f"Filters on '{attr.name}' may compare {stored}, not '{path.attr}'."
                 )
 
 

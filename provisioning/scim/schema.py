@@ -43,6 +43,40 @@ class Uniqueness(StrEnum):
     GLOBAL = "global"
 
 
+# Where an attribute is stored is this server's own business, not RFC 7643's: the fields below
+# (`column`, `indexes`, `rows`, `derived`) are never published at /Schemas. The model's mirror
+# columns and their indexes are made from them (`provisioning.storage.mirrors`), the writes fill
+# the columns from the document, and filters and sorting compile against them.
+
+
+class Index(StrEnum):
+    """An index on an attribute's column; every one leads with the tenant or, for trigram
+    indexes, answers a pattern that the tenant condition then narrows."""
+
+    # A btree on (tenant, column), on lower(column) unless the attribute is caseExact: eq, ne,
+    # gt, ge, lt, le and sortBy (RFC 7644 §3.4.2.2, §3.4.2.3) are index scans.
+    LOOKUP = "lookup"
+    # A LOOKUP index that ends with the list order's tiebreak, (created, id): a page sorted by
+    # the attribute is read from it in order. Use it for an attribute many resources lack: its
+    # entries then differ, where a LOOKUP index of mostly NULLs shrinks to a few pages (btree
+    # deduplication) and lures the planner into reading a whole tenant through it.
+    SORTED = "sorted"
+    # A trigram GIN index on lower(column): co, sw and ew (LIKE '%x%') are index scans.
+    SUBSTRING = "substring"
+
+
+class Rows(StrEnum):
+    """Rows an attribute's values are kept in, besides or instead of the JSON document."""
+
+    # In the document, and each value a `UserValue` row too, so that filters on values are
+    # index scans.
+    VALUES = "values"
+    # Only as rows (`Membership`), never in the document: a group's members.
+    MEMBERS = "members"
+    # Worked out from `Membership` rows when the resource is read: a user's groups.
+    MEMBERSHIPS = "memberships"
+
+
 @dataclass(frozen=True)
 class Attribute:
     """One attribute or sub-attribute definition (RFC 7643 §7)."""
@@ -60,9 +94,17 @@ class Attribute:
     canonical_values: tuple[str, ...] = ()
     reference_types: tuple[str, ...] = ()
     sub_attributes: tuple[Attribute, ...] = ()
-    # The indexed database column that mirrors this attribute, where there is one; filters and
-    # sorting on it run against the column instead of the JSON document.
+    # The database column that mirrors this attribute, where there is one; filters and sorting
+    # on it run against the column instead of the JSON document. A multi-valued attribute's
+    # column holds its main value (`main_value`), for display; filters use its value rows.
     column: str | None = None
+    # The indexes on `column` (`Index`).
+    indexes: tuple[Index, ...] = ()
+    # The rows its values are kept in (`Rows`), if any.
+    rows: Rows | None = None
+    # Worked out when the resource is read, never stored, so never filtered or sorted on (a
+    # member's `display` and `$ref`).
+    derived: bool = False
     # The longest string accepted, in characters. Values kept in btree indexes need one: an
     # index entry holds at most 2704 bytes, and 512 characters of UTF-8 fit in 2048.
     max_length: int | None = None
@@ -74,6 +116,8 @@ class Attribute:
     def __post_init__(self) -> None:
         by_name = {sub.name.lower(): sub for sub in self.sub_attributes}
         object.__setattr__(self, "_by_name", by_name)
+        if self.indexes and self.column is None:
+            raise ValueError(f"'{self.name}' declares indexes but no column to put them on.")
 
     @property
     def is_complex(self) -> bool:
@@ -139,6 +183,46 @@ class Schema:
 
 
 @dataclass(frozen=True)
+class Mirror:
+    """An attribute that a column mirrors, and where the document holds it."""
+
+    attribute: Attribute
+    # Its keys in the document: ("userName",), ("name", "givenName"), (extension URN, name).
+    path: tuple[str, ...]
+    # Whether the resource's own schemas declare it (else it is common to every resource).
+    own: bool = True
+
+    @property
+    def column(self) -> str:
+        return self.attribute.column
+
+    @property
+    def written_by_client(self) -> bool:
+        """Whether the document holds it; the server sets read-only ones (`id`, `meta`)."""
+        return not self.attribute.is_read_only
+
+    def value(self, document: dict):
+        """Return the column's value for `document`: the attribute's, or for a multi-valued
+        attribute its main value (`main_value`)."""
+        value = document
+        for key in self.path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if self.attribute.multi_valued:
+            return main_value(value) if isinstance(value, list) else None
+        return value
+
+
+def main_value(values: list) -> object:
+    """Return the `value` of the primary value of a multi-valued attribute, else of its "work"
+    one, else of the first (the one an IdP shows when it shows one)."""
+    for wanted in (lambda v: v.get("primary") is True, lambda v: v.get("type") == "work", bool):
+        for item in values:
+            if isinstance(item, dict) and "value" in item and wanted(item):
+                return item["value"]
+    return None
+
+
+@dataclass(frozen=True)
 class SchemaExtension:
     schema: Schema
     required: bool = False
@@ -155,10 +239,35 @@ class ResourceType:
     description: str
     schema: Schema
     extensions: tuple[SchemaExtension, ...] = ()
+    # Worked out once from the schema table: the attributes columns mirror, and the
+    # attributes kept in rows, by kind of rows.
+    mirrors: tuple[Mirror, ...] = field(init=False, repr=False)
+    _rows: dict[Rows, tuple[Attribute, ...]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        mirrors = [_mirror(attr, (), own=False) for attr in COMMON_ATTRIBUTES.values()]
+        rows: dict[Rows, list[Attribute]] = {}
+        for schema in self.schemas:
+            prefix = () if schema is self.schema else (schema.id,)
+            mirrors += [_mirror(attr, prefix) for attr in schema.attributes]
+            for attr in schema.attributes:
+                if attr.rows is not None:
+                    rows.setdefault(attr.rows, []).append(attr)
+        object.__setattr__(self, "mirrors", tuple(m for found in mirrors for m in found))
+        object.__setattr__(self, "_rows", {kind: tuple(found) for kind, found in rows.items()})
 
     @property
     def name(self) -> str:
         return self.id
+
+    def kept_in(self, rows: Rows) -> tuple[Attribute, ...]:
+        """Return the attributes whose values are kept in `rows`."""
+        return self._rows.get(rows, ())
+
+    @property
+    def row_attributes(self) -> frozenset[str]:
+        """Return the names of the attributes kept only as rows, never in the document."""
+        return frozenset(attr.name for attr in self.kept_in(Rows.MEMBERS))
 
     @property
     def schemas(self) -> tuple[Schema, ...]:
@@ -238,6 +347,17 @@ class ResourceType:
         return rep
 
 
+def _mirror(attr: Attribute, prefix: tuple[str, ...], own: bool = True) -> list[Mirror]:
+    """Return the mirrors of `attr` and of its sub-attributes."""
+    found = [Mirror(attr, (*prefix, attr.name), own)] if attr.column else []
+    found += [
+        Mirror(sub, (*prefix, attr.name, sub.name), own)
+        for sub in attr.sub_attributes
+        if sub.column
+    ]
+    return found
+
+
 # Short constructors keep the tables below readable. Defaults are RFC 7643 §2.2's.
 def _string(name: str, description: str = "", **kw) -> Attribute:
     return Attribute(name, Type.STRING, description=description, **kw)
@@ -262,8 +382,10 @@ def _multi_valued(
     description: str,
     types: tuple[str, ...],
     value: Attribute | None = None,
+    **kw,
 ) -> Attribute:
-    """Return a multi-valued complex attribute with RFC 7643 §2.4's default sub-attributes."""
+    """Return a multi-valued complex attribute with RFC 7643 §2.4's default sub-attributes,
+    each value kept as a row too (`Rows.VALUES`)."""
     return _complex(
         name,
         (
@@ -277,6 +399,8 @@ def _multi_valued(
         description,
         multi_valued=True,
         max_values=DOCUMENT_MAX_VALUES,
+        rows=Rows.VALUES,
+        **kw,
     )
 
 
@@ -290,6 +414,11 @@ LIST_RESPONSE_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SEARCH_REQUEST_URN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 _READ_ONLY = Mutability.READ_ONLY
+_LOOKUP_AND_SUBSTRING = (Index.LOOKUP, Index.SUBSTRING)
+# A trigram index alone. Attributes unique case-insensitively per tenant need no lookup index of
+# their own: their unique constraint's index on (tenant, lower(column)) serves eq and sortBy
+# (models.py).
+_SUBSTRING = (Index.SUBSTRING,)
 INDEXED_MAX_LENGTH = 512
 DOCUMENT_MAX_VALUES = 1000
 
@@ -311,6 +440,7 @@ COMMON_ATTRIBUTES: dict[str, Attribute] = {
             "An identifier for the resource as defined by the provisioning client.",
             case_exact=True,
             column="external_id",
+            indexes=_LOOKUP_AND_SUBSTRING,
             max_length=INDEXED_MAX_LENGTH,
         ),
         _complex(
@@ -327,6 +457,7 @@ COMMON_ATTRIBUTES: dict[str, Attribute] = {
                     Type.DATETIME,
                     description="When the resource was added.",
                     mutability=_READ_ONLY,
+                    # Its index is the default list order's, (tenant, created, id): models.py.
                     column="created",
                 ),
                 Attribute(
@@ -367,14 +498,25 @@ USER_SCHEMA = Schema(
             required=True,
             uniqueness=Uniqueness.SERVER,
             column="user_name",
+            indexes=_SUBSTRING,
             max_length=INDEXED_MAX_LENGTH,
         ),
         _complex(
             "name",
             (
                 _string("formatted", "The full name, formatted for display."),
-                _string("familyName", "The family name of the User.", column="family_name"),
-                _string("givenName", "The given name of the User.", column="given_name"),
+                _string(
+                    "familyName",
+                    "The family name of the User.",
+                    column="family_name",
+                    indexes=_SUBSTRING,
+                ),
+                _string(
+                    "givenName",
+                    "The given name of the User.",
+                    column="given_name",
+                    indexes=_SUBSTRING,
+                ),
                 _string("middleName", "The middle name(s) of the User."),
                 _string("honorificPrefix", "The honorific prefix(es) of the User."),
                 _string("honorificSuffix", "The honorific suffix(es) of the User."),
@@ -385,6 +527,7 @@ USER_SCHEMA = Schema(
             "displayName",
             "The name of the User, suitable for display.",
             column="display_name",
+            indexes=_LOOKUP_AND_SUBSTRING,
             max_length=INDEXED_MAX_LENGTH,
         ),
         _string("nickName", "The casual way to address the user."),
@@ -401,7 +544,14 @@ USER_SCHEMA = Schema(
             mutability=Mutability.WRITE_ONLY,
             returned=Returned.NEVER,
         ),
-        _multi_valued("emails", "Email addresses for the user.", ("work", "home", "other")),
+        _multi_valued(
+            "emails",
+            "Email addresses for the user.",
+            ("work", "home", "other"),
+            # The main email, for display and the admin's search; filters use the value rows.
+            column="email",
+            indexes=_LOOKUP_AND_SUBSTRING,
+        ),
         _multi_valued(
             "phoneNumbers",
             "Phone numbers for the User.",
@@ -437,6 +587,7 @@ USER_SCHEMA = Schema(
             "A physical mailing address for this User.",
             multi_valued=True,
             max_values=DOCUMENT_MAX_VALUES,
+            rows=Rows.VALUES,
         ),
         _complex(
             "groups",
@@ -454,6 +605,7 @@ USER_SCHEMA = Schema(
             "The groups the user belongs to, directly or indirectly.",
             multi_valued=True,
             mutability=_READ_ONLY,
+            rows=Rows.MEMBERSHIPS,
         ),
         _multi_valued("entitlements", "A list of entitlements for the User.", ()),
         _multi_valued("roles", "A list of roles for the User.", ()),
@@ -471,7 +623,14 @@ ENTERPRISE_USER_SCHEMA = Schema(
     "EnterpriseUser",
     "Enterprise User",
     (
-        _string("employeeNumber", "A string identifier, typically numeric or alphanumeric."),
+        # IdPs look users up by it (Entra's matching attribute can be set to it).
+        _string(
+            "employeeNumber",
+            "A string identifier, typically numeric or alphanumeric.",
+            column="employee_number",
+            indexes=(Index.SORTED, Index.SUBSTRING),
+            max_length=INDEXED_MAX_LENGTH,
+        ),
         _string("costCenter", "Identifies the name of a cost center."),
         _string("organization", "Identifies the name of an organization."),
         _string("division", "Identifies the name of a division."),
@@ -507,6 +666,7 @@ GROUP_SCHEMA = Schema(
             required=True,
             uniqueness=Uniqueness.SERVER,
             column="display_name",
+            indexes=_SUBSTRING,
             max_length=INDEXED_MAX_LENGTH,
         ),
         _complex(
@@ -520,6 +680,7 @@ GROUP_SCHEMA = Schema(
                     ("User", "Group"),
                     "The URI of the member.",
                     mutability=Mutability.IMMUTABLE,
+                    derived=True,
                 ),
                 _string(
                     "type",
@@ -527,10 +688,13 @@ GROUP_SCHEMA = Schema(
                     canonical_values=("User", "Group"),
                     mutability=Mutability.IMMUTABLE,
                 ),
-                _string("display", "The member's display name.", mutability=_READ_ONLY),
+                _string(
+                    "display", "The member's display name.", mutability=_READ_ONLY, derived=True
+                ),
             ),
             "A list of members of the Group: Users or Groups.",
             multi_valued=True,
+            rows=Rows.MEMBERS,
         ),
     ),
 )

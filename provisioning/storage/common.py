@@ -14,7 +14,6 @@ from psycopg.errors import DeadlockDetected
 
 from ..scim.errors import NotFound, PreconditionFailed, Uniqueness
 from ..scim.resource import parse_id
-from ..scim.schema import COMMON_ATTRIBUTES, ResourceType
 from .statements import Compiled, Slot, instance
 
 # Turns a resource's current document into a `provisioning.scim.patch.PatchResult`.
@@ -111,29 +110,6 @@ def check_version(obj: Model, expected: frozenset[int] | None) -> None:
         raise PreconditionFailed(
             f'The resource is at version W/"{obj.version}"; If-Match named another.'
         )
-
-
-def mirrored_columns(resource_type: ResourceType) -> list[tuple[str, str, str | None]]:
-    """Return (column, attribute, sub-attribute) for each attribute the schema table mirrors."""
-    mirrored = [(COMMON_ATTRIBUTES["externalid"].column, "externalId", None)]
-    for attr in resource_type.schema.attributes:
-        if attr.column:
-            mirrored.append((attr.column, attr.name, None))
-        mirrored.extend(
-            (sub.column, attr.name, sub.name) for sub in attr.sub_attributes if sub.column
-        )
-    return mirrored
-
-
-def mirror(mirrored: list[tuple[str, str, str | None]], document: dict) -> dict:
-    """Return the values of the `mirrored` columns for `document`."""
-    columns = {}
-    for column, name, sub_name in mirrored:
-        value = document.get(name)
-        if sub_name is not None:
-            value = value.get(sub_name) if isinstance(value, dict) else None
-        columns[column] = value
-    return columns
 
 
 def retry_on_deadlock(write: Callable) -> Callable:

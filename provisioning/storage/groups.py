@@ -23,7 +23,8 @@ from ..models import Group, Membership, Tenant, User
 from ..scim.errors import InvalidFilter, InvalidValue, NoTarget, NotFound
 from ..scim.filter import Compare, Filter, Present
 from ..scim.resource import parse_id
-from ..scim.schema import GROUP_RESOURCE_TYPE, Attribute
+from ..scim.schema import GROUP_RESOURCE_TYPE, Attribute, Rows
+from . import mirrors
 from .changes import Entry, Operation, record, record_many
 from .common import (
     Needs,
@@ -32,8 +33,6 @@ from .common import (
     check_version,
     get_one,
     mark_changed,
-    mirror,
-    mirrored_columns,
     parse_pk,
     retry_on_deadlock,
     touch,
@@ -45,7 +44,10 @@ from .query import EVERYTHING, NOTHING, Source, element_q
 from .statements import Slot, insert, instance, update
 
 DISPLAY_NAME_CONSTRAINT = "provisioning_group_displayname_ci_unique"
-MEMBERS = GROUP_RESOURCE_TYPE.schema.attribute("members")
+# A group's members, kept as `Membership` rows (RFC 7643 §4.2), and the sub-attributes those
+# rows store (the others are worked out when the group is read).
+(MEMBERS,) = GROUP_RESOURCE_TYPE.kept_in(Rows.MEMBERS)
+_STORED = " and ".join(f"'{sub.name}'" for sub in MEMBERS.sub_attributes if not sub.derived)
 # Nesting deeper than this is refused, which bounds every walk up or down the nesting.
 MAX_NESTING = 32
 # The first key of the advisory lock that makes a tenant's nesting changes one at a time.
@@ -75,9 +77,9 @@ def _member(user_id, user_display, group_id, group_display) -> Member:
 
 def related(tenant: Tenant, groups: list[Group], needs) -> dict[uuid.UUID, dict]:
     """Return the `members` of these groups with one query, unless the response leaves them out."""
-    if not groups or not needs("members"):
+    if not groups or not needs(MEMBERS.name):
         return {}
-    return {pk: {"members": members} for pk, members in members_by_group(groups).items()}
+    return {pk: {MEMBERS.name: members} for pk, members in members_by_group(groups).items()}
 
 
 def source() -> Source:
@@ -96,12 +98,12 @@ def _member_leaf(sub: Attribute, node: Present | Compare) -> Q:
     a filter on them is refused rather than answered with nothing.
     """
     name = sub.name
-    if name not in ("value", "type"):
-        raise InvalidFilter(f"Members can be filtered by 'value' and 'type' only, not '{name}'.")
+    if sub.derived:
+        raise InvalidFilter(f"Members can be filtered by {_STORED} only, not '{name}'.")
     if isinstance(node, Present):
         return EVERYTHING  # every member has an id and a type
     if node.op not in ("eq", "ne") or not isinstance(node.value, str):
-        raise InvalidFilter("Members can be filtered by 'value' and 'type' with eq and ne only.")
+        raise InvalidFilter(f"Members can be filtered by {_STORED} with eq and ne only.")
     if name == "value":
         # A member's value is its id, caseExact (RFC 7643 §3.1).
         member_id = parse_id(node.value)
@@ -192,7 +194,7 @@ def create(
     new, or `pk` when the caller chose it (a Bulk request's circle of references).
     """
     document = dict(document)
-    members = document.pop("members", [])
+    members = document.pop(MEMBERS.name, [])
     now = timezone.now()
     group = Group(
         tenant=tenant, data=document, created=now, last_modified=now, **_columns(document)
@@ -217,7 +219,7 @@ def replace(
     group = get(tenant, group_id, for_update=True)
     check_version(group, expected_version)
     document = dict(document)
-    added, removed = _set_members(group, document.pop("members", []))
+    added, removed = _set_members(group, document.pop(MEMBERS.name, []))
     return written(
         tenant, _write(group, document, Operation.REPLACE, added, removed), related, needs
     )
@@ -708,11 +710,11 @@ def _walk(tenant: Tenant, start: set[uuid.UUID], *, up: bool) -> tuple[set[uuid.
 # The rows this store keeps its resources in (a root search lists several types).
 MODEL = Group
 
-MIRRORED_COLUMNS = mirrored_columns(GROUP_RESOURCE_TYPE)
+MIRRORS = mirrors.written(GROUP_RESOURCE_TYPE)
 
 
 def _columns(document: dict) -> dict:
-    return mirror(MIRRORED_COLUMNS, document)
+    return mirrors.columns(MIRRORS, document)
 
 
 def _unique_display_name(document: dict):

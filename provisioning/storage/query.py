@@ -52,7 +52,7 @@ from ..scim.filter import (
 )
 from ..scim.filtering import check_comparison, compare_text
 from ..scim.resource import parse_datetime, parse_id, storable
-from ..scim.schema import COMMON_ATTRIBUTES, Attribute, ResourceType, Returned, Schema, Type
+from ..scim.schema import COMMON_ATTRIBUTES, Attribute, ResourceType, Returned, Rows, Schema, Type
 from .statements import Slot
 
 # Conditions that hold for no row and for every row. An empty Q() would not do for the latter:
@@ -244,7 +244,7 @@ def sort_key(sort_by: str, source: Source, *, unknown_is_unassigned: bool = Fals
     if target.attr.is_complex or target.attr.type is Type.BINARY:
         raise InvalidValue(f"Cannot sort by '{sort_by}': it is not a simple attribute.")
     if target.multi_parent is not None:
-        if source.element_leaf is not None or _is_groups(source, target):
+        if target.multi_parent.rows is not Rows.VALUES:  # members, a user's groups
             raise InvalidValue(f"Cannot sort by '{sort_by}'.")
         rows = source.values(target.multi_key).order_by(
             KeyTransform("primary", "element").desc(nulls_last=True), "position"
@@ -261,9 +261,9 @@ def _subquery_value(rows: QuerySet, attr: Attribute) -> Expression:
     return Subquery(rows.annotate(sort_value=KT(f"element__{attr.name}")).values("sort_value")[:1])
 
 
-def _is_groups(source: Source, target: _Target) -> bool:
+def _is_groups(target: _Target) -> bool:
     """Return whether `target` is (a sub-attribute of) a user's `groups`."""
-    return source.members_of is not None and target.multi_key == "groups"
+    return target.multi_parent is not None and target.multi_parent.rows is Rows.MEMBERSHIPS
 
 
 # A user's `groups` values as the filter names them, and the group attributes they show.
@@ -353,7 +353,8 @@ class _Compiler:
         schema, attr = found
         if attr.returned is Returned.NEVER:
             raise error(f"'{attr.name}' is never returned, so it cannot be filtered or sorted on.")
-        return (None if attr.name in ("id", "externalId", "meta") else schema), attr
+        common = COMMON_ATTRIBUTES.get(attr.name.lower()) is attr
+        return (None if common else schema), attr
 
     def _resolve_or_none(self, path: AttrPath) -> _Target | None:
         """Resolve `path`; None for an unknown attribute read as having no value."""
@@ -380,7 +381,7 @@ class _Compiler:
                     return NOTHING
                 if target.multi_parent is None:
                     raise InvalidFilter(f"'{path}[...]' needs a multi-valued attribute.")
-                if _is_groups(self.source, target):
+                if _is_groups(target):
                     return self._groups(inner)
                 parent = target.multi_parent
                 return Q(
@@ -404,7 +405,7 @@ class _Compiler:
                     element_node = _relative(node, target)
                     if self.slots is not None and id(node) in self.slots:
                         self.slots[id(element_node)] = self.slots[id(node)]
-                    if _is_groups(self.source, target):
+                    if _is_groups(target):
                         return self._groups(element_node)
                     rows = self.source.values(target.multi_key)
                     if element_node is None:  # `emails pr`: any value at all

@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from .. import authsync
 from ..models import Group, Membership, Tenant, User, UserValue
-from ..scim.schema import USER_RESOURCE_TYPE, USER_SCHEMA
-from . import groups
+from ..scim.schema import USER_RESOURCE_TYPE, Rows
+from . import groups, mirrors
 from .changes import Entry, Operation, record, record_many
 from .common import (
     Needs,
@@ -26,8 +26,6 @@ from .common import (
     check_version,
     get_one,
     mark_changed,
-    mirror,
-    mirrored_columns,
     not_found,
     parse_pk,
     retry_on_deadlock,
@@ -45,14 +43,22 @@ USERNAME_CONSTRAINT = "provisioning_user_username_ci_unique"
 MODEL = User
 
 
-MIRRORED_COLUMNS = mirrored_columns(USER_RESOURCE_TYPE)
+MIRRORS = mirrors.written(USER_RESOURCE_TYPE)
+# The attributes kept as value rows, with their keys in the document and in the rows (an
+# extension's by `urn:name`).
+VALUE_ATTRIBUTES = tuple(
+    (schema.id if schema is not USER_RESOURCE_TYPE.schema else None, attr.name)
+    for schema in USER_RESOURCE_TYPE.schemas
+    for attr in schema.attributes
+    if attr.rows is Rows.VALUES
+)
+# A user's `groups` (RFC 7643 §4.1.2), worked out from membership rows.
+(GROUPS,) = USER_RESOURCE_TYPE.kept_in(Rows.MEMBERSHIPS)
 
 
 def columns_for(document: dict) -> dict:
-    """Return the column values that mirror `document`, the main email included."""
-    columns = mirror(MIRRORED_COLUMNS, document)
-    columns["email"] = _main_email(document.get("emails", []))
-    return columns
+    """Return the column values that mirror `document`."""
+    return mirrors.columns(MIRRORS, document)
 
 
 # One row per value of the user's multi-valued attributes, for filtering, made by PostgreSQL
@@ -85,24 +91,14 @@ TOUCH_GROUPS = f"""
 
 
 def _multi_values(document: dict) -> dict[str, list]:
-    """Return the values of each multi-valued attribute of `document`, keyed as value rows are."""
+    """Return the values of each attribute of `document` kept as value rows, keyed as the
+    rows are."""
     found = {}
-    for schema in USER_RESOURCE_TYPE.schemas:
-        container = document if schema is USER_SCHEMA else document.get(schema.id, {})
-        for attr in schema.attributes:
-            if attr.multi_valued and attr.name in container:
-                key = attr.name if schema is USER_SCHEMA else f"{schema.id}:{attr.name}"
-                found[key] = container[attr.name]
+    for urn, name in VALUE_ATTRIBUTES:
+        container = document if urn is None else document.get(urn, {})
+        if name in container:
+            found[name if urn is None else f"{urn}:{name}"] = container[name]
     return found
-
-
-def _main_email(emails: list[dict]) -> str | None:
-    """Return the primary email, else the work email, else the first one."""
-    for wanted in (lambda e: e.get("primary") is True, lambda e: e.get("type") == "work", bool):
-        for email in emails:
-            if "value" in email and wanted(email):
-                return email["value"]
-    return None
 
 
 def get(tenant: Tenant, user_id: str, *, for_update: bool = False) -> User:
@@ -113,14 +109,14 @@ def get(tenant: Tenant, user_id: str, *, for_update: bool = False) -> User:
 def read(tenant: Tenant, user_id: str, needs: Needs | None) -> tuple[User, dict]:
     """Return the user `user_id` of `tenant` and its `groups` unless the answer leaves them
     out (`needs`; as `related` gives them), both from one statement, so from one snapshot."""
-    if not (needs and needs("groups")):
+    if not (needs and needs(GROUPS.name)):
         return get(tenant, user_id), {}
     pk = parse_pk(user_id, "User")
     rows = fetch(_read_with_groups_sql(), [pk, tenant.pk, tenant.pk, tenant.pk, pk])
     if not rows:
         raise not_found(User, user_id)
     found = groups.read_user_groups(rows[0][-1])
-    return instance(User, rows[0][:-1]), ({"groups": found} if found else {})
+    return instance(User, rows[0][:-1]), ({GROUPS.name: found} if found else {})
 
 
 @functools.cache
@@ -281,10 +277,10 @@ def _syncing():
 
 def related(tenant: Tenant, users: list[User], needs) -> dict:
     """Return the `groups` of these users (RFC 7643 §4.1.2), unless the response leaves them out."""
-    if not users or not needs("groups"):
+    if not users or not needs(GROUPS.name):
         return {}
     memberships = groups.groups_of_users(tenant, [user.pk for user in users])
-    return {pk: {"groups": found} for pk, found in memberships.items() if found}
+    return {pk: {GROUPS.name: found} for pk, found in memberships.items() if found}
 
 
 def source() -> Source:
@@ -302,15 +298,16 @@ def source() -> Source:
 
 
 # A user's `groups`, read with an index page's users.
-GROUPS = Related(
-    "groups", groups.user_groups, "user_groups", tenant_params=2, read=groups.read_user_groups
+PAGE_GROUPS = Related(
+    GROUPS.name, groups.user_groups, "user_groups", tenant_params=2, read=groups.read_user_groups
 )
 
 
 def search(tenant: Tenant, request: ListRequest, needs: Needs | None = None) -> Page:
     """Return the page of the tenant's users that a list or search request asks for, with
     their `groups` unless the response leaves them out (`needs`)."""
-    return list_page(User, tenant, source(), request, GROUPS if needs and needs("groups") else None)
+    with_groups = needs is not None and needs(GROUPS.name)
+    return list_page(User, tenant, source(), request, PAGE_GROUPS if with_groups else None)
 
 
 def _unique_user_name(document: dict):

@@ -44,9 +44,9 @@ def populated(tenant):
     ("filter_text", "index"),
     [
         ('userName eq "USER7@example.com"', "provisioning_user_username_ci_unique"),
-        ('externalId eq "ext-7"', "prov_user_tenant_extid"),
+        ('externalId eq "ext-7"', "prov_user_external_id"),
         ('emails[type eq "work"].value eq "user7@example.com"', "prov_uservalue_value_ci"),
-        ('displayName eq "user 7"', "prov_user_displayname_ci"),
+        ('displayName eq "user 7"', "prov_user_display_name_ci"),
     ],
 )
 def test_lookup_uses_index(populated, filter_text, index):
