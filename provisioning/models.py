@@ -247,7 +247,10 @@ class UserValue(models.Model):
     Entra's `emails[type eq "work"].value eq "x"`, are index scans rather than document scans.
     """
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No key of its own to the tenant: the key (tenant, user) below implies it.
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     # Its key in the database is (tenant, user): see Meta.constraints.
     user = models.ForeignKey(
         User, on_delete=models.CASCADE, related_name="values", db_constraint=False
@@ -310,7 +313,10 @@ class Group(ProvisionedResource):
 class Membership(models.Model):
     """One member of a group: a User or a Group (nested), never both."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No key of its own to the tenant: the key (tenant, group) below implies it.
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     # Indexed by (group, id) below, the order members are listed in. The keys of the group and
     # the member in the database include the tenant: see Meta.constraints.
     group = models.ForeignKey(
@@ -461,7 +467,10 @@ class WebhookDelivery(models.Model):
         DELIVERED = "delivered"
         FAILED = "failed"
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No key of its own to the tenant: the key (tenant, endpoint) below implies it.
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     # Its key in the database is (tenant, endpoint): see Meta.constraints.
     endpoint = models.ForeignKey(
         WebhookEndpoint,

@@ -2,10 +2,10 @@
 
 A membership, a user's value row and a webhook delivery name their group, member, user or
 endpoint by (tenant, id) instead of id, so PostgreSQL refuses a row that links two tenants;
-the rows they name get the unique key (tenant, id) those keys refer to. A membership's
-uniqueness rules lead with the tenant. The auth links name their User or Group by id without
-a foreign key (the link outlives a deleted User), so a trigger checks, when a link is written,
-that the id is one of the link's tenant.
+the rows they name get the unique key (tenant, id) those keys refer to, and their own keys to
+the tenant go, as these imply them. A membership's uniqueness rules lead with the tenant. The
+auth links name their User or Group by id without a foreign key (the link outlives a deleted
+User), so a trigger checks, when a link is written, that the id is one of the link's tenant.
 
 Every tenant column already exists and is filled, so an existing database needs no backfill:
 adding a key checks its rows, and the migration fails, changing nothing, if a row links two
@@ -115,6 +115,22 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='webhookdelivery',
             constraint=provisioning.constraints.SameTenant(field='endpoint', name='provisioning_delivery_endpoint_tenant_fk'),
+        ),
+        # Those keys imply the tenant's own (the row they name has one), checked no more.
+        migrations.AlterField(
+            model_name='membership',
+            name='tenant',
+            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='provisioning.tenant'),
+        ),
+        migrations.AlterField(
+            model_name='uservalue',
+            name='tenant',
+            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='provisioning.tenant'),
+        ),
+        migrations.AlterField(
+            model_name='webhookdelivery',
+            name='tenant',
+            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='provisioning.tenant'),
         ),
         # A membership's uniqueness rules lead with the tenant (same names, new keys).
         migrations.RemoveConstraint(
