@@ -5,6 +5,8 @@ tenant (migration 0013; README, "Data model")."""
 import uuid
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
@@ -71,6 +73,20 @@ def test_a_membership_within_a_tenant_is_accepted(two_tenants):
     run(MEMBERSHIP, [mine["tenant"], mine["group"], mine["user"], None])
     run(MEMBERSHIP, [mine["tenant"], mine["group"], None, mine["other_group"]])
     assert Membership.objects.filter(tenant_id=mine["tenant"]).count() == 2
+
+
+def test_model_validation_refuses_a_membership_across_tenants(two_tenants):
+    """`full_clean` (the admin's check) says what the database would refuse."""
+    mine, theirs = two_tenants["mine"], two_tenants["theirs"]
+    crossing = Membership(tenant_id=mine["tenant"], group_id=mine["group"], user_id=theirs["user"])
+    with pytest.raises(ValidationError, match="is not of this tenant"):
+        crossing.full_clean()
+    Membership(tenant_id=mine["tenant"], group_id=mine["group"], user_id=mine["user"]).full_clean()
+
+
+def test_the_models_and_the_migrations_agree():
+    """The keys declared in models.py are the migrations' (`SameTenant` round-trips)."""
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
 
 
 def test_a_membership_cannot_move_to_another_tenant(two_tenants):
