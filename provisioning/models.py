@@ -3,9 +3,9 @@
 Every identity row carries its tenant, and every uniqueness rule is per tenant and enforced by a
 database constraint, so concurrent creates cannot slip past a check. A row that names another
 row of its tenant does so by a foreign key that includes the tenant (`SameTenant`), so the
-database refuses a row that would link two tenants. Each resource keeps its
-whole SCIM document in `data` (jsonb) so every attribute round-trips exactly, and mirrors the
-attributes IdPs match and sort on into indexed columns.
+database refuses a row that would link two tenants. Each resource keeps its whole SCIM
+document in `data` (jsonb) so every attribute round-trips exactly, and mirrors the attributes
+IdPs match and sort on into indexed columns.
 """
 
 import uuid
