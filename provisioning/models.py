@@ -1,9 +1,11 @@
 """Rows: tenants, their bearer tokens, and the identities they provision.
 
 Every identity row carries its tenant, and every uniqueness rule is per tenant and enforced by a
-database constraint, so concurrent creates cannot slip past a check. Each resource keeps its
-whole SCIM document in `data` (jsonb) so every attribute round-trips exactly, and mirrors the
-attributes IdPs match and sort on into indexed columns.
+database constraint, so concurrent creates cannot slip past a check. A row that names another
+row of its tenant does so by a foreign key that includes the tenant (`SameTenant`), so the
+database refuses a row that would link two tenants. Each resource keeps its whole SCIM
+document in `data` (jsonb) so every attribute round-trips exactly, and mirrors the attributes
+IdPs match and sort on into indexed columns.
 """
 
 import uuid
@@ -17,6 +19,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from .constraints import SameTenant
 from .scim.dialect import Dialect
 from .scim.schema import GROUP_RESOURCE_TYPE, USER_RESOURCE_TYPE, USER_SCHEMA, Rows
 from .storage import mirrors
@@ -201,6 +204,8 @@ class User(ProvisionedResource, mirrors.abstract_model(USER_RESOURCE_TYPE)):
             models.UniqueConstraint(
                 "tenant", Lower("user_name"), name="provisioning_user_username_ci_unique"
             ),
+            # What the rows naming a user refer to (`SameTenant`).
+            models.UniqueConstraint(fields=["tenant", "id"], name="provisioning_user_tenant_key"),
         ]
         indexes = [
             # The default list order (RFC 7644 §3.4.2.4 paging needs a stable one).
@@ -219,13 +224,20 @@ class UserValue(models.Model):
     Entra's `emails[type eq "work"].value eq "x"`, are index scans rather than document scans.
     """
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="values")
+    # No key of its own to the tenant: the key (tenant, user) below implies it.
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    # Its key in the database is (tenant, user): see Meta.constraints.
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="values", db_constraint=False
+    )
     attribute = models.TextField(help_text="The attribute's name, e.g. 'emails'.")
     position = models.PositiveIntegerField(help_text="The value's place in the attribute's list.")
     element = models.JSONField(help_text="The value: an object of sub-attributes.")
 
     class Meta:
+        constraints = [SameTenant(field="user", name="provisioning_uservalue_user_tenant_fk")]
         indexes = [
             models.Index(fields=["user", "attribute", "position"], name="prov_uservalue_user"),
             # Only for attributes whose values have a bounded length (photos and certificates
@@ -257,6 +269,8 @@ class Group(ProvisionedResource, mirrors.abstract_model(GROUP_RESOURCE_TYPE)):
             models.UniqueConstraint(
                 "tenant", Lower("display_name"), name="provisioning_group_displayname_ci_unique"
             ),
+            # What the rows naming a group refer to (`SameTenant`).
+            models.UniqueConstraint(fields=["tenant", "id"], name="provisioning_group_tenant_key"),
         ]
         indexes = [
             models.Index(fields=["tenant", "created", "id"], name="prov_group_tenant_created"),
@@ -270,16 +284,34 @@ class Group(ProvisionedResource, mirrors.abstract_model(GROUP_RESOURCE_TYPE)):
 class Membership(models.Model):
     """One member of a group: a User or a Group (nested), never both."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
-    # Indexed by (group, id) below, the order members are listed in.
+    # No key of its own to the tenant: the key (tenant, group) below implies it.
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    # Indexed by (group, id) below, the order members are listed in. The keys of the group and
+    # the member in the database include the tenant: see Meta.constraints.
     group = models.ForeignKey(
-        Group, on_delete=models.CASCADE, related_name="memberships", db_index=False
+        Group,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        db_index=False,
+        db_constraint=False,
     )
     user = models.ForeignKey(
-        User, on_delete=models.CASCADE, null=True, blank=True, related_name="memberships"
+        User,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="memberships",
+        db_constraint=False,
     )
     member_group = models.ForeignKey(
-        Group, on_delete=models.CASCADE, null=True, blank=True, related_name="parent_memberships"
+        Group,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="parent_memberships",
+        db_constraint=False,
     )
     created = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -289,14 +321,17 @@ class Membership(models.Model):
                 condition=models.Q(user__isnull=True) ^ models.Q(member_group__isnull=True),
                 name="provisioning_membership_one_member",
             ),
+            SameTenant(field="group", name="provisioning_membership_group_tenant_fk"),
+            SameTenant(field="user", name="provisioning_membership_user_tenant_fk"),
+            SameTenant(field="member_group", name="provisioning_membership_member_tenant_fk"),
             # A member is in a group once: adding it again changes nothing.
             models.UniqueConstraint(
-                fields=["group", "user"],
+                fields=["tenant", "group", "user"],
                 condition=models.Q(user__isnull=False),
                 name="provisioning_membership_user_once",
             ),
             models.UniqueConstraint(
-                fields=["group", "member_group"],
+                fields=["tenant", "group", "member_group"],
                 condition=models.Q(member_group__isnull=False),
                 name="provisioning_membership_group_once",
             ),
@@ -384,6 +419,10 @@ class WebhookEndpoint(models.Model):
     created = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        constraints = [
+            # What its deliveries refer to (`SameTenant`).
+            models.UniqueConstraint(fields=["tenant", "id"], name="provisioning_webhook_tenant_key")
+        ]
         indexes = [models.Index(fields=["tenant", "created"], name="prov_webhook_tenant")]
 
     def __str__(self) -> str:
@@ -399,9 +438,17 @@ class WebhookDelivery(models.Model):
         DELIVERED = "delivered"
         FAILED = "failed"
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No key of its own to the tenant: the key (tenant, endpoint) below implies it.
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    # Its key in the database is (tenant, endpoint): see Meta.constraints.
     endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+        WebhookEndpoint,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        db_index=False,
+        db_constraint=False,
     )
     event_id = models.UUIDField(help_text="The event's id: webhook-id, the same on every try.")
     event_type = models.CharField(max_length=64)
@@ -421,6 +468,9 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         verbose_name_plural = "webhook deliveries"
+        constraints = [
+            SameTenant(field="endpoint", name="provisioning_delivery_endpoint_tenant_fk")
+        ]
         indexes = [
             models.Index(fields=["tenant", "created"], name="prov_delivery_tenant"),
             models.Index(fields=["endpoint", "id"], name="prov_delivery_endpoint"),

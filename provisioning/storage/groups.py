@@ -86,7 +86,9 @@ def source() -> Source:
     """Return where filters and sorts find group attributes."""
     return Source(
         GROUP_RESOURCE_TYPE,
-        values=lambda key: Membership.objects.filter(group=OuterRef("pk")),
+        values=lambda key: Membership.objects.filter(
+            tenant_id=OuterRef("tenant_id"), group=OuterRef("pk")
+        ),
         element_leaf=_member_leaf,
     )
 
@@ -122,19 +124,21 @@ class UsersBelow(Subquery):
 
     One statement: a recursive walk down the nesting (bounded by MAX_NESTING), then the
     users' membership rows of each group reached, each an index scan of `Membership` by
-    group (a subquery per group, so the planner never trades it for a scan of every
-    membership on a guess of the walk's size).
+    (tenant, group), the keys that lead with the tenant (a subquery per group, so the planner
+    never trades it for a scan of every membership on a guess of the walk's size). The
+    subquery selects the groups' (tenant_id, id).
     """
 
     template = (
-        "(WITH RECURSIVE below(id, depth) AS ("
-        "SELECT seed.id, 0 FROM (%(subquery)s) AS seed(id)"
+        "(WITH RECURSIVE below(tenant_id, id, depth) AS ("
+        "SELECT seed.tenant_id, seed.id, 0 FROM (%(subquery)s) AS seed(tenant_id, id)"
         " UNION"
-        " SELECT m.member_group_id, below.depth + 1 FROM below"
-        " JOIN {membership} m ON m.group_id = below.id"
+        " SELECT below.tenant_id, m.member_group_id, below.depth + 1 FROM below"
+        " JOIN {membership} m ON m.tenant_id = below.tenant_id AND m.group_id = below.id"
         f" WHERE m.member_group_id IS NOT NULL AND below.depth < {MAX_NESTING}"
         ") SELECT unnest(ARRAY(SELECT m.user_id FROM {membership} m"
-        " WHERE m.group_id = below.id AND m.user_id IS NOT NULL)) FROM below)"
+        " WHERE m.tenant_id = below.tenant_id AND m.group_id = below.id"
+        " AND m.user_id IS NOT NULL)) FROM below)"
     ).replace("{membership}", Membership._meta.db_table)
     # Groups that no row can be (an id that is no id): the condition matches no user, which
     # the WHERE clause works out (NOT of it matches all), rather than a NULL array.
@@ -147,13 +151,14 @@ def members_of(condition: Q) -> Q:
     The groups are those of the tenant of the statement's `TENANT` slot (every listing
     statement has it), so the walk is computed once per statement, never per user row.
     """
-    seed = Group.objects.filter(tenant_id=Slot(TENANT)).filter(condition).values("pk")
+    seed = Group.objects.filter(tenant_id=Slot(TENANT)).filter(condition).values("tenant_id", "pk")
     return _one_of(UsersBelow(seed))
 
 
 def users_below(group_ids: Iterable[uuid.UUID]) -> Q:
     """Return the condition on users in these groups or in groups nested in them."""
-    return _one_of(UsersBelow(Group.objects.filter(pk__in=list(group_ids)).values("pk")))
+    groups = Group.objects.filter(pk__in=list(group_ids)).values("tenant_id", "pk")
+    return _one_of(UsersBelow(groups))
 
 
 def _one_of(users: UsersBelow) -> Q:
@@ -478,7 +483,7 @@ def _apply_member_change(group: Group, change) -> tuple[list[uuid.UUID], list[uu
         return _add(group, change.values), []
     if change.op == "replace" and change.value_filter is None:
         return _set_members(group, change.values)
-    rows = Membership.objects.filter(group=group)
+    rows = _rows(group)
     if change.op == "replace":
         # RFC 7644 §3.5.2.3: the members the filter selects give way to the new values; a
         # filter that selects none is a noTarget.
@@ -492,6 +497,12 @@ def _apply_member_change(group: Group, change) -> tuple[list[uuid.UUID], list[uu
     elif change.value_filter is not None:
         rows = rows.filter(_members_filter(group, change.value_filter))
     return [], _delete_members(rows)
+
+
+def _rows(group: Group):
+    """Return the group's membership rows, selected by (tenant, group): the keys of members
+    lead with the tenant, so a lookup of given members is an index scan of those keys."""
+    return Membership.objects.filter(tenant_id=group.tenant_id, group=group)
 
 
 def _members_filter(group: Group, value_filter: Filter) -> Q:
@@ -537,9 +548,9 @@ def _add_each(group: Group, batches: list[list[dict]]) -> list[list[uuid.UUID]]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT coalesce(user_id, member_group_id) FROM {Membership._meta.db_table}"
-            " WHERE group_id = %s"
+            " WHERE tenant_id = %s AND group_id = %s"
             " AND (user_id = ANY(%s::uuid[]) OR member_group_id = ANY(%s::uuid[]))",
-            [group.pk, list(users), list(groups)],
+            [group.tenant_id, group.pk, list(users), list(groups)],
         )
         existing = {row[0] for row in cursor.fetchall()}
     new_groups = groups - existing
@@ -620,11 +631,7 @@ def _set_members(group: Group, values: list[dict]) -> tuple[list[uuid.UUID], lis
     """Make the group's members exactly `values` (PUT, or Okta's "Push Now" replace); return
     the ids of the members added and removed."""
     users, groups = _resolve(group, values) if values else (set(), set())
-    stale = (
-        Membership.objects.filter(group=group)
-        .exclude(user_id__in=users)
-        .exclude(member_group_id__in=groups)
-    )
+    stale = _rows(group).exclude(user_id__in=users).exclude(member_group_id__in=groups)
     removed = _delete_members(stale)
     return _add(group, values), removed
 
