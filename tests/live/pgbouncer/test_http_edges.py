@@ -1,12 +1,14 @@
 """Two tests of tests/live/test_http_edges.py through PgBouncer: a revoked token is refused at
 once by both instances, and a database outage, here PostgreSQL going away behind a PgBouncer
 that stays up, so that the server meets PgBouncer's waits and errors instead of a dropped
-connection. (The module's other tests are granian's and Django's answers before any
-statement runs.)"""
+connection; and the readiness probe in that outage. (The module's other tests are granian's
+and Django's answers before any statement runs.)"""
 
 import os
+import time
 from urllib.parse import urlsplit
 
+import httpx2
 import pytest
 from django.db import connection
 
@@ -34,3 +36,22 @@ def server_through_cable(live_client, app_server):
             yield base, cable
     finally:
         cable.cut()
+
+
+def test_ready_says_unavailable_while_postgresql_behind_pgbouncer_is_down(server_through_cable):
+    """/health/ready is a 503 with Retry-After once PgBouncer gives up waiting for a server
+    connection (its query_wait_timeout, not the default two minutes), and 200 again once
+    PostgreSQL is back."""
+    base, cable = server_through_cable
+    assert httpx2.get(f"{base}/health/ready").status_code == 200
+
+    cable.cut()
+    ready = httpx2.get(f"{base}/health/ready", timeout=60)
+    assert (ready.status_code, ready.json()) == (503, {"status": "unavailable"})
+    assert ready.headers["Retry-After"] == "5"
+
+    cable.mend()
+    deadline = time.monotonic() + 10
+    while httpx2.get(f"{base}/health/ready", timeout=60).status_code != 200:
+        assert time.monotonic() < deadline, "the server did not become ready again"
+        time.sleep(0.2)
