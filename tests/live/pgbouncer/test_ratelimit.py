@@ -1,4 +1,4 @@
-"""tests/live/test_rate_limit.py with the deployment's two instances, both through PgBouncer:
+"""tests/live/test_ratelimit.py with the deployment's two instances, both through PgBouncer:
 a burst sent at once, half to each instance, is limited as one burst."""
 
 import pytest
