@@ -245,6 +245,32 @@ def server_process(database_url: str, *, workers: int = 2, env: dict | None = No
 
 
 @pytest.fixture(scope="session")
+def app_database_url(django_db_setup) -> str:
+    """The URL by which the processes of the application that live tests start (servers, the
+    webhook worker) reach the test database: the database itself here. tests/live/pgbouncer
+    overrides it, and `app_env`, so that the tests it runs again go through PgBouncer."""
+    return live_database_url()
+
+
+@pytest.fixture(scope="session")
+def app_env() -> dict[str, str]:
+    """More environment of those processes (none here; PgBouncer's needs one)."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def app_server(app_database_url, app_env):
+    """Return a factory of servers (`server_process`) on the test database, reached as
+    `app_database_url` or the `database_url` given says."""
+
+    def start(database_url: str | None = None, *, workers: int = 2, env=None, log=None):
+        env = {**app_env, **(env or {})}
+        return server_process(database_url or app_database_url, workers=workers, env=env, log=log)
+
+    return start
+
+
+@pytest.fixture(scope="session")
 def live_server_url(django_db_setup) -> str:
     """Start the server (two workers, as `make run` serves) on the test database; return its
     base URL.

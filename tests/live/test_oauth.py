@@ -4,7 +4,7 @@ HTTP server (tests/issuer.py) and serves SCIM requests carrying a JWT."""
 import httpx2
 import pytest
 
-from tests.conftest import ERROR_SCHEMA, USER_SCHEMA, live_database_url, serve
+from tests.conftest import ERROR_SCHEMA, USER_SCHEMA
 from tests.issuer import AUDIENCE, Issuer
 
 pytestmark = pytest.mark.live
@@ -18,7 +18,7 @@ def issuer():
     server.stop()
 
 
-def test_scim_over_http_with_an_access_token(transactional_db, tenant, issuer):
+def test_scim_over_http_with_an_access_token(transactional_db, tenant, issuer, app_server):
     """Create and read a user with a JWT; a tampered one is a 401 SCIM error with
     `WWW-Authenticate: Bearer ... invalid_token`. A server of its own: the session's would
     see a new tenant's OAuth settings only within CONFIG_TTL_SECONDS."""
@@ -26,7 +26,7 @@ def test_scim_over_http_with_an_access_token(transactional_db, tenant, issuer):
     tenant.save()
     token = issuer.token()
     with (
-        serve(live_database_url(), workers=1) as url,
+        app_server(workers=1) as (url, _),
         httpx2.Client(base_url=f"{url}/scim/v2", timeout=60) as client,
     ):
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/scim+json"}

@@ -16,7 +16,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import httpx2
 import pytest
 
-from tests.conftest import USER_SCHEMA, group_body, live_database_url, patch_body, serve
+from tests.conftest import USER_SCHEMA, group_body, patch_body
 
 pytestmark = pytest.mark.live
 
@@ -117,13 +117,13 @@ class CutAfterCommit:
 
 
 @pytest.fixture
-def cut_after_commit(live_client):
+def cut_after_commit(live_client, app_database_url, app_server):
     """Return a client of a server whose database connections drop right after COMMIT,
     with the proxy, for the tenant of `live_client`."""
-    proxy = CutAfterCommit(live_database_url())
+    proxy = CutAfterCommit(app_database_url)
     try:
         with (
-            serve(proxy.url, workers=1) as url,
+            app_server(proxy.url, workers=1) as (url, _),
             httpx2.Client(
                 base_url=f"{url}/scim/v2",
                 headers={"Authorization": live_client.headers["Authorization"]},

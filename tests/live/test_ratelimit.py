@@ -7,7 +7,7 @@ import httpx2
 import pytest
 
 from provisioning import tokens
-from tests.conftest import ERROR_SCHEMA, live_database_url, serve
+from tests.conftest import ERROR_SCHEMA
 
 pytestmark = pytest.mark.live
 
@@ -16,10 +16,10 @@ SENT = 40
 
 
 @pytest.fixture(scope="module")
-def second_instance(live_server_url):
-    """Another server (one worker) on the same database, beside the session's (two workers)."""
-    with serve(live_database_url(), workers=1) as url:
-        yield url
+def two_instances(live_server_url, app_server) -> list[str]:
+    """The session's server (two workers) and another (one worker) on the same database."""
+    with app_server(workers=1) as (url, _):
+        yield [live_server_url, url]
 
 
 def client(base_url: str, tenant) -> httpx2.Client:
@@ -32,9 +32,7 @@ def client(base_url: str, tenant) -> httpx2.Client:
     )
 
 
-def test_two_instances_share_one_limit(
-    live_server_url, second_instance, transactional_db, make_tenant
-):
+def test_two_instances_share_one_limit(two_instances, transactional_db, make_tenant):
     """40 requests at once, half to each instance, for a tenant allowed a burst of 10 and one
     request per 100 s after it: exactly 10 pass; the others get a 429 SCIM error with an
     integer Retry-After. A tenant without a limit, and one with its own, are served
@@ -43,7 +41,7 @@ def test_two_instances_share_one_limit(
     for tenant in (limited, other_limited):
         tenant.rate_limit, tenant.rate_limit_burst = 0.01, BURST
         tenant.save()
-    clients = [client(live_server_url, limited), client(second_instance, limited)]
+    clients = [client(url, limited) for url in two_instances]
 
     with ThreadPoolExecutor(max_workers=SENT) as pool:
         responses = list(pool.map(lambda i: clients[i % 2].get("/Users"), range(SENT)))
@@ -60,7 +58,7 @@ def test_two_instances_share_one_limit(
                 "detail": "Too many requests: this connection's rate limit is exceeded.",
             }
             assert 1 <= int(response.headers["Retry-After"]) <= 100
-    for url in (live_server_url, second_instance):
+    for url in two_instances:
         with client(url, unlimited) as free, client(url, other_limited) as own:
             assert [free.get("/Users").status_code for _ in range(BURST + 5)] == [200] * (BURST + 5)
             assert own.get("/Users").status_code == 200

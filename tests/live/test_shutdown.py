@@ -16,7 +16,7 @@ from django.db import connection
 
 from provisioning import tokens
 from provisioning.models import ChangeRecord, User
-from tests.conftest import live_database_url, patch_body, server_process, user_body
+from tests.conftest import live_database_url, patch_body, user_body
 
 pytestmark = pytest.mark.live
 
@@ -93,8 +93,8 @@ def create_user(url: str, secret: str) -> str:
     return created.json()["id"]
 
 
-def test_a_write_in_flight_at_sigterm_finishes_and_is_answered(secret):
-    with server_process(live_database_url(), workers=1) as (url, process):
+def test_a_write_in_flight_at_sigterm_finishes_and_is_answered(secret, app_server):
+    with app_server(workers=1) as (url, process):
         user_id = create_user(url, secret)
         with row_locked(user_id):
             thread, outcome = patch_in_flight(url, secret, user_id)
@@ -112,15 +112,12 @@ def test_a_write_in_flight_at_sigterm_finishes_and_is_answered(secret):
     assert ChangeRecord.objects.filter(resource_id=user_id).count() == 2
 
 
-def test_a_write_cut_off_after_the_grace_period_is_never_half_applied(secret):
+def test_a_write_cut_off_after_the_grace_period_is_never_half_applied(secret, app_server):
     """A user's PATCH writes its row and its change record in one statement (outside any
     transaction of its own). Cut off while that statement waits for the row lock, it is
     either applied whole or not at all; here it has reached PostgreSQL, which finishes it
     when the lock is released, though nobody waits for the answer any more."""
-    with server_process(live_database_url(), workers=1, env={"GRACEFUL_TIMEOUT": "1"}) as (
-        url,
-        process,
-    ):
+    with app_server(workers=1, env={"GRACEFUL_TIMEOUT": "1"}) as (url, process):
         user_id = create_user(url, secret)
         with row_locked(user_id):
             thread, outcome = patch_in_flight(url, secret, user_id)

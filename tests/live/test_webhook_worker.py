@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -20,17 +19,13 @@ pytestmark = pytest.mark.live
 
 
 @pytest.fixture
-def start_worker(transactional_db):
+def start_worker(transactional_db, app_database_url, app_env):
     """Return a function that starts a worker process on the test database; every worker
     still running at the end is stopped."""
-    from django.db import connection
-
-    database = urlsplit(os.environ["DATABASE_URL"])._replace(
-        path=f"/{connection.settings_dict['NAME']}"
-    )
     env = {
         **os.environ,
-        "DATABASE_URL": urlunsplit(database),
+        **app_env,
+        "DATABASE_URL": app_database_url,
         "SCIM_WEBHOOK_BACKOFF_SECONDS": "0.1",
         "SCIM_WEBHOOK_MAX_BACKOFF_SECONDS": "0.4",
         "LOG_LEVEL": "WARNING",

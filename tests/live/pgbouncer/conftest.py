@@ -2,8 +2,9 @@
 behind a round-robin balancer, reaching one database through a real PgBouncer in transaction
 mode (Debian's package, docker/pgbouncer/pgbouncer.ini), with DATABASE_PREPARED_STATEMENTS=false.
 
-`live_server_url` is overridden here, so every test of this directory, including those it
-imports from tests/live, runs against that deployment.
+`live_server_url` is overridden here, and so are `app_database_url` and `app_env`, by which
+tests start servers and webhook workers of their own: every test of this directory, including
+those it imports from tests/live, runs against that deployment.
 """
 
 import configparser
@@ -20,9 +21,11 @@ from urllib.parse import quote
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.conftest import ROOT, _free_port, _wait_for, live_database_url, serve
+from tests.conftest import ROOT, _free_port, _wait_for, live_database_url
 
 PGBOUNCER_INI = ROOT / "docker" / "pgbouncer" / "pgbouncer.ini"
+# The application's settings behind Debian 12's PgBouncer (1.18), as docker/compose.yaml sets them.
+POOLED = {"DATABASE_PREPARED_STATEMENTS": "false"}
 
 
 def pgbouncer_binary() -> str:
@@ -121,11 +124,21 @@ def pgbouncer_url(django_db_setup) -> str:
 
 
 @pytest.fixture(scope="session")
-def instances(pgbouncer_url) -> list[str]:
+def app_database_url(pgbouncer_url) -> str:
+    """Every server and worker process the tests start here goes through PgBouncer."""
+    return pgbouncer_url
+
+
+@pytest.fixture(scope="session")
+def app_env() -> dict[str, str]:
+    return POOLED
+
+
+@pytest.fixture(scope="session")
+def instances(app_server) -> list[str]:
     """The base URLs of two application instances, both through PgBouncer."""
-    env = {"DATABASE_PREPARED_STATEMENTS": "false"}
     with ExitStack() as stack:
-        yield [stack.enter_context(serve(pgbouncer_url, workers=1, env=env)) for _ in range(2)]
+        yield [stack.enter_context(app_server(workers=1))[0] for _ in range(2)]
 
 
 @pytest.fixture(scope="session")

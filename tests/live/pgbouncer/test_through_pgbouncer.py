@@ -7,10 +7,9 @@ transaction.
 
 That subset sends every kind of request the IdPs send (creates, filtered lookups, PUT,
 PATCH in both dialects, group pushes, deletes) and the races that row locks and the nesting
-lock (a transaction-level advisory lock) settle, now across two instances. Not repeated: the
-scim2-tester suite (the same statements again, and the slowest live test), the HTTP edge
-cases and the outage tests, which start servers of their own and test granian and the
-direct connection rather than the pooled one.
+lock (a transaction-level advisory lock) settle, now across two instances. The other modules
+of this directory run more of tests/live (and the admin's round trip) here again; README's
+"Deploy" says which, and why the rest are not.
 """
 
 import json
