@@ -14,7 +14,7 @@ from .http import Endpoint, json_bytes, read_json, respond
 from .resources import Resource
 from .scim import dialect, discovery, errors
 from .scim.bulk import parse_bulk_request
-from .scim.filtering import read_filter
+from .scim.list_request import ListRequest, read_list_request, search_body
 from .scim.projection import Projection
 from .scim.resource import (
     ANY,
@@ -24,9 +24,9 @@ from .scim.resource import (
     format_version,
     render_resource,
 )
-from .scim.schema import SEARCH_REQUEST_URN, ResourceType
+from .scim.schema import ResourceType
 from .storage.common import Written
-from .storage.listing import ListRequest, list_across
+from .storage.listing import list_across
 from .storage.query import unknown_everywhere
 
 BASE_PATH = "scim/v2"
@@ -158,6 +158,20 @@ def list_answer(request, resources: list[dict], page):
     )
 
 
+def list_parameters(request, params, resource_types, from_body: bool) -> ListRequest:
+    """Return the checked list parameters of a query string or a SearchRequest body
+    (`scim/list_request.py`), paged by the app's settings, its filter read in the request's
+    dialect."""
+    return read_list_request(
+        params,
+        leniencies(request),
+        resource_types,
+        from_body=from_body,
+        default_count=app_settings.get("DEFAULT_COUNT"),
+        max_results=app_settings.get("MAX_RESULTS"),
+    )
+
+
 def projection_of(resource_type: ResourceType, params) -> Projection:
     """Return the `attributes`/`excludedAttributes` projection (RFC 7644 §3.4.2.5, §3.9)."""
     return Projection.from_params(
@@ -182,9 +196,7 @@ class ResourceView(Endpoint):
         return f"{base_url(request)}{self.resource_type.endpoint}/{obj.pk}"
 
     def list_response(self, request, params, *, from_body: bool):
-        list_request = _list_request(
-            params, leniencies(request), (self.resource_type,), from_body=from_body
-        )
+        list_request = list_parameters(request, params, (self.resource_type,), from_body)
         projection = projection_of(self.resource_type, params)
         page = self.store.search(request.token.tenant, list_request, projection.needs)
         resources = render_many(
@@ -238,7 +250,7 @@ class ResourceSearchView(ResourceView):
     """`POST /{Resources}/.search`: a query whose parameters travel in the body (§3.4.3)."""
 
     def post(self, request):
-        return self.list_response(request, _search_body(read_json(request)), from_body=True)
+        return self.list_response(request, search_body(read_json(request)), from_body=True)
 
 
 class ResourceDetailView(ResourceView):
@@ -348,12 +360,9 @@ class RootSearchView(Endpoint):
     resources: tuple = ()
 
     def post(self, request):
-        params = _search_body(read_json(request))
-        list_request = _list_request(
-            params,
-            leniencies(request),
-            [resource_type for resource_type, _ in self.resources],
-            from_body=True,
+        params = search_body(read_json(request))
+        list_request = list_parameters(
+            request, params, [resource_type for resource_type, _ in self.resources], True
         )
         if list_request.cursor is not None and not list_request.sort_by:
             raise errors.InvalidValue(
@@ -454,76 +463,6 @@ def _stream_with_list(head: dict, name: str, items):
         yield item if first else b"," + item
         first = False
     yield b"]}"
-
-
-def _search_body(body) -> dict:
-    """Return the parameters of a SearchRequest body (RFC 7644 §3.4.3)."""
-    if not isinstance(body, dict):
-        raise errors.InvalidSyntax("The request body must be a SearchRequest JSON object.")
-    schemas = body.get("schemas")
-    if not isinstance(schemas, list) or SEARCH_REQUEST_URN not in schemas:
-        raise errors.InvalidSyntax(f"'schemas' must include '{SEARCH_REQUEST_URN}'.")
-    return body
-
-
-def _list_request(
-    params, read_with: frozenset[dialect.Leniency], resource_types, *, from_body: bool
-) -> ListRequest:
-    """Return the list parameters of a query string or a SearchRequest body, checked, with the
-    filter read as the connection's dialect reads it (`read_with`) for a query over
-    `resource_types`.
-
-    RFC 7644 §3.4.2.4: a startIndex below 1 is 1, a negative count is 0, and count is capped
-    at `filter.maxResults`.
-    """
-    filter_text = _param(params, "filter", str)
-    sort_by = _param(params, "sortBy", str)
-    sort_order = (_param(params, "sortOrder", str) or "ascending").lower()
-    # `cursor` with an empty value asks for the first page of cursor paging (RFC 9865).
-    if sort_order not in ("ascending", "descending"):
-        raise errors.InvalidValue("'sortOrder' must be 'ascending' or 'descending'.")
-    start_index = _param(params, "startIndex", int, from_body=from_body)
-    count = _param(params, "count", int, from_body=from_body)
-    cursor = _param(params, "cursor", str)
-    if cursor is not None and start_index is not None:
-        raise errors.InvalidValue("'cursor' and 'startIndex' cannot be used together.")
-    if count is None:
-        count = app_settings.get("DEFAULT_COUNT")
-    parsed = None
-    if filter_text is not None:
-        parsed = read_filter(filter_text, resource_types, read_with)
-    return ListRequest(
-        filter=parsed,
-        sort_by=sort_by or None,
-        descending=sort_order == "descending",
-        start_index=max(1, start_index or 1),
-        count=min(max(0, count), app_settings.get("MAX_RESULTS")),
-        cursor=cursor,
-    )
-
-
-def _param(params, name: str, kind: type, *, from_body: bool = False):
-    """Return the parameter `name` as `kind`, or None when absent.
-
-    Query strings carry text; a SearchRequest body carries JSON, where integers are numbers.
-    """
-    value = params.get(name)
-    if value is None:
-        return None
-    if kind is int:
-        if value == "" and not from_body:
-            return None  # `?count=` is no count
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if not from_body and isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                pass
-        raise errors.InvalidValue(f"'{name}' must be an integer.")
-    if not isinstance(value, str):
-        raise errors.InvalidValue(f"'{name}' must be a string.")
-    return value
 
 
 class BulkView(Endpoint):
