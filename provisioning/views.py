@@ -9,7 +9,7 @@ from dataclasses import replace
 from django.http import StreamingHttpResponse
 from django.urls import get_script_prefix
 
-from . import app_settings, bulk
+from . import app_settings, bulk, streaming
 from .http import Endpoint, json_bytes, read_json, respond
 from .resources import Resource
 from .scim import dialect, discovery, errors
@@ -22,6 +22,7 @@ from .scim.resource import (
     entity_tags,
     expected_versions,
     format_version,
+    render_references,
     render_resource,
 )
 from .scim.schema import ResourceType
@@ -126,7 +127,7 @@ def render_many(
                 str(obj.pk),
                 obj.data,
                 Meta(obj.created, obj.last_modified, obj.version, f"{location}{obj.pk}"),
-                _references(base, related.get(obj.pk, {})),
+                render_references(base, related.get(obj.pk, {})),
             )
         )
         for obj in objs
@@ -333,14 +334,8 @@ class GroupDetailView(ResourceDetailView):
         )
         members_name = self.store.MEMBERS.name
         kept = projection.kept_sub_attributes(members_name)
-        chunks = (
-            json_bytes(
-                {key: value for key, value in _reference(base, member).items() if key in kept}
-            )
-            for member in members
-        )
         response = StreamingHttpResponse(
-            _Stream(_stream_with_list(head, members_name, chunks), members),
+            streaming.with_references(head, members_name, members, base, kept),
             content_type=request.scim_media_type,
         )
         response["ETag"] = format_version(obj.version)
@@ -422,47 +417,6 @@ def _entity_tags(request, header: str) -> frozenset[int] | str | None:
 def _expected(request) -> frozenset[int] | None:
     """Return the versions If-Match allows a write to, or None when any will do."""
     return expected_versions(request.META.get("HTTP_IF_MATCH"))
-
-
-def _references(base: str, related: dict) -> dict:
-    """Return related resources (a group's members, a user's groups) as SCIM references."""
-    return {
-        name: [_reference(base, member) for member in members] for name, members in related.items()
-    }
-
-
-def _reference(base: str, member) -> dict:
-    reference = {"value": str(member.id), "$ref": f"{base}{member.endpoint}/{member.id}"}
-    if member.display:
-        reference["display"] = member.display
-    reference["type"] = member.type
-    return reference
-
-
-class _Stream:
-    """A streamed body and the rows it is read from, closed when the response is, whether or
-    not the body was sent (a client may leave first)."""
-
-    def __init__(self, chunks, rows) -> None:
-        self.chunks, self.rows = chunks, rows
-
-    def __iter__(self):
-        return self.chunks
-
-    def close(self) -> None:
-        self.chunks.close()
-        self.rows.close()
-
-
-def _stream_with_list(head: dict, name: str, items):
-    """Yield the JSON of `head` with the list attribute `name` made of the JSON `items`."""
-    opening = json_bytes(head)
-    yield opening[:-1] + (b"," if len(head) else b"") + json_bytes(name) + b":["
-    first = True
-    for item in items:
-        yield item if first else b"," + item
-        first = False
-    yield b"]}"
 
 
 class BulkView(Endpoint):
