@@ -4,12 +4,10 @@ the pure SCIM modules, and render; every error is raised and answered in one pla
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from django.http import StreamingHttpResponse
 from django.urls import get_script_prefix
 
-from . import app_settings, bulk, streaming
+from . import app_settings, bulk, search, streaming
 from .http import Endpoint, json_bytes, read_json, respond
 from .resources import Resource
 from .scim import dialect, discovery, errors
@@ -27,8 +25,6 @@ from .scim.resource import (
 )
 from .scim.schema import ResourceType
 from .storage.common import Written
-from .storage.listing import list_across
-from .storage.query import unknown_everywhere
 
 BASE_PATH = "scim/v2"
 
@@ -343,70 +339,39 @@ class GroupDetailView(ResourceDetailView):
 
 
 class RootSearchView(Endpoint):
-    """`POST /.search`: one query over every resource type (RFC 7644 §3.4.3).
+    """`POST /.search`: one query over every resource type (RFC 7644 §3.4.3), searched by
+    `provisioning.search`."""
 
-    Without `sortBy`, results come type by type, in the order of `resources`, and
-    `startIndex`/`count` page through that sequence; with it, one statement merges the types
-    in the requested order, paged by index or by cursor. An attribute that a type lacks has no
-    value there (RFC 7644 §3.4.2.1); a filter naming an attribute no type has is still a 400
-    `invalidFilter`.
-    """
-
-    resources: tuple = ()
+    resources: tuple[Resource, ...] = ()
 
     def post(self, request):
         params = search_body(read_json(request))
         list_request = list_parameters(
-            request, params, [resource_type for resource_type, _ in self.resources], True
+            request, params, [resource.type for resource in self.resources], True
         )
-        if list_request.cursor is not None and not list_request.sort_by:
-            raise errors.InvalidValue(
-                "Cursor paging at the root follows 'sortBy': give one, or search one resource"
-                " type (POST /{Resources}/.search)."
-            )
-        tenant = request.token.tenant
-        if list_request.filter is not None:
-            missing = unknown_everywhere(
-                list_request.filter, [store.source() for _, store in self.resources]
-            )
-            if missing:
-                raise errors.InvalidFilter(f"Unknown attribute '{missing}'.")
-        projections = [projection_of(resource_type, params) for resource_type, _ in self.resources]
-        if list_request.sort_by:
-            return self.sorted_response(request, list_request, projections)
-        skip, wanted, total, resources = list_request.start_index - 1, list_request.count, 0, []
-        for (resource_type, store), projection in zip(self.resources, projections, strict=True):
-            query = replace(
-                list_request, start_index=skip + 1, count=wanted, unknown_is_unassigned=True
-            )
-            page = store.search(tenant, query)
-            total += page.total
-            skip = max(0, skip - page.total)
-            wanted -= len(page.items)
-            resources.extend(render_many(request, resource_type, store, page.items, projection))
-        return ok(
-            request,
-            discovery.list_response(resources, total=total, start_index=list_request.start_index),
-        )
+        search.check(self.resources, list_request)
+        projections = [projection_of(resource.type, params) for resource in self.resources]
+        page = search.across(request.token.tenant, self.resources, list_request)
+        return list_answer(request, self.render(request, page.items, projections), page)
 
-    def sorted_response(self, request, list_request: ListRequest, projections: list):
-        """Answer a root search with `sortBy`: one order across the resource types, paged by
-        `startIndex`/`count` or by cursor like a single type's list (RFC 7644 §3.4.2.3,
-        §3.4.3, RFC 9865)."""
-        page = list_across(
-            request.token.tenant,
-            [(store.MODEL, store.source()) for _, store in self.resources],
-            list_request,
-        )
-        found = page.items
-        rendered: dict[int, dict] = {}
-        for i, ((resource_type, store), projection) in enumerate(
-            zip(self.resources, projections, strict=True)
-        ):
-            objs = [obj for kind, obj in found if kind == i]
-            bodies = render_many(request, resource_type, store, objs, projection)
-            rendered.update(zip((id(obj) for obj in objs), bodies, strict=True))
-        return list_answer(request, [rendered[id(obj)] for _, obj in found], page)
+    def render(self, request, found: list, projections: list[Projection]) -> list[dict]:
+        """Render a page of (type index, resource) pairs in its order, the resources of each
+        type in one go."""
+        bodies = [
+            iter(
+                render_many(
+                    request,
+                    resource.type,
+                    resource.store,
+                    [obj for kind, obj in found if kind == i],
+                    projection,
+                )
+            )
+            for i, (resource, projection) in enumerate(
+                zip(self.resources, projections, strict=True)
+            )
+        ]
+        return [next(bodies[kind]) for kind, _ in found]
 
 
 def _entity_tags(request, header: str) -> frozenset[int] | str | None:
