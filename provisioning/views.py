@@ -25,6 +25,7 @@ from .scim.resource import (
 )
 from .scim.schema import ResourceType
 from .storage.common import Written
+from .storage.store import MemberStore, Store
 
 BASE_PATH = "scim/v2"
 
@@ -186,7 +187,7 @@ class ResourceView(Endpoint):
         return self.resource.type
 
     @property
-    def store(self):
+    def store(self) -> Store:
         return self.resource.store
 
     def location(self, request, obj) -> str:
@@ -300,6 +301,12 @@ class ResourceDetailView(ResourceView):
 class GroupDetailView(ResourceDetailView):
     """A Group: members are rows, changed by PATCH without reading the rest, and a GET
     streams them so that a group of any size is never held in memory twice."""
+
+    resource: Resource[MemberStore] = None
+
+    @property
+    def store(self) -> MemberStore:
+        return self.resource.store
 
     def get(self, request, resource_id):
         projection = projection_of(self.resource_type, request.GET)
