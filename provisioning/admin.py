@@ -49,6 +49,7 @@ from .scim.changes import MEMBERS
 from .scim.projection import Projection
 from .scim.schema import USER_RESOURCE_TYPE
 from .storage import groups, users
+from .storage.store import Store
 
 admin.site.site_header = "scimserver"
 admin.site.site_title = "scimserver"
@@ -422,7 +423,7 @@ class ProvisionedAdmin(ConnectionScoped, admin.ModelAdmin):
     that the groups a deleted member belonged to move their version and the delete is
     recorded under the admin's name."""
 
-    store = None
+    store: Store | None = None
     delete_confirmation_template = "admin/provisioning/delete_confirmation.html"
     delete_selected_confirmation_template = "admin/provisioning/delete_selected_confirmation.html"
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from types import ModuleType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .scim.dialect import NO_LENIENCY, Leniency
 from .scim.patch import apply_patch
@@ -16,14 +15,18 @@ from .scim.resource import parse_resource
 from .scim.schema import GROUP_RESOURCE_TYPE, USER_RESOURCE_TYPE, ResourceType
 from .storage import groups, users
 from .storage.common import Needs, Written
+from .storage.store import MemberStore, Store
+
+# The interface of the resource type's storage module: `Store`, or a narrower one.
+S = TypeVar("S", bound=Store)
 
 
 @dataclass(frozen=True, eq=False)
-class Resource:
+class Resource(Generic[S]):
     """A resource type and the storage module that keeps it."""
 
     type: ResourceType
-    store: ModuleType
+    store: S
     # Whether a PATCH answers 204 rather than the whole resource, unless `attributes` asks
     # for it (RFC 7644 §3.5.2): Groups, whose member lists can be long.
     patch_no_content: bool = False
@@ -85,6 +88,6 @@ class Resource:
         self.store.delete(tenant, resource_id, expected)
 
 
-USERS = Resource(USER_RESOURCE_TYPE, users)
-GROUPS = Resource(GROUP_RESOURCE_TYPE, groups, patch_no_content=True)
-RESOURCES = (USERS, GROUPS)
+USERS: Resource[Store] = Resource(USER_RESOURCE_TYPE, users)
+GROUPS: Resource[MemberStore] = Resource(GROUP_RESOURCE_TYPE, groups, patch_no_content=True)
+RESOURCES: tuple[Resource, ...] = (USERS, GROUPS)

@@ -53,7 +53,7 @@ urlpatterns = [
     *(route for resource in RESOURCES for route in _resource_routes(resource)),
     re_path(
         r"^\.search/?$",
-        views.RootSearchView.as_view(resources=tuple((r.type, r.store) for r in RESOURCES)),
+        views.RootSearchView.as_view(resources=RESOURCES),
         name="search",
     ),
     # RFC 7644 §3.11: a server without /Me SHOULD answer 501.

@@ -4,17 +4,15 @@ the pure SCIM modules, and render; every error is raised and answered in one pla
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from django.http import StreamingHttpResponse
 from django.urls import get_script_prefix
 
-from . import app_settings, bulk
+from . import app_settings, bulk, search, streaming
 from .http import Endpoint, json_bytes, read_json, respond
 from .resources import Resource
 from .scim import dialect, discovery, errors
 from .scim.bulk import parse_bulk_request
-from .scim.filtering import read_filter
+from .scim.list_request import ListRequest, read_list_request, search_body
 from .scim.projection import Projection
 from .scim.resource import (
     ANY,
@@ -22,12 +20,12 @@ from .scim.resource import (
     entity_tags,
     expected_versions,
     format_version,
+    render_references,
     render_resource,
 )
-from .scim.schema import SEARCH_REQUEST_URN, ResourceType
+from .scim.schema import ResourceType
 from .storage.common import Written
-from .storage.listing import ListRequest, list_across
-from .storage.query import unknown_everywhere
+from .storage.store import MemberStore, Store
 
 BASE_PATH = "scim/v2"
 
@@ -126,7 +124,7 @@ def render_many(
                 str(obj.pk),
                 obj.data,
                 Meta(obj.created, obj.last_modified, obj.version, f"{location}{obj.pk}"),
-                _references(base, related.get(obj.pk, {})),
+                render_references(base, related.get(obj.pk, {})),
             )
         )
         for obj in objs
@@ -158,6 +156,20 @@ def list_answer(request, resources: list[dict], page):
     )
 
 
+def list_parameters(request, params, resource_types, from_body: bool) -> ListRequest:
+    """Return the checked list parameters of a query string or a SearchRequest body
+    (`scim/list_request.py`), paged by the app's settings, its filter read in the request's
+    dialect."""
+    return read_list_request(
+        params,
+        leniencies(request),
+        resource_types,
+        from_body=from_body,
+        default_count=app_settings.get("DEFAULT_COUNT"),
+        max_results=app_settings.get("MAX_RESULTS"),
+    )
+
+
 def projection_of(resource_type: ResourceType, params) -> Projection:
     """Return the `attributes`/`excludedAttributes` projection (RFC 7644 §3.4.2.5, §3.9)."""
     return Projection.from_params(
@@ -175,16 +187,14 @@ class ResourceView(Endpoint):
         return self.resource.type
 
     @property
-    def store(self):
+    def store(self) -> Store:
         return self.resource.store
 
     def location(self, request, obj) -> str:
         return f"{base_url(request)}{self.resource_type.endpoint}/{obj.pk}"
 
     def list_response(self, request, params, *, from_body: bool):
-        list_request = _list_request(
-            params, leniencies(request), (self.resource_type,), from_body=from_body
-        )
+        list_request = list_parameters(request, params, (self.resource_type,), from_body)
         projection = projection_of(self.resource_type, params)
         page = self.store.search(request.token.tenant, list_request, projection.needs)
         resources = render_many(
@@ -238,7 +248,7 @@ class ResourceSearchView(ResourceView):
     """`POST /{Resources}/.search`: a query whose parameters travel in the body (§3.4.3)."""
 
     def post(self, request):
-        return self.list_response(request, _search_body(read_json(request)), from_body=True)
+        return self.list_response(request, search_body(read_json(request)), from_body=True)
 
 
 class ResourceDetailView(ResourceView):
@@ -292,6 +302,12 @@ class GroupDetailView(ResourceDetailView):
     """A Group: members are rows, changed by PATCH without reading the rest, and a GET
     streams them so that a group of any size is never held in memory twice."""
 
+    resource: Resource[MemberStore] = None
+
+    @property
+    def store(self) -> MemberStore:
+        return self.resource.store
+
     def get(self, request, resource_id):
         projection = projection_of(self.resource_type, request.GET)
         if not projection.needs(self.store.MEMBERS.name):
@@ -321,14 +337,8 @@ class GroupDetailView(ResourceDetailView):
         )
         members_name = self.store.MEMBERS.name
         kept = projection.kept_sub_attributes(members_name)
-        chunks = (
-            json_bytes(
-                {key: value for key, value in _reference(base, member).items() if key in kept}
-            )
-            for member in members
-        )
         response = StreamingHttpResponse(
-            _Stream(_stream_with_list(head, members_name, chunks), members),
+            streaming.with_references(head, members_name, members, base, kept),
             content_type=request.scim_media_type,
         )
         response["ETag"] = format_version(obj.version)
@@ -336,73 +346,39 @@ class GroupDetailView(ResourceDetailView):
 
 
 class RootSearchView(Endpoint):
-    """`POST /.search`: one query over every resource type (RFC 7644 §3.4.3).
+    """`POST /.search`: one query over every resource type (RFC 7644 §3.4.3), searched by
+    `provisioning.search`."""
 
-    Without `sortBy`, results come type by type, in the order of `resources`, and
-    `startIndex`/`count` page through that sequence; with it, one statement merges the types
-    in the requested order, paged by index or by cursor. An attribute that a type lacks has no
-    value there (RFC 7644 §3.4.2.1); a filter naming an attribute no type has is still a 400
-    `invalidFilter`.
-    """
-
-    resources: tuple = ()
+    resources: tuple[Resource, ...] = ()
 
     def post(self, request):
-        params = _search_body(read_json(request))
-        list_request = _list_request(
-            params,
-            leniencies(request),
-            [resource_type for resource_type, _ in self.resources],
-            from_body=True,
+        params = search_body(read_json(request))
+        list_request = list_parameters(
+            request, params, [resource.type for resource in self.resources], True
         )
-        if list_request.cursor is not None and not list_request.sort_by:
-            raise errors.InvalidValue(
-                "Cursor paging at the root follows 'sortBy': give one, or search one resource"
-                " type (POST /{Resources}/.search)."
-            )
-        tenant = request.token.tenant
-        if list_request.filter is not None:
-            missing = unknown_everywhere(
-                list_request.filter, [store.source() for _, store in self.resources]
-            )
-            if missing:
-                raise errors.InvalidFilter(f"Unknown attribute '{missing}'.")
-        projections = [projection_of(resource_type, params) for resource_type, _ in self.resources]
-        if list_request.sort_by:
-            return self.sorted_response(request, list_request, projections)
-        skip, wanted, total, resources = list_request.start_index - 1, list_request.count, 0, []
-        for (resource_type, store), projection in zip(self.resources, projections, strict=True):
-            query = replace(
-                list_request, start_index=skip + 1, count=wanted, unknown_is_unassigned=True
-            )
-            page = store.search(tenant, query)
-            total += page.total
-            skip = max(0, skip - page.total)
-            wanted -= len(page.items)
-            resources.extend(render_many(request, resource_type, store, page.items, projection))
-        return ok(
-            request,
-            discovery.list_response(resources, total=total, start_index=list_request.start_index),
-        )
+        search.check(self.resources, list_request)
+        projections = [projection_of(resource.type, params) for resource in self.resources]
+        page = search.across(request.token.tenant, self.resources, list_request)
+        return list_answer(request, self.render(request, page.items, projections), page)
 
-    def sorted_response(self, request, list_request: ListRequest, projections: list):
-        """Answer a root search with `sortBy`: one order across the resource types, paged by
-        `startIndex`/`count` or by cursor like a single type's list (RFC 7644 §3.4.2.3,
-        §3.4.3, RFC 9865)."""
-        page = list_across(
-            request.token.tenant,
-            [(store.MODEL, store.source()) for _, store in self.resources],
-            list_request,
-        )
-        found = page.items
-        rendered: dict[int, dict] = {}
-        for i, ((resource_type, store), projection) in enumerate(
-            zip(self.resources, projections, strict=True)
-        ):
-            objs = [obj for kind, obj in found if kind == i]
-            bodies = render_many(request, resource_type, store, objs, projection)
-            rendered.update(zip((id(obj) for obj in objs), bodies, strict=True))
-        return list_answer(request, [rendered[id(obj)] for _, obj in found], page)
+    def render(self, request, found: list, projections: list[Projection]) -> list[dict]:
+        """Render a page of (type index, resource) pairs in its order, the resources of each
+        type in one go."""
+        bodies = [
+            iter(
+                render_many(
+                    request,
+                    resource.type,
+                    resource.store,
+                    [obj for kind, obj in found if kind == i],
+                    projection,
+                )
+            )
+            for i, (resource, projection) in enumerate(
+                zip(self.resources, projections, strict=True)
+            )
+        ]
+        return [next(bodies[kind]) for kind, _ in found]
 
 
 def _entity_tags(request, header: str) -> frozenset[int] | str | None:
@@ -413,117 +389,6 @@ def _entity_tags(request, header: str) -> frozenset[int] | str | None:
 def _expected(request) -> frozenset[int] | None:
     """Return the versions If-Match allows a write to, or None when any will do."""
     return expected_versions(request.META.get("HTTP_IF_MATCH"))
-
-
-def _references(base: str, related: dict) -> dict:
-    """Return related resources (a group's members, a user's groups) as SCIM references."""
-    return {
-        name: [_reference(base, member) for member in members] for name, members in related.items()
-    }
-
-
-def _reference(base: str, member) -> dict:
-    reference = {"value": str(member.id), "$ref": f"{base}{member.endpoint}/{member.id}"}
-    if member.display:
-        reference["display"] = member.display
-    reference["type"] = member.type
-    return reference
-
-
-class _Stream:
-    """A streamed body and the rows it is read from, closed when the response is, whether or
-    not the body was sent (a client may leave first)."""
-
-    def __init__(self, chunks, rows) -> None:
-        self.chunks, self.rows = chunks, rows
-
-    def __iter__(self):
-        return self.chunks
-
-    def close(self) -> None:
-        self.chunks.close()
-        self.rows.close()
-
-
-def _stream_with_list(head: dict, name: str, items):
-    """Yield the JSON of `head` with the list attribute `name` made of the JSON `items`."""
-    opening = json_bytes(head)
-    yield opening[:-1] + (b"," if len(head) else b"") + json_bytes(name) + b":["
-    first = True
-    for item in items:
-        yield item if first else b"," + item
-        first = False
-    yield b"]}"
-
-
-def _search_body(body) -> dict:
-    """Return the parameters of a SearchRequest body (RFC 7644 §3.4.3)."""
-    if not isinstance(body, dict):
-        raise errors.InvalidSyntax("The request body must be a SearchRequest JSON object.")
-    schemas = body.get("schemas")
-    if not isinstance(schemas, list) or SEARCH_REQUEST_URN not in schemas:
-        raise errors.InvalidSyntax(f"'schemas' must include '{SEARCH_REQUEST_URN}'.")
-    return body
-
-
-def _list_request(
-    params, read_with: frozenset[dialect.Leniency], resource_types, *, from_body: bool
-) -> ListRequest:
-    """Return the list parameters of a query string or a SearchRequest body, checked, with the
-    filter read as the connection's dialect reads it (`read_with`) for a query over
-    `resource_types`.
-
-    RFC 7644 §3.4.2.4: a startIndex below 1 is 1, a negative count is 0, and count is capped
-    at `filter.maxResults`.
-    """
-    filter_text = _param(params, "filter", str)
-    sort_by = _param(params, "sortBy", str)
-    sort_order = (_param(params, "sortOrder", str) or "ascending").lower()
-    # `cursor` with an empty value asks for the first page of cursor paging (RFC 9865).
-    if sort_order not in ("ascending", "descending"):
-        raise errors.InvalidValue("'sortOrder' must be 'ascending' or 'descending'.")
-    start_index = _param(params, "startIndex", int, from_body=from_body)
-    count = _param(params, "count", int, from_body=from_body)
-    cursor = _param(params, "cursor", str)
-    if cursor is not None and start_index is not None:
-        raise errors.InvalidValue("'cursor' and 'startIndex' cannot be used together.")
-    if count is None:
-        count = app_settings.get("DEFAULT_COUNT")
-    parsed = None
-    if filter_text is not None:
-        parsed = read_filter(filter_text, resource_types, read_with)
-    return ListRequest(
-        filter=parsed,
-        sort_by=sort_by or None,
-        descending=sort_order == "descending",
-        start_index=max(1, start_index or 1),
-        count=min(max(0, count), app_settings.get("MAX_RESULTS")),
-        cursor=cursor,
-    )
-
-
-def _param(params, name: str, kind: type, *, from_body: bool = False):
-    """Return the parameter `name` as `kind`, or None when absent.
-
-    Query strings carry text; a SearchRequest body carries JSON, where integers are numbers.
-    """
-    value = params.get(name)
-    if value is None:
-        return None
-    if kind is int:
-        if value == "" and not from_body:
-            return None  # `?count=` is no count
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if not from_body and isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                pass
-        raise errors.InvalidValue(f"'{name}' must be an integer.")
-    if not isinstance(value, str):
-        raise errors.InvalidValue(f"'{name}' must be a string.")
-    return value
 
 
 class BulkView(Endpoint):

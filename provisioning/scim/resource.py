@@ -100,6 +100,24 @@ def render_resource(
     return resource
 
 
+def render_references(base: str, related: Mapping) -> dict:
+    """Return related resources (a group's members, a user's groups) as SCIM references."""
+    return {
+        name: [render_reference(base, member) for member in members]
+        for name, members in related.items()
+    }
+
+
+def render_reference(base: str, member) -> dict:
+    """Return the reference to the resource `member` (its `id`, `endpoint`, `display` and
+    `type`) under the service root `base`: `value`, `$ref`, `display` when it has one, `type`."""
+    reference = {"value": str(member.id), "$ref": f"{base}{member.endpoint}/{member.id}"}
+    if member.display:
+        reference["display"] = member.display
+    reference["type"] = member.type
+    return reference
+
+
 def format_datetime(value: dt.datetime) -> str:
     """Return `value` as an RFC 3339 date-time in UTC with a `Z` suffix."""
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

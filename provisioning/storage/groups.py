@@ -22,6 +22,7 @@ from django.utils import timezone
 from ..models import Group, Membership, Tenant, User
 from ..scim.errors import InvalidFilter, InvalidValue, NoTarget, NotFound
 from ..scim.filter import Compare, Filter, Present
+from ..scim.list_request import ListRequest
 from ..scim.resource import parse_id
 from ..scim.schema import GROUP_RESOURCE_TYPE, Attribute, Rows
 from . import mirrors
@@ -39,7 +40,7 @@ from .common import (
     unique,
     written,
 )
-from .listing import TENANT, ListRequest, Page, list_page
+from .listing import TENANT, Page, list_page
 from .query import EVERYTHING, NOTHING, Source, element_q
 from .statements import Slot, insert, instance, update
 

@@ -26,7 +26,7 @@ from django.db.models import BooleanField, DateTimeField, F, Model, Q, UUIDField
 from django.db.models.functions import Cast
 
 from ..scim.errors import InvalidCursor
-from ..scim.filter import Filter
+from ..scim.list_request import ListRequest
 from ..scim.resource import parse_datetime, storable
 from .query import (
     Shape,
@@ -48,22 +48,6 @@ MAX_CURSOR_LENGTH = 65536
 SORT_KEY = "scim_sort_key"
 # PostgreSQL's OFFSET is a bigint; a page that starts beyond it starts beyond every result.
 MAX_OFFSET = 2**63 - 1
-
-
-@dataclass(frozen=True)
-class ListRequest:
-    """The query parameters of a list or search request, already checked for type."""
-
-    # Parsed where the request is read, with the connection's dialect.
-    filter: Filter | None = None
-    sort_by: str | None = None
-    descending: bool = False
-    start_index: int = 1
-    count: int = 100
-    # None: index paging; "": the first page of cursor paging; else a cursor from a response.
-    cursor: str | None = None
-    # For a search over several resource types: attributes a type lacks have no value there.
-    unknown_is_unassigned: bool = False
 
 
 @dataclass

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from .. import authsync
 from ..models import Group, Membership, Tenant, User, UserValue
+from ..scim.list_request import ListRequest
 from ..scim.schema import USER_RESOURCE_TYPE, Rows
 from . import groups, mirrors
 from .changes import Entry, Operation, record, record_many
@@ -32,7 +33,7 @@ from .common import (
     touch,
     unique,
 )
-from .listing import ListRequest, Page, Related, list_page
+from .listing import Page, Related, list_page
 from .query import Source
 from .statements import Together, fetch, insert, inserted_row, instance, updated_row
 

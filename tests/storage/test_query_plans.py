@@ -116,7 +116,8 @@ def test_users_of_a_group_are_found_through_the_membership_index(populated):
     index of (tenant, group, user) or the (group, id) one, whichever the planner costs lower),
     never all memberships, and the users found by a unique key, (id) or (tenant, id)."""
     from provisioning.models import Group, Membership
-    from provisioning.storage.listing import ListRequest, _statements
+    from provisioning.scim.list_request import ListRequest
+    from provisioning.storage.listing import _statements
     from provisioning.storage.statements import Compiled
 
     people = list(User.objects.filter(tenant=populated).order_by("created", "id"))

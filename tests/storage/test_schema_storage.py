@@ -15,6 +15,7 @@ from django.db import connection
 
 from provisioning.models import Group, User
 from provisioning.scim.filter import parse_filter
+from provisioning.scim.list_request import ListRequest
 from provisioning.scim.resource import parse_resource
 from provisioning.scim.schema import (
     ENTERPRISE_USER_SCHEMA_URN,
@@ -29,7 +30,7 @@ from provisioning.scim.schema import (
     Uniqueness,
 )
 from provisioning.storage import mirrors, users
-from provisioning.storage.listing import ListRequest, _statements
+from provisioning.storage.listing import _statements
 from provisioning.storage.query import filter_q
 from provisioning.storage.statements import Compiled
 from tests.conftest import ENTERPRISE_SCHEMA, patch_body
