@@ -47,7 +47,7 @@ from .models import (
 )
 from .scim.changes import MEMBERS
 from .scim.projection import Projection
-from .scim.schema import USER_RESOURCE_TYPE
+from .scim.schema import USER_RESOURCE_TYPE, Index
 from .storage import groups, users
 from .storage.store import Store
 
@@ -64,9 +64,14 @@ HISTORY_ON_PAGE = 20
 # The group filter of the users list offers this many groups; any group's page links to the
 # list of its members, which is the same filter.
 GROUP_CHOICES = 100
-# The user columns the admin's search looks in, each with a trigram index on lower(column)
-# (models.User); emails are searched in their UserValue rows, which have one too.
-SEARCHED_USER_COLUMNS = ("user_name", "display_name", "given_name", "family_name", "external_id")
+# The user columns the admin's search looks in: those the schema table gives a trigram index
+# on lower(column) (`Index.SUBSTRING`), but a multi-valued attribute's, whose every value is
+# searched in its UserValue rows instead (emails, which have one too).
+SEARCHED_USER_COLUMNS = tuple(
+    mirror.column
+    for mirror in USER_RESOURCE_TYPE.mirrors
+    if Index.SUBSTRING in mirror.attribute.indexes and not mirror.attribute.multi_valued
+)
 
 
 # --- Which connections a staff user sees -------------------------------------------------------
@@ -506,7 +511,9 @@ class UserAdmin(ProvisionedAdmin):
     ]
     list_filter = [ConnectionFilter, GroupFilter, "active", "last_modified"]
     search_fields = SEARCHED_USER_COLUMNS
-    search_help_text = "userName, any email, name, displayName or externalId (contains)"
+    search_help_text = (
+        "userName, any email, name, displayName, externalId or employeeNumber (contains)"
+    )
     # The order of the unique index on (tenant, lower(userName)): a page of 100,000 users is
     # an index scan, not a sort.
     ordering = [F("tenant_id"), Lower("user_name")]

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from provisioning.models import Token
-from tests.conftest import SCIMClient, assert_scim_error
+from tests.conftest import ENTERPRISE_SCHEMA, SCIMClient, assert_scim_error
 
 SECRET_ON_PAGE = re.compile(r'<code id="token-secret"[^>]*>([^<]+)</code>')
 
@@ -89,6 +89,7 @@ def provisioned(make_user) -> dict:
             externalId="okta-00u2",
             active=False,
             emails=[{"value": "john@example.org", "type": "work"}],
+            **{ENTERPRISE_SCHEMA: {"employeeNumber": "E-4711"}},
         ),
     }
 
@@ -109,6 +110,7 @@ def listed(admin_client, **params) -> set[str]:
         ({"q": "babs@example.com"}, {"bjensen"}),
         ({"q": "example.org"}, {"jsmith"}),
         ({"q": "okta-00u2"}, {"jsmith"}),
+        ({"q": "e-4711"}, {"jsmith"}),
         ({"q": "nobody"}, set()),
         ({"active__exact": "1"}, {"bjensen"}),
         ({"active__exact": "0"}, {"jsmith"}),
@@ -120,14 +122,16 @@ def listed(admin_client, **params) -> set[str]:
         "email",
         "email-domain",
         "externalId",
+        "employeeNumber",
         "no-match",
         "active",
         "inactive",
     ],
 )
 def test_user_changelist_search_and_filter(admin_client, provisioned, params, expected):
-    """Users created through the API can be found by userName, email or externalId, and
-    filtered by active."""
+    """Users created through the API can be found by userName, email, externalId or
+    employeeNumber (every column the schema table gives a substring index), and filtered by
+    active."""
     assert listed(admin_client, **params) == expected
 
 
