@@ -121,12 +121,18 @@ class SCIMRouteMiddleware:
         # CommonMiddleware's check, which is skipped here: a Host outside ALLOWED_HOSTS is a
         # 400 (DisallowedHost, answered by handler400).
         request.get_host()
+        path = request.path_info
         try:
-            match = _resolve(request.path_info)
+            match = _resolve(path) if len(path) <= MAX_CACHED_PATH else resolve(path)
         except Resolver404:
             return self.get_response(request)
         request.resolver_match = match
         return match.func(request, *match.args, **match.kwargs)
+
+
+# The longest path whose match is kept: every SCIM path with a resource id fits, and 4,096
+# kept matches of paths this long hold about 2 MB (a path and its id), whoever sends them.
+MAX_CACHED_PATH = 256
 
 
 @functools.lru_cache(maxsize=4096)

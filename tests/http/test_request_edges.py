@@ -1,8 +1,10 @@
 """Requests that once gave a 500 or a non-SCIM answer (found in review): entity tags the server
-never issued, a SearchRequest's projection, a `format` parameter, the service root itself."""
+never issued, a SearchRequest's projection, a `format` parameter, the service root itself,
+paths of any length."""
 
 import pytest
 
+from provisioning import middleware
 from tests.conftest import assert_scim_error
 
 SEARCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
@@ -33,3 +35,13 @@ def test_format_parameter_does_not_change_the_media_type(scim):
 def test_service_root_itself_is_a_scim_404(scim):
     """GET /scim/v2 (no trailing slash) is a SCIM 404, not Django's HTML page."""
     assert_scim_error(scim.get("/scim/v2"), 404)
+
+
+def test_only_short_paths_keep_their_resolved_route(scim):
+    """A path's route is kept for its next request, but not for a path of any length a
+    client makes up: those are resolved each time, so they cannot fill the process's memory."""
+    middleware._resolve.cache_clear()
+    assert_scim_error(scim.get("/Users/" + "x" * 40), 404)
+    assert middleware._resolve.cache_info().currsize == 1
+    assert_scim_error(scim.get("/Users/" + "x" * 5000), 404)
+    assert middleware._resolve.cache_info().currsize == 1
