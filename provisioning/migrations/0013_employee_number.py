@@ -9,11 +9,14 @@ from django.db import migrations, models
 
 ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
-# The users stored before the column existed: their employeeNumber, from the document.
+# The users stored before the column existed: their employeeNumber, from the document. A value
+# longer than the 512 characters the schema now allows stays out of the column (the btree index
+# could not hold it); that user's next write must bring a shorter one.
 FILL_EMPLOYEE_NUMBER = f"""
     UPDATE provisioning_user
     SET employee_number = data -> '{ENTERPRISE_USER}' ->> 'employeeNumber'
     WHERE data -> '{ENTERPRISE_USER}' ? 'employeeNumber'
+      AND length(data -> '{ENTERPRISE_USER}' ->> 'employeeNumber') <= 512
 """
 
 

@@ -118,6 +118,12 @@ class Attribute:
         object.__setattr__(self, "_by_name", by_name)
         if self.indexes and self.column is None:
             raise ValueError(f"'{self.name}' declares indexes but no column to put them on.")
+        # A btree entry holds at most 2704 bytes: an unbounded value would fail in the database
+        # instead of being refused with a 400. (A multi-valued attribute's column holds its
+        # main `value`.)
+        bounded = by_name.get("value", self)
+        if {Index.LOOKUP, Index.SORTED} & set(self.indexes) and bounded.max_length is None:
+            raise ValueError(f"'{self.name}' has a btree index but no max_length.")
 
     @property
     def is_complex(self) -> bool:

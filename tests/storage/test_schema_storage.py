@@ -113,7 +113,9 @@ def test_a_declared_column_becomes_a_field_with_its_indexes():
     badge = Attribute(
         "badge", column="badge", indexes=(Index.LOOKUP, Index.SUBSTRING), max_length=64
     )
-    serial = Attribute("serial", case_exact=True, column="serial", indexes=(Index.LOOKUP,))
+    serial = Attribute(
+        "serial", case_exact=True, column="serial", indexes=(Index.LOOKUP,), max_length=32
+    )
     resource_type = _resource_type_with(badge, serial)
     model = mirrors.abstract_model(resource_type)
     fields = {f.name: f for f in model._meta.fields}
@@ -311,10 +313,30 @@ def test_the_migration_fills_the_column_of_users_stored_before_it(tenant):
         body = {"schemas": [USER_RESOURCE_TYPE.schema.id], "userName": name}
         body[ENTERPRISE_SCHEMA] = extension
         users.create(tenant, parse_resource(body, USER_RESOURCE_TYPE))
+    # Stored before the schema bounded it: too long for the column's btree index.
+    long = users.create(
+        tenant,
+        parse_resource(
+            {"schemas": [USER_RESOURCE_TYPE.schema.id], "userName": "cy"}, USER_RESOURCE_TYPE
+        ),
+    ).obj
+    User.objects.filter(pk=long.pk).update(
+        data={**long.data, ENTERPRISE_SCHEMA: {"employeeNumber": "7" * 3000}}
+    )
     User.objects.update(employee_number=None)  # as before the column existed
     with connection.cursor() as cursor:
         cursor.execute(migration.FILL_EMPLOYEE_NUMBER)
     assert dict(User.objects.values_list("user_name", "employee_number")) == {
         "ann": "701984",
         "bob": None,
+        "cy": None,
     }
+
+
+def test_a_btree_indexed_attribute_needs_a_bound():
+    """The schema table refuses an attribute kept in a btree index without `max_length`: its
+    long values would fail in PostgreSQL rather than be refused with a 400."""
+    with pytest.raises(ValueError, match="no max_length"):
+        Attribute("badge", Type.STRING, column="badge", indexes=(Index.LOOKUP,))
+    Attribute("badge", Type.STRING, column="badge", indexes=(Index.LOOKUP,), max_length=64)
+    Attribute("badge", Type.STRING, column="badge", indexes=(Index.SUBSTRING,))
