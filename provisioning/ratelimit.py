@@ -15,10 +15,14 @@ taken but not used yet wait for its next ones, so at most `processes * rate * BA
 requests beyond the burst can pass at once. Below 1 / BATCH_SECONDS requests per second the
 batch is one request, and the limit is exact.
 
-A refused request tells how long the bucket stays without room: no request can fit before
-then, whatever other processes do (they only take), so until then the process refuses the
-tenant's requests itself, without a statement. A client that floods its limit costs a
-statement per interval, not one per request.
+A refused request tells how long the bucket stays without room, at most one interval: under
+an unchanged limit no request can fit before then, whatever other processes do (they only
+take), so until then the process refuses the tenant's requests itself, without a statement,
+counting from before it asked (so never past the bucket's own answer). A client that floods
+its limit costs a statement per interval, not one per request. What can end the wait earlier
+is outside the limit's arithmetic: the limit changed and changed back, or the bucket's row
+was lost (a database crash empties the table); a request is then refused for at most one
+interval more than the bucket would.
 
 A tenant without a limit costs nothing: its limit arrives with the token check
 (`provisioning.tokens`, which joins the tenant) and no statement is run.
@@ -84,10 +88,11 @@ def check(tenant: Tenant) -> None:
             _taken[tenant.pk] -= 1
             return
         full = _full_until.get(tenant.pk)
-        if full is not None and full[1:] == (tenant.rate_limit, size):
+        if full is not None:
             wait = full[0] - monotonic()
-            if wait > 0:
+            if wait > 0 and full[1:] == (tenant.rate_limit, size):
                 raise TooManyRequests(max(1, math.ceil(wait)))
+            del _full_until[tenant.pk]  # over, or found under another limit
     want = max(1, int(tenant.rate_limit * BATCH_SECONDS))
     params = {
         "tenant": tenant.pk,
@@ -96,6 +101,7 @@ def check(tenant: Tenant) -> None:
         "want": want,
         "first": min(want, size),
     }
+    asked = monotonic()  # no later than the statement's own clock reading
     with connection.cursor() as cursor:
         cursor.execute(_SQL, params)
         taken, ahead = cursor.fetchone()
@@ -103,7 +109,7 @@ def check(tenant: Tenant) -> None:
         # One request fits once `tat` is at most now + window - interval.
         wait = ahead + interval - size * interval
         with _lock:
-            _full_until[tenant.pk] = (monotonic() + wait, tenant.rate_limit, size)
+            _full_until[tenant.pk] = (asked + wait, tenant.rate_limit, size)
         raise TooManyRequests(max(1, math.ceil(wait)))
     with _lock:
         _taken[tenant.pk] = _taken.get(tenant.pk, 0) + taken - 1

@@ -113,6 +113,22 @@ def test_a_faster_limit_applies_at_once(scim, tenant):
     assert assert_too_many(scim.get("/Users"), most_seconds=1) == 1
 
 
+def test_a_refusal_kept_under_one_limit_does_not_hold_under_another(
+    scim, tenant, django_assert_num_queries
+):
+    """The process's own refusal belongs to the limit that found the bucket full: a request
+    under another limit asks the bucket (the token check and the bucket's statement), and
+    the refusal kept under the first limit is gone."""
+    limit(tenant, burst=1)
+    assert [scim.get("/Users").status_code for _ in range(2)] == [200, 429]
+    assert ratelimit._full_until[tenant.pk][1:] == (SLOW, 1)
+
+    limit(tenant, rate=1000, burst=1000)
+    with django_assert_num_queries(2):
+        scim.get("/ServiceProviderConfig")
+    assert ratelimit._full_until.get(tenant.pk, (0, 1000, 1000))[1:] == (1000, 1000)
+
+
 def test_default_burst_is_one_seconds_worth(scim, tenant):
     tenant.rate_limit = 4
     assert ratelimit.burst(tenant) == 4
