@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable
 
 import orjson
@@ -159,13 +160,24 @@ def read_json(request: HttpRequest, limit: int | None = None):
     # The standard library reads request bodies: orjson would read an integer past 64 bits as
     # an inexact float. RFC 8259: NaN and Infinity are no JSON.
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+        return json.loads(
+            raw.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float
+        )
     except (ValueError, RecursionError) as exc:
         raise errors.InvalidSyntax(f"The request body is not valid JSON: {exc}") from None
 
 
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    """Read a JSON number with a fraction or exponent; one past a float's range (`1e400`) is
+    refused, not read as infinity, which JSON cannot hold either (RFC 8259 §6)."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 def _read_body(request: HttpRequest, limit: int) -> bytes:

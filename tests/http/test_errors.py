@@ -144,6 +144,7 @@ def test_body_above_max_payload_is_scim_413(scim, settings, content_type):
         b'{"schemas": ["%s"], "userName": "x", "x": NaN}' % USER_SCHEMA.encode(),
         b'{"schemas": ["%s"], "userName": "x", "x": Infinity}' % USER_SCHEMA.encode(),
         b'{"schemas": ["%s"], "userName": "x", "x": -Infinity}' % USER_SCHEMA.encode(),
+        b'{"schemas": ["%s"], "userName": "x", "x": 1e400}' % USER_SCHEMA.encode(),
         b"[" * 100_000,
         b"[" * 100_000 + b"]" * 100_000,
         b'{"schemas": ["%s"], "userName": "\xff\xfe"}' % USER_SCHEMA.encode(),
@@ -156,6 +157,7 @@ def test_body_above_max_payload_is_scim_413(scim, settings, content_type):
         "NaN",
         "Infinity",
         "minus-Infinity",
+        "float-out-of-range",
         "deep-open",
         "deep-balanced",
         "not-utf8",
@@ -164,7 +166,8 @@ def test_body_above_max_payload_is_scim_413(scim, settings, content_type):
     ],
 )
 def test_invalid_json_is_400_invalid_syntax(scim, raw):
-    """A body that is not one JSON object (RFC 8259: no NaN, no single quotes, UTF-8) is 400
+    """A body that is not one JSON object (RFC 8259: no NaN or infinity, no single quotes,
+    UTF-8) is 400
     `invalidSyntax` (RFC 7644 §3.12), never a 500, however deeply it nests."""
     assert_scim_error(scim.post("/Users", raw), 400, "invalidSyntax")
 
