@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.http import StreamingHttpResponse
 from django.urls import get_script_prefix
+from django.utils.encoding import iri_to_uri
 
 from . import app_settings, bulk, search, streaming
 from .http import Endpoint, json_bytes, read_json, respond
@@ -37,7 +38,8 @@ def base_url(request) -> str:
     """
     if not hasattr(request, "scim_base_url"):
         # What build_absolute_uri makes of an absolute path, without its general case.
-        request.scim_base_url = f"{request._current_scheme_host}{get_script_prefix()}{BASE_PATH}"
+        prefix = iri_to_uri(get_script_prefix())
+        request.scim_base_url = f"{request._current_scheme_host}{prefix}{BASE_PATH}"
     return request.scim_base_url
 
 

@@ -7,8 +7,8 @@ one: PATCH evaluates value filters on the values of a document (`patch.py`, thro
 (`provisioning.storage.query`), checking each comparison with `check_comparison` and
 compiling the rules below one for one. `matches` applies a filter to a whole resource as the
 server renders it: it is the reference the SQL compiler is held to
-(tests/scim/test_filter_agreement.py runs both on generated resources and filters against
-PostgreSQL).
+(tests/fuzz/storage/test_filter_agreement.py runs both on generated resources and filters
+against PostgreSQL).
 
 The rules, where RFC 7644 §3.4.2.2 leaves a choice:
 

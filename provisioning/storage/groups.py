@@ -666,8 +666,8 @@ def _resolve(group: Group, values: list[dict]) -> tuple[set[uuid.UUID], set[uuid
 def _locked_ids(model: type[User | Group], tenant_id: int, ids: list[uuid.UUID]) -> set[uuid.UUID]:
     """Return those of `ids` that are the tenant's rows of `model`, locked until the write
     commits, so that a member deleted meanwhile either waits for it or is seen as gone here
-    (else the membership's foreign key fails at COMMIT). The ids go as one array: a
-    thousand members are one parameter, not a thousand."""
+    (else the membership's key to it fails). The ids go as one array: a thousand members are
+    one parameter, not a thousand."""
     table = model._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
