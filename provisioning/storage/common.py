@@ -48,7 +48,7 @@ def parse_pk(resource_id: str, type_name: str) -> uuid.UUID:
     included (RFC 7643 §3.1: `id` is caseExact), names nothing (404)."""
     pk = parse_id(resource_id)
     if pk is None:
-        raise NotFound(f"{type_name} '{resource_id}' not found.")
+        raise not_found(type_name, resource_id)
     return pk
 
 
@@ -57,12 +57,12 @@ def get_one(model: type[Model], tenant, resource_id: str, *, for_update: bool = 
     pk = parse_pk(resource_id, model.__name__)
     rows = _by_id(model, for_update).rows([tenant.pk, pk])
     if not rows:
-        raise not_found(model, resource_id)
+        raise not_found(model.__name__, resource_id)
     return instance(model, rows[0])
 
 
-def not_found(model: type[Model], resource_id: str) -> NotFound:
-    return NotFound(f"{model.__name__} '{resource_id}' not found.")
+def not_found(type_name: str, resource_id: str) -> NotFound:
+    return NotFound(f"{type_name} '{resource_id}' not found.")
 
 
 @functools.cache

@@ -87,11 +87,9 @@ def instance(model: type[Model], row: Sequence) -> Model:
                 row[i] = orjson.loads(row[i])
     if pre_init.receivers or post_init.receivers:
         return model.from_db(DEFAULT_DB_ALIAS, None, row)
-    obj = model.__new__(model)
-    obj.__dict__.update(zip(_attnames(model), row, strict=True))
-    obj._state = state = ModelState()
-    state.adding = False
-    state.db = DEFAULT_DB_ALIAS  # every statement here runs on `connection`, the default one
+    obj = _made(model, zip(_attnames(model), row, strict=True))
+    obj._state.adding = False
+    obj._state.db = DEFAULT_DB_ALIAS  # every statement here runs on `connection`, the default one
     return obj
 
 
@@ -102,6 +100,12 @@ def unsaved(model: type[Model], **values) -> Model:
         raise TypeError(f"unsaved {model.__name__} needs exactly {_attnames(model)}")
     if pre_init.receivers or post_init.receivers:
         return model(**values)
+    return _made(model, values.items())
+
+
+def _made(model: type[Model], values) -> Model:
+    """Return an instance of `model` holding `values` (attribute name and value pairs),
+    without `Model.__init__`; its state is a new, unsaved object's."""
     obj = model.__new__(model)
     obj.__dict__.update(values)
     obj._state = ModelState()

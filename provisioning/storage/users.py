@@ -115,7 +115,7 @@ def read(tenant: Tenant, user_id: str, needs: Needs | None) -> tuple[User, dict]
     pk = parse_pk(user_id, "User")
     rows = fetch(_read_with_groups_sql(), [pk, tenant.pk, tenant.pk, tenant.pk, pk])
     if not rows:
-        raise not_found(User, user_id)
+        raise not_found("User", user_id)
     found = groups.read_user_groups(rows[0][-1])
     return instance(User, rows[0][:-1]), ({GROUPS.name: found} if found else {})
 
