@@ -14,19 +14,9 @@ from django.http import HttpResponse
 from django.urls import Resolver404, resolve
 
 from . import context, health, metrics
+from .storage.statements import StatementCounter
 
 logger = logging.getLogger("provisioning.requests")
-
-
-class StatementCounter:
-    """Count the SQL statements run through Django's connection (an execute wrapper)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        self.count += 1
-        return execute(sql, params, many, context)
 
 
 class RequestLogMiddleware:
