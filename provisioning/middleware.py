@@ -109,8 +109,8 @@ class SCIMRouteMiddleware:
         if not request.path_info.startswith("/scim/"):
             return self.get_response(request)
         # CommonMiddleware's check, which is skipped here: a Host outside ALLOWED_HOSTS is a
-        # 400 (DisallowedHost, answered by handler400).
-        request.get_host()
+        # 400 (DisallowedHost, answered by handler400). The views' base URL uses the host.
+        request.scim_host = request.get_host()
         path = request.path_info
         try:
             match = _resolve(path) if len(path) <= MAX_CACHED_PATH else resolve(path)

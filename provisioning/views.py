@@ -4,6 +4,8 @@ the pure SCIM modules, and render; every error is raised and answered in one pla
 
 from __future__ import annotations
 
+import functools
+
 from django.http import StreamingHttpResponse
 from django.urls import get_script_prefix
 from django.utils.encoding import iri_to_uri
@@ -37,10 +39,16 @@ def base_url(request) -> str:
     It is worked out once per request: a list page needs it for every resource's location.
     """
     if not hasattr(request, "scim_base_url"):
-        # What build_absolute_uri makes of an absolute path, without its general case.
-        prefix = iri_to_uri(get_script_prefix())
-        request.scim_base_url = f"{request._current_scheme_host}{prefix}{BASE_PATH}"
+        # The host SCIMRouteMiddleware checked, rather than checking it again.
+        host = getattr(request, "scim_host", None) or request.get_host()
+        request.scim_base_url = _base_url(request.scheme, host, get_script_prefix())
     return request.scim_base_url
+
+
+@functools.lru_cache(maxsize=64)
+def _base_url(scheme: str, host: str, script_prefix: str) -> str:
+    """What build_absolute_uri makes of the service root's path, without its general case."""
+    return f"{scheme}://{host}{iri_to_uri(script_prefix)}{BASE_PATH}"
 
 
 def ok(request, body, status: int = 200, headers: dict | None = None):

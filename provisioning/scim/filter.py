@@ -263,9 +263,14 @@ _LPAREN, _RPAREN, _LBRACKET, _RBRACKET = "(", ")", "[", "]"
 _WHITESPACE = " \t"
 _DIGITS = "0123456789"
 _ALPHA = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_WORD_CHARS = frozenset(_ALPHA + _DIGITS + "-_.:$")
-_NUMBER_CHARS = frozenset(_ALPHA + _DIGITS + "-+._")
-_NAME_CHARS = frozenset(_ALPHA + _DIGITS + "-_$")
+# The lexer's maximal munches: the longest run of a token's characters, or of spaces.
+_SPACES = re.compile(r"[ \t]*")
+_WORD_CHARS = re.compile(r"[A-Za-z0-9_.:$-]*")
+_NUMBER_CHARS = re.compile(r"[A-Za-z0-9+._-]*")
+_NAME_CHARS = re.compile(r"[A-Za-z0-9_$-]*")
+# A well-formed JSON string (RFC 7159 §7); one that is not is read character by character,
+# to say where it goes wrong.
+_JSON_STRING = re.compile(r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"')
 _JSON_ESCAPES = frozenset('"\\/bfnrtu')
 _HEX = frozenset("0123456789abcdefABCDEF")
 
@@ -345,9 +350,7 @@ class _Parser:
     def _lex(self) -> _Token:
         """Read the token after ``self.offset``, skipping spaces and tabs."""
         text, start = self.text, self.offset
-        pos = start
-        while pos < len(text) and text[pos] in _WHITESPACE:
-            pos += 1
+        pos = _SPACES.match(text, start).end()
         spaced = pos > start
         if pos == len(text):
             return _Token(_EOF, "", pos, spaced)
@@ -361,22 +364,25 @@ class _Parser:
             raw = text[pos:end]
             return _Token(_STRING, raw, pos, spaced, self._decode_string(raw, pos))
         if char in _DIGITS or char == "-":
-            end = _run(text, pos, _NUMBER_CHARS)
+            end = _NUMBER_CHARS.match(text, pos).end()
             self.offset = end
             # Decoded only where a value is expected, so "1abc" as a path reads as a bad path.
             return _Token(_NUMBER, text[pos:end], pos, spaced)
         if char in _ALPHA or char == "$":
-            end = _run(text, pos, _WORD_CHARS)
+            end = _WORD_CHARS.match(text, pos).end()
             self.offset = end
             return _Token(_WORD, text[pos:end], pos, spaced)
         if char == ".":
-            end = _run(text, pos + 1, _NAME_CHARS)
+            end = _NAME_CHARS.match(text, pos + 1).end()
             self.offset = end
             return _Token(_SUBATTR, text[pos:end], pos, spaced)
         self.fail(f"unexpected character {_quote_char(char)}", pos)
 
     def _string_end(self, pos: int) -> int:
         """Return the index just past the JSON string opening at ``pos`` (RFC 7159 §7)."""
+        well_formed = _JSON_STRING.match(self.text, pos)
+        if well_formed is not None:
+            return well_formed.end()
         text, index = self.text, pos + 1
         while index < len(text):
             char = text[index]
@@ -654,13 +660,6 @@ def _check_length(text: str, max_length: int, error: type[SCIMError], subject: s
             f"{subject} is longer than the maximum of {max_length} characters "
             f"at position {max_length}"
         )
-
-
-def _run(text: str, pos: int, chars: frozenset[str]) -> int:
-    """Return the index after the longest run of ``chars`` starting at ``pos`` (maximal munch)."""
-    while pos < len(text) and text[pos] in chars:
-        pos += 1
-    return pos
 
 
 def _quote(text: str, limit: int = 40) -> str:
