@@ -25,8 +25,8 @@ def services(compose) -> dict:
     return compose["services"]
 
 
-def test_the_deployment_has_its_five_services(services):
-    assert set(services) == {"db", "pgbouncer", "migrate", "app", "worker"}
+def test_the_deployment_has_its_six_services(services):
+    assert set(services) == {"db", "pgbouncer", "migrate", "app", "edge", "worker"}
 
 
 def test_postgresql_15_keeps_its_data_in_a_named_volume(compose, services):
@@ -81,9 +81,18 @@ def test_migrations_run_once_in_a_one_shot_service_before_the_others(services):
     assert services["worker"]["command"][0] == "worker"
 
 
-def test_the_api_is_served_on_one_port_and_checked_by_its_readiness_probe(services):
-    app = services["app"]
-    assert app["ports"] == ["${PORT:-8000}:8000"]
+def test_the_api_is_served_through_the_edge_and_checked_by_its_readiness_probe(services):
+    """The edge proxy alone is published; the app, reached through it, trusts its X-Forwarded-*
+    headers, and both refuse bodies over the same limit."""
+    app, edge = services["app"], services["edge"]
+    assert "ports" not in app
+    assert edge["ports"] == ["${PORT:-8000}:8000"]
+    assert edge["environment"]["EDGE_UPSTREAM"] == "app:8000"
+    assert edge["depends_on"] == {"app": {"condition": "service_healthy", "restart": True}}
+    assert app["environment"]["BEHIND_PROXY"] == "true"
+    limit = "${SCIM_MAX_PAYLOAD_BYTES:-10485760}"
+    assert edge["environment"]["SCIM_MAX_PAYLOAD_BYTES"] == limit
+    assert app["environment"]["SCIM_MAX_PAYLOAD_BYTES"] == limit
     probe = " ".join(app["healthcheck"]["test"])
     assert "http://127.0.0.1:8000/health/ready" in probe
     # More than GRACEFUL_TIMEOUT (10 s): requests in flight finish before SIGKILL.
@@ -110,7 +119,9 @@ def test_the_application_services_share_one_image_and_its_secret_key_volume(comp
 def test_every_setting_the_containers_get_is_documented(services):
     readme = (ROOT / "README.md").read_text()
     names = {
-        key for service in ("migrate", "app", "worker") for key in services[service]["environment"]
+        key
+        for service in ("migrate", "app", "edge", "worker")
+        for key in services[service]["environment"]
     }
     assert {name for name in names if f"| `{name}` |" not in readme} == set()
 
@@ -126,5 +137,11 @@ def test_the_dockerfiles_copy_files_that_exist_and_the_entrypoint_knows_each_com
     commands = set(re.findall(r"^(\w+)\)$", entrypoint, re.MULTILINE))
     assert commands == {"migrate", "serve", "worker"}
     assert {services[name]["command"][0] for name in ("migrate", "app", "worker")} <= commands
+    edge = (DOCKER / "edge" / "Dockerfile").read_text()
+    assert "apt-get install -y --no-install-recommends nginx libnginx-mod-http-lua" in edge
+    for line in re.findall(r"^COPY (.+)$", edge, re.MULTILINE):
+        *sources, _ = line.split()
+        for source in sources:
+            assert (DOCKER / "edge" / source).exists(), source
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", ".local"} <= set(ignored)

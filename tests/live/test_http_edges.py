@@ -77,7 +77,8 @@ def request(method: str, target: str, *headers: str, body: bytes = b"") -> bytes
 )
 def test_requests_that_are_not_http_are_refused_without_a_page(live_server_url, raw, status):
     """What the server cannot read as an HTTP request never reaches the application: granian
-    answers with the status alone, an empty body (no HTML page), and closes the connection."""
+    answers with the status alone, an empty body (no HTML page), and closes the connection.
+    The deployment's edge proxy gives these answers SCIM bodies (test_edge.py)."""
     got, headers, body = exchange(live_server_url, raw)
 
     assert got == status
