@@ -28,8 +28,10 @@ tenant's limit is no longer the one it was taken under (the limit arrives with e
 request's token check, so no request read under a new limit uses an old lease). What a
 dropped lease had left is not returned, which would cost a statement: the bucket lacks those
 requests until they lapse, i.e. until it refills them at the tenant's rate. That is at most
-the lease, and a process holds a large lease only when it used up its last, half as large,
-within LEASE_SECONDS: the next request after a pause leases one again.
+the lease, and a process holds a large lease only when its last, half as large, was used up
+(or lapsed) within LEASE_SECONDS: the next request after a pause leases one again. Only a
+limit changed and changed back within LEASE_SECONDS can bring an old lease back into use
+after the bucket was measured under another limit, as with refusals below.
 
 A refused request tells how long the bucket stays without room, at most one interval: under
 an unchanged limit no request can fit before then, whatever other processes do (they only
