@@ -3,12 +3,16 @@
 process (Django, psycopg) and in its PostgreSQL backend, beside a `SELECT 1` round trip.
 
 Run it with the project's virtualenv against a migrated database:
-`DATABASE_URL=... SECRET_KEY=... .venv/bin/python bench/ratelimit.py`. It checks a limit of
-10/s with a burst of a billion for the tenant `--tenant` (default `default`): below 20/s each
-request runs the bucket's statement, and this burst never refuses. It runs in autocommit as a
-request does, and deletes that tenant's bucket row at the end. Each figure is the best of
-`--rounds` rounds of `--calls` calls: the machine is shared, and the other work on it only
-ever adds time.
+`DATABASE_URL=... SECRET_KEY=... .venv/bin/python bench/ratelimit.py`. It checks each limit
+of `--limit` (by default the cases of bench/README.md, "Rate limits") for the tenant
+`--tenant` (default `default`), one after the other, as one process sending requests as fast
+as it can: `10/s,1000000000`, a low rate with a burst that never runs out, was the worst
+case before leases (a statement per request); `1000000/s,15` still asks the bucket for each
+request (a bucket holding fewer than 16 leases one at a time, and this one refills at once);
+`100000/s,100000` is a generous limit. It runs in autocommit as a request does, and deletes
+that tenant's bucket row after each limit. Each figure is the best of `--rounds` rounds of
+`--calls` calls: the machine is shared, and the other work on it only ever adds time. The
+statements and refusals per call are counted in a round of their own, not timed.
 """
 
 import argparse
@@ -28,6 +32,9 @@ from django.db import connection  # noqa: E402
 
 from provisioning import ratelimit  # noqa: E402
 from provisioning.models import RateLimitBucket, Tenant  # noqa: E402
+from provisioning.scim.errors import TooManyRequests  # noqa: E402
+
+LIMITS = ["10/s,1000000000", "1000000/s,15", "100000/s,100000"]
 
 
 def backend_cpu_seconds(pid: int) -> float:
@@ -42,22 +49,56 @@ def select_one() -> None:
         cursor.fetchone()
 
 
+def checker(tenant: Tenant):
+    def check() -> None:
+        try:
+            ratelimit.check(tenant)
+        except TooManyRequests:
+            counts["refused"] += 1
+
+    counts = {"refused": 0}
+    check.counts = counts
+    return check
+
+
+def counted(call, calls: int) -> tuple[float, float]:
+    """Return the statements and the refusals per call of `calls` calls."""
+    statements = 0
+
+    def count(execute, sql, params, many, context):
+        nonlocal statements
+        statements += 1
+        return execute(sql, params, many, context)
+
+    refused = getattr(call, "counts", {"refused": 0})
+    before = refused["refused"]
+    with connection.execute_wrapper(count):
+        for _ in range(calls):
+            call()
+    return statements / calls, (refused["refused"] - before) / calls
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tenant", default="default")
     parser.add_argument("--calls", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--limit", action="append", help="N/s,BURST; repeat for several")
     args = parser.parse_args()
 
     tenant = Tenant.objects.get(slug=args.tenant)
-    tenant.rate_limit, tenant.rate_limit_burst = 10.0, 10**9
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (backend,) = cursor.fetchone()
-    candidates = {"SELECT 1": select_one, "ratelimit.check": lambda: ratelimit.check(tenant)}
-    best: dict[str, tuple[float, float]] = {}
-    for _ in range(args.rounds):
-        for name, call in candidates.items():
+    candidates = {"SELECT 1": select_one}
+    for spec in args.limit or LIMITS:
+        limited = Tenant.objects.get(pk=tenant.pk)
+        limited.rate_limit, limited.rate_limit_burst = ratelimit.parse(spec)
+        candidates[spec] = checker(limited)
+    print(f"best of {args.rounds} rounds of {args.calls} calls, CPU ms per call:")
+    for name, call in candidates.items():
+        best: tuple[float, float] | None = None
+        for _ in range(args.rounds):
             for _ in range(100):  # prepared after two runs; warm caches
                 call()
             here, there = time.process_time(), backend_cpu_seconds(backend)
@@ -65,12 +106,15 @@ def main() -> None:
                 call()
             here = (time.process_time() - here) * 1000 / args.calls
             there = (backend_cpu_seconds(backend) - there) * 1000 / args.calls
-            if name not in best or here + there < sum(best[name]):
-                best[name] = (here, there)
-    RateLimitBucket.objects.filter(tenant=tenant).delete()
-    print(f"best of {args.rounds} rounds of {args.calls} calls, CPU ms per call:")
-    for name, (here, there) in best.items():
-        print(f"  {name:16} python {here:.3f}  postgres {there:.3f}  total {here + there:.3f}")
+            if best is None or here + there < sum(best):
+                best = (here, there)
+        statements, refused = counted(call, args.calls)
+        RateLimitBucket.objects.filter(tenant=tenant).delete()
+        here, there = best
+        print(
+            f"  {name:18} python {here:.3f}  postgres {there:.3f}  total {here + there:.3f}"
+            f"  statements/call {statements:.4f}  refused/call {refused:.4f}"
+        )
 
 
 if __name__ == "__main__":

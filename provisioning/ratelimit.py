@@ -7,13 +7,31 @@ GCRA is a token bucket kept as one number. One statement reads and moves it unde
 lock, so concurrent requests of any process queue on that row and none slips past the limit.
 The clock is PostgreSQL's, the same for every instance.
 
-A process takes up to BATCH_SECONDS' worth of the rate at once (at least one request) and
-lets that many requests through before it asks again: a tenant sending hundreds of requests a
-second then costs a statement every few dozen requests instead of one per request, and the
-row is not fought over by every request of every worker. The price: requests a process has
-taken but not used yet wait for its next ones, so at most `processes * rate * BATCH_SECONDS`
-requests beyond the burst can pass at once. Below 1 / BATCH_SECONDS requests per second the
-batch is one request, and the limit is exact.
+A process leases requests from the bucket in that one statement and lets them through
+itself. A lease is at most an eighth of what the bucket holds (so one, the request asking,
+when it holds fewer than 16) and at most LEASE_MOST; within that, a process asks for one
+request, then for twice its last lease each time it needs another within LEASE_SECONDS of
+the last. A tenant sending hundreds of requests a second to a process then costs it a
+statement every few hundred requests, whatever the tenant's rate; a tenant sending a request
+now and then leases one at a time.
+
+The limit stays exact, in every span of time and not only on average. A lease of n requests
+moves `tat` n intervals on, as n requests would: it owns that stretch of the bucket's time,
+up to the `tat` it left (`end`). What the lease has not used lapses as time reaches `end`:
+at any instant it keeps at most (end - now) * rate requests. Leases own disjoint stretches,
+all before the bucket's `tat`, so all the leases of all processes together keep at most
+(tat - now) * rate requests, which is exactly what the bucket lacks to be full: what passes
+in any span through leases and through the bucket is at most what the bucket alone would
+let through. (Lapsing costs the tenant nothing: the bucket regains those requests as they
+lapse.) A lease is also dropped LEASE_SECONDS after it was taken, and at once when the
+tenant's limit is no longer the one it was taken under (the limit arrives with each
+request's token check, so no request read under a new limit uses an old lease). What a
+dropped lease had left is not returned, which would cost a statement: the bucket lacks those
+requests until they lapse, i.e. until it refills them at the tenant's rate. That is at most
+the lease, and a process holds a large lease only when its last, half as large, was used up
+(or lapsed) within LEASE_SECONDS: the next request after a pause leases one again. Only a
+limit changed and changed back within LEASE_SECONDS can bring an old lease back into use
+after the bucket was measured under another limit, as with refusals below.
 
 A refused request tells how long the bucket stays without room, at most one interval: under
 an unchanged limit no request can fit before then, whatever other processes do (they only
@@ -33,6 +51,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+from dataclasses import dataclass
 from time import monotonic
 
 from django.db import connection
@@ -40,18 +59,21 @@ from django.db import connection
 from .models import RateLimitBucket, Tenant
 from .scim.errors import TooManyRequests
 
-BATCH_SECONDS = 0.05
+LEASE_SHARE = 8  # a lease is at most 1/LEASE_SHARE of what the bucket holds...
+LEASE_MOST = 4096  # ...and at most this many requests
+LEASE_SECONDS = 1.0  # a lease is dropped this long after it was taken, used or not
 
-# GCRA for `want` requests at `now`: from max(tat, now), each request taken moves `tat` one
-# interval on; as many are taken (at most `want`) as keep `tat` at most `now + window`, the
-# window being burst * interval. Taking none leaves `tat` where it was. A `tat` past
-# `now + window` (left by a slower limit before this one) counts as an empty bucket. A new
-# row is a full bucket. The epsilon keeps a float just under a whole number from costing a
-# request.
+# GCRA at `now`: from max(tat, now), each request taken moves `tat` one interval on, and the
+# bucket holds as many requests (`room`) as keep `tat` at most `now + window`, the window
+# being burst * interval. The lease is what the process wants, at most an eighth of the room
+# and at least one, and never more than the room: none when the bucket has none, leaving
+# `tat` where it was. A `tat` past `now + window` (left by a slower limit before this one)
+# counts as an empty bucket. A new row is a full bucket. The epsilon keeps a float just under
+# a whole number from costing a request.
 _NOW = "EXTRACT(EPOCH FROM statement_timestamp())::float8"
 _BASE = f"GREATEST(LEAST(b.tat, {_NOW} + %(window)s), {_NOW})"
-_TAKEN = f"""LEAST(%(want)s, GREATEST(0, FLOOR(
-        ({_NOW} + %(window)s - {_BASE}) / %(interval)s + 1e-9)))::integer"""
+_ROOM = f"FLOOR(({_NOW} + %(window)s - {_BASE}) / %(interval)s + 1e-9)"
+_TAKEN = f"LEAST({_ROOM}, GREATEST(1, LEAST(%(want)s, FLOOR({_ROOM} / %(share)s))))::integer"
 _SQL = f"""
 INSERT INTO {RateLimitBucket._meta.db_table} AS b (tenant_id, tat, taken)
 VALUES (%(tenant)s, {_NOW} + %(interval)s * %(first)s, %(first)s)
@@ -61,8 +83,19 @@ ON CONFLICT (tenant_id) DO UPDATE SET
 RETURNING taken, tat - {_NOW}
 """
 
-# Requests this process has taken from each tenant's bucket and not let through yet.
-_taken: dict[int, int] = {}
+
+@dataclass(slots=True)
+class Lease:
+    """Requests a process took from a tenant's bucket and has not let through yet."""
+
+    left: int
+    end: float  # monotonic() when the last of them lapses: the `tat` the lease left
+    expires: float  # monotonic() when the lease is dropped, used or not
+    limit: tuple[float, int]  # (rate, burst) it was taken under
+    taken: int  # its size, the request that asked for it included
+
+
+_leases: dict[int, Lease] = {}
 # When each tenant's bucket has room again (monotonic()), under the limit (rate,
 # burst) that found it full.
 _full_until: dict[int, tuple[float, float, int]] = {}
@@ -76,30 +109,46 @@ def burst(tenant: Tenant) -> int:
     return tenant.rate_limit_burst or max(1, math.ceil(tenant.rate_limit))
 
 
+def lease_size(room: int, want: int) -> int:
+    """Return how many requests a process wanting `want` leases from a bucket holding `room`
+    (as the statement does)."""
+    return min(room, max(1, min(want, room // LEASE_SHARE)))
+
+
 def check(tenant: Tenant) -> None:
     """Count a request of `tenant` against its limit; raise TooManyRequests when it is over,
     with the whole seconds until a request would be let through (RFC 6585 §4, RFC 9110
     §10.2.3: Okta reads `Retry-After` only as an integer, docs/okta.md)."""
     if tenant.rate_limit is None:
         return
-    interval, size = 1.0 / tenant.rate_limit, burst(tenant)
+    rate, size = tenant.rate_limit, burst(tenant)
+    limit = (rate, size)
+    want = 1
+    now = monotonic()
     with _lock:
-        if _taken.get(tenant.pk):
-            _taken[tenant.pk] -= 1
-            return
+        lease = _leases.pop(tenant.pk, None)
+        if lease is not None and lease.limit == limit and now < lease.expires:
+            # What has lapsed is gone: at most (end - now) * rate are left (module doc).
+            left = min(lease.left, math.floor((lease.end - now) * rate + 1e-9))
+            if left > 0:
+                lease.left = left - 1
+                _leases[tenant.pk] = lease
+                return
+            want = min(LEASE_MOST, 2 * lease.taken)  # used up (or lapsed) within a second
         full = _full_until.get(tenant.pk)
         if full is not None:
-            wait = full[0] - monotonic()
-            if wait > 0 and full[1:] == (tenant.rate_limit, size):
+            wait = full[0] - now
+            if wait > 0 and full[1:] == limit:
                 raise TooManyRequests(max(1, math.ceil(wait)))
             del _full_until[tenant.pk]  # over, or found under another limit
-    want = max(1, int(tenant.rate_limit * BATCH_SECONDS))
+    interval = 1.0 / rate
     params = {
         "tenant": tenant.pk,
         "interval": interval,
         "window": size * interval,
+        "share": LEASE_SHARE,
         "want": want,
-        "first": min(want, size),
+        "first": lease_size(size, want),
     }
     asked = monotonic()  # no later than the statement's own clock reading
     with connection.cursor() as cursor:
@@ -109,10 +158,11 @@ def check(tenant: Tenant) -> None:
         # One request fits once `tat` is at most now + window - interval.
         wait = ahead + interval - size * interval
         with _lock:
-            _full_until[tenant.pk] = (asked + wait, tenant.rate_limit, size)
+            _full_until[tenant.pk] = (asked + wait, rate, size)
         raise TooManyRequests(max(1, math.ceil(wait)))
+    # `asked` precedes the statement's clock reading: the lease lapses no later than `tat`.
     with _lock:
-        _taken[tenant.pk] = _taken.get(tenant.pk, 0) + taken - 1
+        _leases[tenant.pk] = Lease(taken - 1, asked + ahead, asked + LEASE_SECONDS, limit, taken)
 
 
 def parse(spec: str) -> tuple[float | None, int | None]:

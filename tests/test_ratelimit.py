@@ -7,9 +7,12 @@ clock. tests/live/test_ratelimit.py shows the same over HTTP, shared by server p
 """
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from provisioning import ratelimit
 from provisioning.models import RateLimitBucket
+from provisioning.scim.errors import TooManyRequests
 from tests.conftest import ERROR_SCHEMA
 
 SLOW = 0.01  # one request per 100 s
@@ -173,3 +176,118 @@ def test_unauthenticated_requests_are_not_counted(scim, anonymous, tenant):
     for _ in range(3):
         assert anonymous.get("/Users").status_code == 401
     assert scim.get("/Users").status_code == 200
+
+
+# Leases (provisioning.ratelimit): a process takes several requests in one statement. These
+# tests call the check itself, in "processes" that each have their own leases and refusals
+# and share the bucket, and hold each process's clock still unless a test moves it.
+
+
+class Process:
+    """One server process's view of the limit: its own leases and refusals, its clock."""
+
+    def __init__(self, monkeypatch, now: float):
+        self.monkeypatch, self.now = monkeypatch, now
+        self.leases, self.full_until = {}, {}
+
+    def admit(self, tenant, n: int = 1) -> tuple[int, int]:
+        """Send `n` requests of `tenant` through this process's check; return how many were
+        let through and how many statements ran."""
+        self.monkeypatch.setattr(ratelimit, "_leases", self.leases)
+        self.monkeypatch.setattr(ratelimit, "_full_until", self.full_until)
+        self.monkeypatch.setattr(ratelimit, "monotonic", lambda: self.now)
+        admitted = 0
+        with CaptureQueriesContext(connection) as statements:
+            for _ in range(n):
+                try:
+                    ratelimit.check(tenant)
+                except TooManyRequests as error:
+                    assert 1 <= int(error.headers["Retry-After"]) <= 100
+                else:
+                    admitted += 1
+        return admitted, len(statements)
+
+
+@pytest.fixture
+def processes(monkeypatch):
+    now = ratelimit.monotonic()
+    return Process(monkeypatch, now), Process(monkeypatch, now)
+
+
+def bucket_later(seconds: float) -> None:
+    """Move the bucket's clock (PostgreSQL's) `seconds` on."""
+    RateLimitBucket.objects.update(tat=RateLimitBucket.objects.get().tat - seconds)
+
+
+def test_two_processes_leasing_let_exactly_the_burst_through(tenant, processes):
+    """Two processes take turns, 5 requests each, for one tenant allowed a burst of 100: each
+    leases 1, 2, 4, ... requests, never more than an eighth of what the bucket holds, so one
+    at a time once it holds fewer than 16. Together they let exactly 100 through, with 38
+    statements (36 leases, and each process once finding the bucket empty); then each
+    refuses the tenant itself."""
+    limit(tenant, burst=100)
+    first, second = processes
+    admitted = statements = 0
+    for _ in range(20):
+        for process in processes:
+            passed, asked = process.admit(tenant, 5)
+            admitted, statements = admitted + passed, statements + asked
+
+    assert (admitted, statements) == (100, 38)
+    assert first.admit(tenant, 10) == second.admit(tenant, 10) == (0, 0)
+
+
+def test_a_lease_lapses_as_the_bucket_refills(tenant, processes, monkeypatch):
+    """What a lease has not used lapses as the bucket regains it, so a process's lease and
+    the refilled bucket together never pass more than the burst: the first process leased
+    14 requests of a burst of 64 and used 8; once the bucket is full again, the second
+    passes 64 requests at once, and the first none (its 6 lapsed)."""
+    monkeypatch.setattr(ratelimit, "LEASE_SECONDS", 10**6)  # only lapsing ends the lease
+    limit(tenant, burst=64)
+    first, second = processes
+    assert first.admit(tenant, 8) == (8, 4)  # leases of 1, 2, 4 and 7 (57 // 8)
+
+    bucket_later(1400)  # the time of the 14 requests taken: the bucket is full
+    first.now += 1400
+
+    assert second.admit(tenant, 100) == (64, 30)
+    assert first.admit(tenant, 100) == (0, 1)
+
+
+def test_a_lease_partly_lapsed_keeps_what_is_left(tenant, processes, monkeypatch):
+    """Halfway to the lease's end, what it holds is what the time left is worth."""
+    monkeypatch.setattr(ratelimit, "LEASE_SECONDS", 10**6)
+    limit(tenant, burst=1000)
+    (process, _) = processes
+    assert process.admit(tenant, 4) == (4, 3)  # the lease of 4 keeps 3, until 700 s on
+
+    bucket_later(550)
+    process.now += 550  # 150 s left: one request's worth
+
+    assert process.admit(tenant, 1) == (1, 0)
+    assert process.admit(tenant, 1) == (1, 1)
+
+
+def test_an_idle_lease_is_dropped_after_a_second(tenant, processes):
+    """A lease unused for LEASE_SECONDS is dropped, not returned: the next request asks the
+    bucket, for one request again, and the bucket lacks the 3 dropped until it refills."""
+    limit(tenant, burst=64)
+    (process, other) = processes
+    assert process.admit(tenant, 4) == (4, 3)  # leases of 1, 2 and 4: 3 left
+
+    process.now += ratelimit.LEASE_SECONDS
+    assert process.admit(tenant, 2) == (2, 2)  # a lease of 1, then one of 2: 1 left
+    assert other.admit(tenant, 100) == (64 - 7 - 3, 29)
+
+
+def test_a_lease_does_not_outlive_its_limit(tenant, processes):
+    """A lease taken under one limit is not used under another: the next request under the
+    new limit asks the bucket, which (a burst of 5 after 7 requests) is empty."""
+    limit(tenant, burst=1000)
+    (process, _) = processes
+    assert process.admit(tenant, 4) == (4, 3)  # a lease of 4 keeps 3
+
+    limit(tenant, burst=5)
+
+    assert process.admit(tenant, 1) == (0, 1)
+    assert process.admit(tenant, 5) == (0, 0)

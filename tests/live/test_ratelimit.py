@@ -1,5 +1,6 @@
 """Rate limits over real HTTP, shared by every worker of every server instance: a burst sent
-at once to two instances lets exactly the burst through (RFC 6585 §4)."""
+at once to two instances lets exactly the burst through (RFC 6585 §4), and a larger one,
+which the processes lease in batches, never more."""
 
 from concurrent.futures import ThreadPoolExecutor
 
@@ -32,6 +33,22 @@ def client(base_url: str, tenant) -> httpx2.Client:
     )
 
 
+def send_at_once(clients, sent: int) -> list[httpx2.Response]:
+    """Send `sent` requests at once, alternately to each client."""
+    with ThreadPoolExecutor(max_workers=sent) as pool:
+        return list(pool.map(lambda i: clients[i % 2].get("/Users"), range(sent)))
+
+
+def assert_too_many(response) -> None:
+    assert response.headers["Content-Type"].startswith("application/scim+json")
+    assert response.json() == {
+        "schemas": [ERROR_SCHEMA],
+        "status": "429",
+        "detail": "Too many requests: this connection's rate limit is exceeded.",
+    }
+    assert 1 <= int(response.headers["Retry-After"]) <= 100
+
+
 def test_two_instances_share_one_limit(two_instances, transactional_db, make_tenant):
     """40 requests at once, half to each instance, for a tenant allowed a burst of 10 and one
     request per 100 s after it: exactly 10 pass; the others get a 429 SCIM error with an
@@ -43,24 +60,43 @@ def test_two_instances_share_one_limit(two_instances, transactional_db, make_ten
         tenant.save()
     clients = [client(url, limited) for url in two_instances]
 
-    with ThreadPoolExecutor(max_workers=SENT) as pool:
-        responses = list(pool.map(lambda i: clients[i % 2].get("/Users"), range(SENT)))
+    responses = send_at_once(clients, SENT)
 
     statuses = [r.status_code for r in responses]
     assert statuses.count(200) == BURST, statuses
     assert statuses.count(429) == SENT - BURST, statuses
     for response in responses:
         if response.status_code == 429:
-            assert response.headers["Content-Type"].startswith("application/scim+json")
-            assert response.json() == {
-                "schemas": [ERROR_SCHEMA],
-                "status": "429",
-                "detail": "Too many requests: this connection's rate limit is exceeded.",
-            }
-            assert 1 <= int(response.headers["Retry-After"]) <= 100
+            assert_too_many(response)
     for url in two_instances:
         with client(url, unlimited) as free, client(url, other_limited) as own:
             assert [free.get("/Users").status_code for _ in range(BURST + 5)] == [200] * (BURST + 5)
             assert own.get("/Users").status_code == 200
+    for each in clients:
+        each.close()
+
+
+LEASED_BURST = 64
+LEASED_SENT = 160
+
+
+def test_leases_never_pass_more_than_the_burst(two_instances, transactional_db, make_tenant):
+    """160 requests at once, half to each instance, for a tenant allowed a burst of 64: the
+    processes lease up to 8 requests at a time, and no more than 64 pass; the others get a
+    429 SCIM error. Fewer may pass: a process can be left holding part of its last lease (at
+    most an eighth of the bucket) when no more requests come to it, so at least half do."""
+    tenant = make_tenant()
+    tenant.rate_limit, tenant.rate_limit_burst = 0.01, LEASED_BURST
+    tenant.save()
+    clients = [client(url, tenant) for url in two_instances]
+
+    responses = send_at_once(clients, LEASED_SENT)
+
+    statuses = [r.status_code for r in responses]
+    assert LEASED_BURST // 2 < statuses.count(200) <= LEASED_BURST, statuses
+    assert statuses.count(200) + statuses.count(429) == len(statuses), statuses
+    for response in responses:
+        if response.status_code == 429:
+            assert_too_many(response)
     for each in clients:
         each.close()

@@ -11,6 +11,7 @@ check that a run for one tenant or value never answers with another's rows.
 
 import pytest
 
+from provisioning import ratelimit
 from tests.conftest import patch_body, user_body
 
 
@@ -55,7 +56,7 @@ def test_a_rate_limit_costs_one_statement(warm, tenant, make_user, django_assert
     """A tenant with a rate limit: one statement more per request, its bucket's update; a
     tenant without one pays nothing (the pins above and below)."""
     make_user("bjensen@example.com")
-    tenant.rate_limit = 10  # below 20/s, each request asks the bucket
+    tenant.rate_limit = 10  # a burst of 10: below 16, each request asks the bucket
     tenant.save()
 
     with django_assert_num_queries(2):
@@ -65,18 +66,22 @@ def test_a_rate_limit_costs_one_statement(warm, tenant, make_user, django_assert
     assert response.json()["totalResults"] == 1
 
 
-def test_a_high_rate_limit_is_taken_in_batches(warm, tenant, django_assert_num_queries):
-    """At 1000/s a process takes 50 requests (BATCH_SECONDS' worth) from the bucket at once:
-    one statement, then 49 requests without one."""
-    tenant.rate_limit = 1000
+def test_a_busy_tenant_leases_requests_in_growing_batches(
+    warm, tenant, monkeypatch, django_assert_num_queries
+):
+    """With a large burst, a process leases 1, 2, 4, ... requests (provisioning.ratelimit):
+    of 127 requests, 7 ask the bucket (the 1st, 2nd, 4th, ... 64th). The process's clock is
+    held still: a lease is dropped a second after it was taken."""
+    tenant.rate_limit, tenant.rate_limit_burst = 0.01, 10_000
     tenant.save()
+    now = ratelimit.monotonic()
+    monkeypatch.setattr(ratelimit, "monotonic", lambda: now)
 
-    for _ in range(2):
-        with django_assert_num_queries(2):
+    with django_assert_num_queries(127 + 7):
+        for _ in range(127):
             assert warm.get("/ServiceProviderConfig").status_code == 200
-        for _ in range(49):
-            with django_assert_num_queries(1):
-                assert warm.get("/ServiceProviderConfig").status_code == 200
+    with django_assert_num_queries(2):  # the 128th: a lease of 128
+        assert warm.get("/ServiceProviderConfig").status_code == 200
 
 
 @pytest.mark.parametrize("groups", [0, 1, 5], ids=["no-group", "one-group", "five-nested"])
