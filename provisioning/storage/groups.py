@@ -297,11 +297,15 @@ def delete(tenant: Tenant, group_id: str, expected_version=None) -> None:
     group.delete()
 
 
+# A group's members may be many: they are read apart, for the page's groups that show them
+# (`related`), never with an index page's groups.
+PAGE_RELATED = None
+
+
 def search(tenant: Tenant, request: ListRequest, needs: Needs | None = None) -> Page:
-    """Return the page of the tenant's groups that a list or search request asks for. `needs`
-    is the users' store's; members are read apart, for the page's groups that show them
-    (`related`), since a group's members may be many."""
-    return list_page(Group, tenant, source(), request)
+    """Return the page of the tenant's groups that a list or search request asks for, with
+    the related attribute its statement reads (PAGE_RELATED) when the answer shows it."""
+    return list_page(Group, tenant, source(), request, PAGE_RELATED, needs)
 
 
 # --- members -------------------------------------------------------------------------------

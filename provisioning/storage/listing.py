@@ -28,6 +28,7 @@ from django.db.models.functions import Cast
 from ..scim.errors import InvalidCursor
 from ..scim.list_request import ListRequest
 from ..scim.resource import parse_datetime, storable
+from .common import Needs
 from .query import (
     Shape,
     Source,
@@ -78,14 +79,21 @@ class Related:
 
 
 def list_page(
-    model: type[Model], tenant, source: Source, request: ListRequest, related: Related | None = None
+    model: type[Model],
+    tenant,
+    source: Source,
+    request: ListRequest,
+    related: Related | None = None,
+    needs: Needs | None = None,
 ) -> Page:
     """Return the page of the tenant's resources of `model` that `request` asks for, with the
-    `related` attribute of an index page's items.
+    `related` attribute of an index page's items when the answer shows it (`needs`).
 
     Its statements are compiled once per shape of request (`_Statements`) and run with the
     request's values, so a lookup costs what PostgreSQL spends on it, not an ORM compile.
     """
+    if related is not None and not (needs is not None and needs(related.name)):
+        related = None
     statements, strings = _statements(model, source, request, related)
     values: list = [tenant.pk, *strings]
     if request.cursor is not None and request.sort_by:

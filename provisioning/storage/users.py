@@ -303,7 +303,7 @@ def source() -> Source:
 
 
 # A user's `groups`, read with an index page's users.
-PAGE_GROUPS = Related(
+PAGE_RELATED = Related(
     GROUPS.name, groups.user_groups, "user_groups", tenant_params=2, read=groups.read_user_groups
 )
 
@@ -311,8 +311,7 @@ PAGE_GROUPS = Related(
 def search(tenant: Tenant, request: ListRequest, needs: Needs | None = None) -> Page:
     """Return the page of the tenant's users that a list or search request asks for, with
     their `groups` unless the response leaves them out (`needs`)."""
-    with_groups = needs is not None and needs(GROUPS.name)
-    return list_page(User, tenant, source(), request, PAGE_GROUPS if with_groups else None)
+    return list_page(User, tenant, source(), request, PAGE_RELATED, needs)
 
 
 def _unique_user_name(document: dict):
