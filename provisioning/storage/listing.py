@@ -167,7 +167,7 @@ def list_across(tenant, listings: list[tuple[type[Model], Source]], request: Lis
 def _across_cursor_page(listings, found: str, params: list, counts, field, request) -> Page:
     """Return a page of a cursor walk over several resource types in the order of `sortBy`:
     `_sorted_cursor_page` over the merged matches."""
-    sort = [request.sort_by.lower(), request.descending, "*"]
+    sort = [str(request.sort_by).lower(), request.descending, "*"]
     forward, key, pk, where, where_params = True, None, None, "", []
     if request.cursor:
         forward, key, pk, total = _decode_sorted(request.cursor, sort, field)
@@ -436,7 +436,7 @@ def _cursor_page(statements: _Statements, values: list, request: ListRequest) ->
 def _sorted_cursor_page(statements: _Statements, values: list, request: ListRequest) -> Page:
     """Return a page of a cursor walk in the order of `sortBy` (RFC 9865 with RFC 7644
     §3.4.2.3): as `_cursor_page`, with the position's sort key in the cursor."""
-    sort = [request.sort_by.lower(), request.descending]
+    sort = [str(request.sort_by).lower(), request.descending]
     forward, key, pk, at_null = True, None, None, False
     if request.cursor:
         forward, key, pk, total = _decode_sorted(request.cursor, sort, statements.key_field())

@@ -48,7 +48,6 @@ from ..scim.filter import (
     Or,
     Present,
     ValuePath,
-    parse_attr_path,
 )
 from ..scim.filtering import check_comparison, compare_text
 from ..scim.resource import parse_datetime, parse_id, storable
@@ -216,8 +215,9 @@ def element_q(node: Filter, parent: Attribute, source: Source) -> Q:
     return _Compiler(source)._element(node, parent)
 
 
-def order_by(sort_by: str, descending: bool, source: Source) -> list[OrderBy]:
-    """Return the ordering for `sortBy`/`sortOrder` (RFC 7644 §3.4.2.3).
+def order_by(sort_by: AttrPath, descending: bool, source: Source) -> list[OrderBy]:
+    """Return the ordering for `sortBy`/`sortOrder` (RFC 7644 §3.4.2.3), `sortBy` parsed and
+    checked (`provisioning.scim.list_request.read_sort_by`).
 
     Strings sort case-insensitively unless case-exact; a multi-valued attribute sorts by its
     primary value, else its first; resources without a value "are ordered last if ascending
@@ -231,21 +231,16 @@ class UnknownSortAttribute(InvalidValue):
     """`sortBy` names an attribute the resource type does not have."""
 
 
-def sort_key(sort_by: str, source: Source, *, unknown_is_unassigned: bool = False):
+def sort_key(sort_by: AttrPath, source: Source, *, unknown_is_unassigned: bool = False):
     """Return the value `order_by` sorts by; with `unknown_is_unassigned`, None when the
     resource type lacks the attribute (a search over several types, RFC 7644 §3.4.2.1)."""
-    path = parse_attr_path(sort_by, error=InvalidValue)
     try:
-        target = _Compiler(source).resolve(path, error=InvalidValue)
+        target = _Compiler(source).resolve(sort_by, error=InvalidValue)
     except UnknownSortAttribute:
         if unknown_is_unassigned:
             return None
         raise
-    if target.attr.is_complex or target.attr.type is Type.BINARY:
-        raise InvalidValue(f"Cannot sort by '{sort_by}': it is not a simple attribute.")
     if target.multi_parent is not None:
-        if target.multi_parent.rows is not Rows.VALUES:  # members, a user's groups
-            raise InvalidValue(f"Cannot sort by '{sort_by}'.")
         rows = source.values(target.multi_key).order_by(
             KeyTransform("primary", "element").desc(nulls_last=True), "position"
         )
