@@ -466,7 +466,7 @@ class _Compiler:
                 if name is None or path.sub_attr:
                     # The others (`type`, `$ref`) are worked out when a user is read.
                     shown = " and ".join(
-                        f"'{sub.name}'" for sub in groups_attr.sub_attributes if sub.shows
+                        f"'{each.name}'" for each in groups_attr.sub_attributes if each.shows
                     )
                     raise InvalidFilter(
                         f"A user's {groups_attr.name} can be filtered by {shown}, not '{path}'."
