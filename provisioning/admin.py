@@ -72,6 +72,13 @@ SEARCHED_USER_COLUMNS = tuple(
     for mirror in USER_RESOURCE_TYPE.mirrors
     if Index.SUBSTRING in mirror.attribute.indexes and not mirror.attribute.multi_valued
 )
+# Those multi-valued attributes, by the key of their UserValue rows (`urn:name` for an
+# extension's, as `Mirror.path` joins).
+SEARCHED_USER_VALUES = tuple(
+    ":".join(mirror.path)
+    for mirror in USER_RESOURCE_TYPE.mirrors
+    if Index.SUBSTRING in mirror.attribute.indexes and mirror.attribute.multi_valued
+)
 
 
 # --- Which connections a staff user sees -------------------------------------------------------
@@ -407,7 +414,7 @@ class GroupFilter(admin.SimpleListFilter):
 
 def user_search(term: str) -> Q:
     """Return the condition "`term` is in the userName, a name, the externalId or any email",
-    case-insensitively.
+    case-insensitively (the attributes of SEARCHED_USER_COLUMNS and SEARCHED_USER_VALUES).
 
     Each part is a LIKE on an expression with a trigram index, and the parts are a UNION of
     ids rather than an OR, so each is an index scan (tests/storage/test_query_plans.py).
@@ -417,10 +424,13 @@ def user_search(term: str) -> Q:
         User.objects.filter(Contains(Lower(column), pattern)).values("pk")
         for column in SEARCHED_USER_COLUMNS
     ]
-    emails = UserValue.objects.filter(
-        Contains(Lower(KT("element__value")), pattern), attribute="emails"
-    ).values("user_id")
-    return Q(pk__in=parts[0].union(*parts[1:], emails))
+    parts += [
+        UserValue.objects.filter(
+            Contains(Lower(KT("element__value")), pattern), attribute=attribute
+        ).values("user_id")
+        for attribute in SEARCHED_USER_VALUES
+    ]
+    return Q(pk__in=parts[0].union(*parts[1:]))
 
 
 class ProvisionedAdmin(ConnectionScoped, admin.ModelAdmin):
@@ -476,7 +486,7 @@ def history_row(record: ChangeRecord) -> dict:
         if attribute == MEMBERS:
             changes.append(
                 {
-                    "attribute": "members",
+                    "attribute": attribute,
                     "before": f"removed {len(change['removed'])}: "
                     + ", ".join(change["removed"][:5]),
                     "after": f"added {len(change['added'])}: " + ", ".join(change["added"][:5]),
@@ -551,7 +561,7 @@ class UserAdmin(ProvisionedAdmin):
         extra_context = {
             **(extra_context or {}),
             **self.history_context(user),
-            "groups": related.get(user.pk, {}).get("groups", []),
+            "groups": related.get(user.pk, {}).get(users.GROUPS.name, []),
             "document": json.dumps(document, indent=2, ensure_ascii=False),
         }
         return super().change_view(request, object_id, form_url, extra_context)

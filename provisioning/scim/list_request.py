@@ -1,16 +1,18 @@
 """The parameters of a list or search request (RFC 7644 §3.4.2, §3.4.3, RFC 9865), read from a
-query string or a SearchRequest body and checked: what the storage layer is asked for."""
+query string or a SearchRequest body and checked: what the storage layer is asked for. The
+filter and `sortBy` arrive parsed, so the storage layer compiles them and parses no text."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from . import errors
 from .dialect import Leniency
-from .filter import Filter
+from .filter import AttrPath, Filter, parse_attr_path
 from .filtering import read_filter
-from .schema import SEARCH_REQUEST_URN, ResourceType
+from .schema import SEARCH_REQUEST_URN, ResourceType, Returned, Rows, Type
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,8 @@ class ListRequest:
 
     # Parsed where the request is read, with the connection's dialect.
     filter: Filter | None = None
-    sort_by: str | None = None
+    # Checked against the schema table (`read_sort_by`).
+    sort_by: AttrPath | None = None
     descending: bool = False
     start_index: int = 1
     count: int = 100
@@ -55,6 +58,7 @@ def read_list_request(
     RFC 7644 §3.4.2.4: a startIndex below 1 is 1, a negative count is 0, and count is capped
     at `filter.maxResults` (`max_results`); without a count, a page holds `default_count`.
     """
+    resource_types = tuple(resource_types)
     filter_text = _param(params, "filter", str)
     sort_by = _param(params, "sortBy", str)
     sort_order = (_param(params, "sortOrder", str) or "ascending").lower()
@@ -73,12 +77,50 @@ def read_list_request(
         parsed = read_filter(filter_text, resource_types, read_with)
     return ListRequest(
         filter=parsed,
-        sort_by=sort_by or None,
+        sort_by=read_sort_by(sort_by, resource_types) if sort_by else None,
         descending=sort_order == "descending",
         start_index=max(1, start_index or 1),
         count=min(max(0, count), max_results),
         cursor=cursor,
     )
+
+
+# An IdP sorts by the same few attributes again and again: each is parsed and checked once.
+@functools.lru_cache(maxsize=256)
+def read_sort_by(text: str, resource_types: tuple[ResourceType, ...]) -> AttrPath:
+    """Return the `sortBy` attribute path `text` (RFC 7644 §3.4.2.3), checked against the
+    schema table of `resource_types`: it must name an attribute of one of them at least (a
+    type that lacks it has no value to sort by there, §3.4.2.1) with one value per resource,
+    a simple attribute or a sub-attribute of a multi-valued one whose values are kept as rows
+    (sorted by its primary value, else its first). A complex multi-valued attribute named
+    alone sorts by its `value`, as a filter compares it (§3.4.2.2). Errors are invalidValue.
+    """
+    path = parse_attr_path(text, error=errors.InvalidValue)
+    known = False
+    for resource_type in resource_types:
+        found = resource_type.resolve(path.attr, path.schema)
+        if found is None:
+            continue
+        attr = found[1]
+        if path.sub_attr is not None:
+            sub = attr.sub_attribute(path.sub_attr)
+            if sub is None:
+                continue
+        else:
+            sub = attr.sub_attribute("value") if attr.is_complex and attr.multi_valued else None
+        known = True
+        leaf = sub or attr
+        if attr.returned is Returned.NEVER:
+            raise errors.InvalidValue(
+                f"'{attr.name}' is never returned, so it cannot be filtered or sorted on."
+            )
+        if leaf.is_complex or leaf.type is Type.BINARY:
+            raise errors.InvalidValue(f"Cannot sort by '{path}': it is not a simple attribute.")
+        if attr.multi_valued and attr.rows is not Rows.VALUES:  # members, a user's groups
+            raise errors.InvalidValue(f"Cannot sort by '{path}'.")
+    if not known:
+        raise errors.InvalidValue(f"Unknown attribute '{path}'.")
+    return path
 
 
 def _param(params: Mapping, name: str, kind: type, *, from_body: bool = False):

@@ -105,6 +105,17 @@ class Attribute:
     # Worked out when the resource is read, never stored, so never filtered or sorted on (a
     # member's `display` and `$ref`).
     derived: bool = False
+    # For an attribute whose values are references worked out from rows (`Rows.MEMBERS`,
+    # `Rows.MEMBERSHIPS`): the resource types its values are (a user's `groups` are Groups).
+    references: tuple[str, ...] = ()
+    # For a sub-attribute of such an attribute: the attribute of the referenced resource whose
+    # value it shows (a user's `groups[].display` is the group's `displayName`). Filters on it
+    # are compiled against that attribute, and a change of that attribute moves the versions
+    # of the resources that show it (`shown_attributes`).
+    shows: str | None = None
+    # The attribute that names a resource in change records and events (`userName`, a group's
+    # `displayName`): one core attribute per resource type (`ResourceType.name_attribute`).
+    names_resource: bool = False
     # The longest string accepted, in characters. Values kept in btree indexes need one: an
     # index entry holds at most 2704 bytes, and 512 characters of UTF-8 fit in 2048.
     max_length: int | None = None
@@ -249,8 +260,14 @@ class ResourceType:
     # attributes kept in rows, by kind of rows.
     mirrors: tuple[Mirror, ...] = field(init=False, repr=False)
     _rows: dict[Rows, tuple[Attribute, ...]] = field(init=False, repr=False)
+    # The core attribute that names a resource in change records and events (`names_resource`).
+    name_attribute: Attribute | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        naming = [attr for attr in self.schema.attributes if attr.names_resource]
+        if len(naming) > 1:
+            raise ValueError(f"'{self.id}' has more than one attribute that names a resource.")
+        object.__setattr__(self, "name_attribute", naming[0] if naming else None)
         mirrors = [_mirror(attr, (), own=False) for attr in COMMON_ATTRIBUTES.values()]
         rows: dict[Rows, list[Attribute]] = {}
         for schema in self.schemas:
@@ -506,6 +523,7 @@ USER_SCHEMA = Schema(
             column="user_name",
             indexes=_SUBSTRING,
             max_length=INDEXED_MAX_LENGTH,
+            names_resource=True,
         ),
         _complex(
             "name",
@@ -598,9 +616,19 @@ USER_SCHEMA = Schema(
         _complex(
             "groups",
             (
-                _string("value", "The identifier of the User's group.", mutability=_READ_ONLY),
+                _string(
+                    "value",
+                    "The identifier of the User's group.",
+                    mutability=_READ_ONLY,
+                    shows="id",
+                ),
                 _ref("$ref", ("User", "Group"), "The URI of the group.", mutability=_READ_ONLY),
-                _string("display", "A human-readable name of the group.", mutability=_READ_ONLY),
+                _string(
+                    "display",
+                    "A human-readable name of the group.",
+                    mutability=_READ_ONLY,
+                    shows="displayName",
+                ),
                 _string(
                     "type",
                     "How the membership was derived.",
@@ -612,6 +640,7 @@ USER_SCHEMA = Schema(
             multi_valued=True,
             mutability=_READ_ONLY,
             rows=Rows.MEMBERSHIPS,
+            references=("Group",),
         ),
         _multi_valued("entitlements", "A list of entitlements for the User.", ()),
         _multi_valued("roles", "A list of roles for the User.", ()),
@@ -674,6 +703,7 @@ GROUP_SCHEMA = Schema(
             column="display_name",
             indexes=_SUBSTRING,
             max_length=INDEXED_MAX_LENGTH,
+            names_resource=True,
         ),
         _complex(
             "members",
@@ -695,12 +725,17 @@ GROUP_SCHEMA = Schema(
                     mutability=Mutability.IMMUTABLE,
                 ),
                 _string(
-                    "display", "The member's display name.", mutability=_READ_ONLY, derived=True
+                    "display",
+                    "The member's display name.",
+                    mutability=_READ_ONLY,
+                    derived=True,
+                    shows="displayName",
                 ),
             ),
             "A list of members of the Group: Users or Groups.",
             multi_valued=True,
             rows=Rows.MEMBERS,
+            references=("User", "Group"),
         ),
     ),
 )
@@ -708,6 +743,43 @@ GROUP_SCHEMA = Schema(
 GROUP_RESOURCE_TYPE = ResourceType("Group", "/Groups", "Group", GROUP_SCHEMA)
 
 RESOURCE_TYPES: tuple[ResourceType, ...] = (USER_RESOURCE_TYPE, GROUP_RESOURCE_TYPE)
+
+
+def shown_attributes(
+    resource_type: ResourceType, among: tuple[ResourceType, ...] = RESOURCE_TYPES
+) -> tuple[Mirror, ...]:
+    """Return the mirrors of the attributes of `resource_type` that references to its
+    resources show, in resources of the types `among` (`references`, `shows`): a group's
+    `displayName` in its users' `groups[].display` (RFC 7643 §4.1.2) and in the
+    `members[].display` of the groups holding it (§4.2). A change of one changes what those
+    resources show, so it moves their versions too. Attributes that never change once the
+    resource exists (`id`) are left out.
+
+    A shown attribute is read from its column when the references are read, so it must have
+    one.
+    """
+    names = {
+        sub.shows.lower(): sub.shows
+        for other in among
+        for schema in other.schemas
+        for attr in schema.attributes
+        if resource_type.id in attr.references
+        for sub in attr.sub_attributes
+        if sub.shows is not None
+    }
+    shown = []
+    for name in sorted(names.values()):
+        found = resource_type.resolve(name)
+        if found is None:
+            raise ValueError(f"References show '{name}', which {resource_type.id} lacks.")
+        attr = found[1]
+        if attr.mutability in (Mutability.READ_ONLY, Mutability.IMMUTABLE):
+            continue
+        mirror = next((m for m in resource_type.mirrors if m.attribute is attr), None)
+        if mirror is None:
+            raise ValueError(f"References show '{name}', which has no column to read it from.")
+        shown.append(mirror)
+    return tuple(shown)
 
 
 def _authentication_scheme_attrs() -> tuple[Attribute, ...]:

@@ -31,7 +31,8 @@ from .statements import Together, json_text, unsaved
 Operation = ChangeRecord.Operation
 
 RESOURCE_TYPES = {User: USER_RESOURCE_TYPE, Group: GROUP_RESOURCE_TYPE}
-NAME_ATTRIBUTES = {User: "userName", Group: "displayName"}
+# The attribute that names a resource in its change records and events (`names_resource`).
+NAME_ATTRIBUTES = {model: rt.name_attribute.name for model, rt in RESOURCE_TYPES.items()}
 SIGNALS = {
     "user.created": signals.user_created,
     "user.updated": signals.user_updated,

@@ -24,7 +24,7 @@ from ..scim.errors import InvalidFilter, InvalidValue, NoTarget, NotFound
 from ..scim.filter import Compare, Filter, Present
 from ..scim.list_request import ListRequest
 from ..scim.resource import parse_id
-from ..scim.schema import GROUP_RESOURCE_TYPE, Attribute, Rows
+from ..scim.schema import GROUP_RESOURCE_TYPE, Attribute, Rows, shown_attributes
 from . import mirrors
 from .changes import Entry, Operation, record, record_many
 from .common import (
@@ -49,6 +49,9 @@ DISPLAY_NAME_CONSTRAINT = "provisioning_group_displayname_ci_unique"
 # rows store (the others are worked out when the group is read).
 (MEMBERS,) = GROUP_RESOURCE_TYPE.kept_in(Rows.MEMBERS)
 _STORED = " and ".join(f"'{sub.name}'" for sub in MEMBERS.sub_attributes if not sub.derived)
+# The attributes of a group that its users' `groups` and the `members` of the groups holding it
+# show (its `displayName`): a change of one moves their versions.
+SHOWN = shown_attributes(GROUP_RESOURCE_TYPE)
 # Nesting deeper than this is refused, which bounds every walk up or down the nesting.
 MAX_NESTING = 32
 # The first key of the advisory lock that makes a tenant's nesting changes one at a time.
@@ -264,7 +267,7 @@ def _write(group: Group, document: dict, operation: Operation, added: list, remo
 
     `added` and `removed` are the ids of the members the write added and removed.
     """
-    renamed = document.get("displayName") != group.display_name
+    renamed = any(shown.value(document) != shown.value(group.data) for shown in SHOWN)
     if document == group.data and not added and not removed:
         return group
     before, group.data = group.data, document
@@ -275,7 +278,7 @@ def _write(group: Group, document: dict, operation: Operation, added: list, remo
         update(group)
     if renamed:
         # The `groups` of the users in it, directly or not, and the member lists of the
-        # groups holding it, show its name.
+        # groups holding it, show what changed.
         touch(User, users_below([group.pk]))
         touch(Group, Q(memberships__member_group=group))
     record(group, operation, before, added=added, removed=removed)
@@ -294,11 +297,15 @@ def delete(tenant: Tenant, group_id: str, expected_version=None) -> None:
     group.delete()
 
 
+# A group's members may be many: they are read apart, for the page's groups that show them
+# (`related`), never with an index page's groups.
+PAGE_RELATED = None
+
+
 def search(tenant: Tenant, request: ListRequest, needs: Needs | None = None) -> Page:
-    """Return the page of the tenant's groups that a list or search request asks for. `needs`
-    is the users' store's; members are read apart, for the page's groups that show them
-    (`related`), since a group's members may be many."""
-    return list_page(Group, tenant, source(), request)
+    """Return the page of the tenant's groups that a list or search request asks for, with
+    the related attribute its statement reads (PAGE_RELATED) when the answer shows it."""
+    return list_page(Group, tenant, source(), request, PAGE_RELATED, needs)
 
 
 # --- members -------------------------------------------------------------------------------

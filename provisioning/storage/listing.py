@@ -28,6 +28,7 @@ from django.db.models.functions import Cast
 from ..scim.errors import InvalidCursor
 from ..scim.list_request import ListRequest
 from ..scim.resource import parse_datetime, storable
+from .common import Needs
 from .query import (
     Shape,
     Source,
@@ -78,14 +79,21 @@ class Related:
 
 
 def list_page(
-    model: type[Model], tenant, source: Source, request: ListRequest, related: Related | None = None
+    model: type[Model],
+    tenant,
+    source: Source,
+    request: ListRequest,
+    related: Related | None = None,
+    needs: Needs | None = None,
 ) -> Page:
     """Return the page of the tenant's resources of `model` that `request` asks for, with the
-    `related` attribute of an index page's items.
+    `related` attribute of an index page's items when the answer shows it (`needs`).
 
     Its statements are compiled once per shape of request (`_Statements`) and run with the
     request's values, so a lookup costs what PostgreSQL spends on it, not an ORM compile.
     """
+    if related is not None and not (needs is not None and needs(related.name)):
+        related = None
     statements, strings = _statements(model, source, request, related)
     values: list = [tenant.pk, *strings]
     if request.cursor is not None and request.sort_by:
@@ -159,7 +167,7 @@ def list_across(tenant, listings: list[tuple[type[Model], Source]], request: Lis
 def _across_cursor_page(listings, found: str, params: list, counts, field, request) -> Page:
     """Return a page of a cursor walk over several resource types in the order of `sortBy`:
     `_sorted_cursor_page` over the merged matches."""
-    sort = [request.sort_by.lower(), request.descending, "*"]
+    sort = [str(request.sort_by).lower(), request.descending, "*"]
     forward, key, pk, where, where_params = True, None, None, "", []
     if request.cursor:
         forward, key, pk, total = _decode_sorted(request.cursor, sort, field)
@@ -428,7 +436,7 @@ def _cursor_page(statements: _Statements, values: list, request: ListRequest) ->
 def _sorted_cursor_page(statements: _Statements, values: list, request: ListRequest) -> Page:
     """Return a page of a cursor walk in the order of `sortBy` (RFC 9865 with RFC 7644
     §3.4.2.3): as `_cursor_page`, with the position's sort key in the cursor."""
-    sort = [request.sort_by.lower(), request.descending]
+    sort = [str(request.sort_by).lower(), request.descending]
     forward, key, pk, at_null = True, None, None, False
     if request.cursor:
         forward, key, pk, total = _decode_sorted(request.cursor, sort, statements.key_field())

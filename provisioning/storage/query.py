@@ -12,7 +12,7 @@ the case-insensitive indexes serve them), and every comparison is two-valued (a 
 attribute compares false, never NULL), so that `not (...)` and `ne` match resources that lack
 the attribute. What this module refuses on its own is what it cannot compile: `meta.location`
 and `meta.version` (derived, never stored), date-times kept in the document, and a user's
-`groups` by anything but `value` and `display`.
+`groups` by a sub-attribute that shows no attribute of the group (`shows` in the schema table).
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ from ..scim.filter import (
     Or,
     Present,
     ValuePath,
-    parse_attr_path,
 )
 from ..scim.filtering import check_comparison, compare_text
 from ..scim.resource import parse_datetime, parse_id, storable
@@ -216,8 +215,9 @@ def element_q(node: Filter, parent: Attribute, source: Source) -> Q:
     return _Compiler(source)._element(node, parent)
 
 
-def order_by(sort_by: str, descending: bool, source: Source) -> list[OrderBy]:
-    """Return the ordering for `sortBy`/`sortOrder` (RFC 7644 §3.4.2.3).
+def order_by(sort_by: AttrPath, descending: bool, source: Source) -> list[OrderBy]:
+    """Return the ordering for `sortBy`/`sortOrder` (RFC 7644 §3.4.2.3), `sortBy` parsed and
+    checked (`provisioning.scim.list_request.read_sort_by`).
 
     Strings sort case-insensitively unless case-exact; a multi-valued attribute sorts by its
     primary value, else its first; resources without a value "are ordered last if ascending
@@ -231,21 +231,16 @@ class UnknownSortAttribute(InvalidValue):
     """`sortBy` names an attribute the resource type does not have."""
 
 
-def sort_key(sort_by: str, source: Source, *, unknown_is_unassigned: bool = False):
+def sort_key(sort_by: AttrPath, source: Source, *, unknown_is_unassigned: bool = False):
     """Return the value `order_by` sorts by; with `unknown_is_unassigned`, None when the
     resource type lacks the attribute (a search over several types, RFC 7644 §3.4.2.1)."""
-    path = parse_attr_path(sort_by, error=InvalidValue)
     try:
-        target = _Compiler(source).resolve(path, error=InvalidValue)
+        target = _Compiler(source).resolve(sort_by, error=InvalidValue)
     except UnknownSortAttribute:
         if unknown_is_unassigned:
             return None
         raise
-    if target.attr.is_complex or target.attr.type is Type.BINARY:
-        raise InvalidValue(f"Cannot sort by '{sort_by}': it is not a simple attribute.")
     if target.multi_parent is not None:
-        if target.multi_parent.rows is not Rows.VALUES:  # members, a user's groups
-            raise InvalidValue(f"Cannot sort by '{sort_by}'.")
         rows = source.values(target.multi_key).order_by(
             KeyTransform("primary", "element").desc(nulls_last=True), "position"
         )
@@ -264,10 +259,6 @@ def _subquery_value(rows: QuerySet, attr: Attribute) -> Expression:
 def _is_groups(target: _Target) -> bool:
     """Return whether `target` is (a sub-attribute of) a user's `groups`."""
     return target.multi_parent is not None and target.multi_parent.rows is Rows.MEMBERSHIPS
-
-
-# A user's `groups` values as the filter names them, and the group attributes they show.
-_GROUP_REFERENCE = {"value": "id", "display": "displayName"}
 
 
 @dataclass(frozen=True)
@@ -382,7 +373,7 @@ class _Compiler:
                 if target.multi_parent is None:
                     raise InvalidFilter(f"'{path}[...]' needs a multi-valued attribute.")
                 if _is_groups(target):
-                    return self._groups(inner)
+                    return self._groups(inner, target.multi_parent)
                 parent = target.multi_parent
                 return Q(
                     Exists(
@@ -406,7 +397,7 @@ class _Compiler:
                     if self.slots is not None and id(node) in self.slots:
                         self.slots[id(element_node)] = self.slots[id(node)]
                     if _is_groups(target):
-                        return self._groups(element_node)
+                        return self._groups(element_node, target.multi_parent)
                     rows = self.source.values(target.multi_key)
                     if element_node is None:  # `emails pr`: any value at all
                         return Q(Exists(rows))
@@ -437,42 +428,48 @@ class _Compiler:
                 return self._leaf(node, _Target(sub, json_path=(sub.name,), document="element"))
         raise InvalidFilter("Unsupported filter expression.")  # pragma: no cover - exhaustive
 
-    def _groups(self, node: Filter | None) -> Q:
+    def _groups(self, node: Filter | None, groups_attr: Attribute) -> Q:
         """Compile a filter over one of a user's `groups` (None: any group at all).
 
         RFC 7643 §4.1.2: a user's groups are those it is in "either through direct group
         membership, through nested groups, or dynamically calculated". A value is a group, so
-        the filter is compiled against the groups' own attributes (`value` is their `id`,
-        `display` their `displayName`, with the same case rules) and the users are those in
-        a matching group or in a group nested below one.
+        the filter is compiled against the groups' own attributes, those the schema table
+        says each sub-attribute shows (`shows`: `value` is their `id`, `display` their
+        `displayName`), with their case rules, and the users are those in a matching group or
+        in a group nested below one.
         """
         groups = _Compiler(self.source.group_source, self.unknown_is_unassigned)
         condition = EVERYTHING
         if node is not None:
             if self.slots is not None:
                 groups.slots = {}
-            condition = groups.compile(self._as_group_filter(node, groups.slots))
+            condition = groups.compile(self._as_group_filter(node, groups.slots, groups_attr))
             self.read_values |= groups.read_values
         return self.source.members_of(condition)
 
-    def _as_group_filter(self, node: Filter, slots: dict | None) -> Filter:
+    def _as_group_filter(self, node: Filter, slots: dict | None, groups_attr: Attribute) -> Filter:
         """Return the filter on one `groups` value rewritten against the group it names,
         moving each string's slot along."""
         match node:
             case And(left, right) | Or(left, right):
                 return type(node)(
-                    self._as_group_filter(left, slots), self._as_group_filter(right, slots)
+                    self._as_group_filter(left, slots, groups_attr),
+                    self._as_group_filter(right, slots, groups_attr),
                 )
             case Not(expr):
-                return Not(self._as_group_filter(expr, slots))
+                return Not(self._as_group_filter(expr, slots, groups_attr))
             case ValuePath():
                 raise InvalidFilter("A value filter cannot contain another value filter.")
             case Present(path) | Compare(path, _, _):
-                name = _GROUP_REFERENCE.get(path.attr.lower()) if not path.schema else None
+                sub = groups_attr.sub_attribute(path.attr) if not path.schema else None
+                name = sub.shows if sub is not None else None
                 if name is None or path.sub_attr:
-                    # `type` and `$ref` are worked out when a user is read, never stored.
+                    # The others (`type`, `$ref`) are worked out when a user is read.
+                    shown = " and ".join(
+                        f"'{each.name}'" for each in groups_attr.sub_attributes if each.shows
+                    )
                     raise InvalidFilter(
-                        f"A user's groups can be filtered by 'value' and 'display', not '{path}'."
+                        f"A user's {groups_attr.name} can be filtered by {shown}, not '{path}'."
                     )
                 if isinstance(node, Present):
                     return Present(AttrPath(name))

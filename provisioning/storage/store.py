@@ -17,7 +17,7 @@ from ..models import Tenant
 from ..scim.list_request import ListRequest
 from ..scim.schema import Attribute
 from .common import Needs, Patcher, Written
-from .listing import Page
+from .listing import Page, Related
 from .query import Source
 
 if TYPE_CHECKING:
@@ -31,6 +31,9 @@ class Store(Protocol):
 
     # The model whose rows hold the resources.
     MODEL: type[Model]
+    # The related attribute an index page's statement reads with the page's resources when
+    # the answer shows it (`search`), or None when `related` reads them apart.
+    PAGE_RELATED: Related | None
 
     def get(self, tenant: Tenant, resource_id: str, /, *, for_update: bool = False) -> Model:
         """Return the tenant's resource `resource_id`, locked for update if asked, or raise
@@ -49,8 +52,8 @@ class Store(Protocol):
         """Return what the filter and sort compiler (`storage.query`) reads the type from."""
 
     def search(self, tenant: Tenant, request: ListRequest, needs: Needs | None = None, /) -> Page:
-        """Return the page of the tenant's resources that `request` asks for, with their
-        related attributes when `needs` asks for them and the page's statement reads them."""
+        """Return the page of the tenant's resources that `request` asks for, with PAGE_RELATED
+        read along when `needs` asks for it."""
 
     def create(
         self,

@@ -17,7 +17,7 @@ from django.utils import timezone
 from .. import authsync
 from ..models import Group, Membership, Tenant, User, UserValue
 from ..scim.list_request import ListRequest
-from ..scim.schema import USER_RESOURCE_TYPE, Rows
+from ..scim.schema import USER_RESOURCE_TYPE, Rows, shown_attributes
 from . import groups, mirrors
 from .changes import Entry, Operation, record, record_many
 from .common import (
@@ -55,6 +55,9 @@ VALUE_ATTRIBUTES = tuple(
 )
 # A user's `groups` (RFC 7643 §4.1.2), worked out from membership rows.
 (GROUPS,) = USER_RESOURCE_TYPE.kept_in(Rows.MEMBERSHIPS)
+# The attributes of a user that the groups holding it show in their `members` (its
+# `displayName`): a change of one moves those groups' versions (TOUCH_GROUPS).
+SHOWN = shown_attributes(USER_RESOURCE_TYPE)
 
 
 def columns_for(document: dict) -> dict:
@@ -81,7 +84,8 @@ VALUE_ROWS_OF_MANY = f"""
 DROP_VALUE_ROWS = (
     f"DELETE FROM {UserValue._meta.db_table} WHERE user_id IN (SELECT id FROM resource)"
 )
-# The groups' `members` show their users' display names: a rename moves their versions.
+# The groups' `members` show attributes of their users (SHOWN): a change of one moves their
+# versions.
 TOUCH_GROUPS = f"""
     UPDATE {Group._meta.db_table} SET version = version + 1, last_modified = %s
     WHERE id IN (
@@ -238,7 +242,7 @@ def _write(user: User, document: dict, operation: Operation) -> bool:
         return True
     before = user.data
     read_version = user.version
-    renamed = document.get("displayName") != user.display_name
+    renamed = any(shown.value(document) != shown.value(before) for shown in SHOWN)
     values = _multi_values(document)
     values_changed = values != _multi_values(before)
     for column, value in columns_for(document).items():
@@ -299,7 +303,7 @@ def source() -> Source:
 
 
 # A user's `groups`, read with an index page's users.
-PAGE_GROUPS = Related(
+PAGE_RELATED = Related(
     GROUPS.name, groups.user_groups, "user_groups", tenant_params=2, read=groups.read_user_groups
 )
 
@@ -307,8 +311,7 @@ PAGE_GROUPS = Related(
 def search(tenant: Tenant, request: ListRequest, needs: Needs | None = None) -> Page:
     """Return the page of the tenant's users that a list or search request asks for, with
     their `groups` unless the response leaves them out (`needs`)."""
-    with_groups = needs is not None and needs(GROUPS.name)
-    return list_page(User, tenant, source(), request, PAGE_GROUPS if with_groups else None)
+    return list_page(User, tenant, source(), request, PAGE_RELATED, needs)
 
 
 def _unique_user_name(document: dict):

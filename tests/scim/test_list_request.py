@@ -3,13 +3,20 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from provisioning.scim.dialect import ALLOWED, NO_LENIENCY, Dialect
 from provisioning.scim.errors import InvalidFilter, InvalidSyntax, InvalidValue
-from provisioning.scim.filter import parse_filter
+from provisioning.scim.filter import AttrPath, parse_filter
 from provisioning.scim.list_request import ListRequest, read_list_request, search_body
-from provisioning.scim.schema import SEARCH_REQUEST_URN, USER_RESOURCE_TYPE
+from provisioning.scim.schema import (
+    ENTERPRISE_USER_SCHEMA_URN,
+    GROUP_RESOURCE_TYPE,
+    SEARCH_REQUEST_URN,
+    USER_RESOURCE_TYPE,
+)
 
 DEFAULT_COUNT = 100
 MAX_RESULTS = 200
@@ -91,7 +98,7 @@ def test_sort_order(order, descending):
     """RFC 7644 §3.4.2.3: sortOrder is `ascending` (the default) or `descending`."""
     params = {"sortBy": "userName"} | ({} if order is None else {"sortOrder": order})
     got = read(params)
-    assert (got.sort_by, got.descending) == ("userName", descending)
+    assert (got.sort_by, got.descending) == (AttrPath("userName"), descending)
 
 
 def test_an_unknown_sort_order_is_refused():
@@ -101,6 +108,64 @@ def test_an_unknown_sort_order_is_refused():
 
 def test_an_empty_sort_by_is_no_sort():
     assert read({"sortBy": ""}).sort_by is None
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        ("userName", AttrPath("userName")),
+        (" name.familyName ", AttrPath("name", "familyName")),
+        ("emails", AttrPath("emails")),
+        ("meta.created", AttrPath("meta", "created")),
+        (
+            f"{ENTERPRISE_USER_SCHEMA_URN}:employeeNumber",
+            AttrPath("employeeNumber", None, ENTERPRISE_USER_SCHEMA_URN),
+        ),
+    ],
+    ids=["simple", "sub-attribute", "multi-valued", "common", "extension"],
+)
+def test_sort_by_is_parsed_where_the_request_is_read(text, path):
+    """RFC 7644 §3.4.2.3: sortBy is an attribute path (§3.10); storage gets it parsed."""
+    assert read({"sortBy": text}).sort_by == path
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("nope", "Unknown attribute 'nope'"),
+        ("name.nope", "Unknown attribute 'name.nope'"),
+        ("name", "not a simple attribute"),
+        ("x509Certificates", "not a simple attribute"),
+        ("password", "never returned"),
+        ("groups.display", "Cannot sort by 'groups.display'"),
+        ('emails[type eq "work"]', "attribute path"),
+    ],
+    ids=["unknown", "unknown-sub", "complex", "binary", "never-returned", "groups", "filter"],
+)
+def test_a_sort_by_storage_cannot_sort_by_is_refused(text, message):
+    """A sortBy that names no attribute, or one without a single value to sort by, is an
+    invalidValue before anything is read."""
+    with pytest.raises(InvalidValue, match=re.escape(message)):
+        read({"sortBy": text})
+
+
+def test_sort_by_is_checked_against_every_type_searched():
+    """At the root (RFC 7644 §3.4.2.1) an attribute one type has is enough; one that a type
+    has but cannot sort by is refused."""
+    both = (USER_RESOURCE_TYPE, GROUP_RESOURCE_TYPE)
+    request = read_list_request(
+        {"sortBy": "userName"}, NO_LENIENCY, both, from_body=True, default_count=1, max_results=1
+    )
+    assert request.sort_by == AttrPath("userName")
+    with pytest.raises(InvalidValue, match=re.escape("Cannot sort by 'members.value'")):
+        read_list_request(
+            {"sortBy": "members.value"},
+            NO_LENIENCY,
+            both,
+            from_body=True,
+            default_count=1,
+            max_results=1,
+        )
 
 
 @pytest.mark.parametrize("name", ["filter", "sortBy", "sortOrder", "cursor"])

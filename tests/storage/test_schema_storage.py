@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from provisioning.models import Group, User
-from provisioning.scim.filter import parse_filter
+from provisioning.scim.filter import AttrPath, parse_filter
 from provisioning.scim.list_request import ListRequest
 from provisioning.scim.resource import parse_resource
 from provisioning.scim.schema import (
@@ -228,7 +228,7 @@ def test_sorting_by_employee_number_reads_its_index_in_order(numbered, descendin
     """A page sorted by employeeNumber is read from the (tenant, lower(employee_number),
     created, id) index in order, not sorted from the documents: ascending with unassigned
     values last, descending with them first (RFC 7644 §3.4.2.3), as the index keeps them."""
-    request = ListRequest(sort_by="employeeNumber", descending=descending, count=20)
+    request = ListRequest(sort_by=AttrPath("employeeNumber"), descending=descending, count=20)
     statements, strings = _statements(User, users.source(), request)
     compiled = Compiled(statements.ordered[:20])
     values = [numbered.pk, *strings]

@@ -98,6 +98,7 @@ def test_the_protocol_covers_what_callers_call():
     not call an undeclared one); the Groups-only ones are in `MemberStore` alone."""
     assert members(Store) == {
         "MODEL",
+        "PAGE_RELATED",
         "get",
         "read",
         "related",
@@ -130,6 +131,12 @@ def test_a_missing_member_is_found():
 
 def test_a_model_that_is_no_model_is_found():
     assert list(conformance(module_like(users, MODEL=dict), Store)) == ["MODEL"]
+
+
+def test_page_related_is_a_related_attribute_or_none():
+    """What a page's statement reads along is declared (`Related`), or None: read apart."""
+    assert groups.PAGE_RELATED is None
+    assert list(conformance(module_like(users, PAGE_RELATED="groups"), Store)) == ["PAGE_RELATED"]
 
 
 @pytest.mark.parametrize(
