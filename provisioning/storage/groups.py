@@ -276,6 +276,7 @@ def _write(group: Group, document: dict, operation: Operation, added: list, remo
     if renamed:
         # The `groups` of the users in it, directly or not, and the member lists of the
         # groups holding it, show its name.
+        _lock_nesting(group.tenant_id)
         touch(User, users_below([group.pk]))
         touch(Group, Q(memberships__member_group=group))
     record(group, operation, before, added=added, removed=removed)
@@ -288,6 +289,7 @@ def delete(tenant: Tenant, group_id: str, expected_version=None) -> None:
     """Delete the group for good (RFC 7644 §3.6); its memberships go with it."""
     group = get(tenant, group_id, for_update=True)
     check_version(group, expected_version)
+    _lock_nesting(group.tenant_id)
     touch(Group, Q(memberships__member_group=group))
     touch(User, users_below([group.pk]))  # their `groups` lose it, and those above it
     record(group, Operation.DELETE, group.data)
@@ -488,7 +490,7 @@ def _apply_member_change(group: Group, change) -> tuple[list[uuid.UUID], list[uu
     if change.op == "replace":
         # RFC 7644 §3.5.2.3: the members the filter selects give way to the new values; a
         # filter that selects none is a noTarget.
-        removed = _delete_members(rows.filter(_members_filter(group, change.value_filter)))
+        removed = _delete_members(group, rows.filter(_members_filter(group, change.value_filter)))
         if not removed:
             raise NoTarget("The members filter matched no member.")
         return _add(group, change.values), removed
@@ -497,7 +499,7 @@ def _apply_member_change(group: Group, change) -> tuple[list[uuid.UUID], list[uu
         rows = rows.filter(Q(user_id__in=ids) | Q(member_group_id__in=ids))
     elif change.value_filter is not None:
         rows = rows.filter(_members_filter(group, change.value_filter))
-    return [], _delete_members(rows)
+    return [], _delete_members(group, rows)
 
 
 def _rows(group: Group):
@@ -510,16 +512,16 @@ def _members_filter(group: Group, value_filter: Filter) -> Q:
     return element_q(value_filter, MEMBERS, source())
 
 
-def _delete_members(rows) -> list[uuid.UUID]:
-    """Delete these membership rows; move the versions of the users they held. Return the ids
-    of the members removed."""
+def _delete_members(group: Group, rows) -> list[uuid.UUID]:
+    """Delete these membership rows of `group`; move the versions of the users they held.
+    Return the ids of the members removed."""
     # The group is locked, so the rows read are the rows deleted.
     found = list(rows.values_list("user_id", "member_group_id"))
     rows.delete()
-    _touch_joined(
-        {user_id for user_id, _ in found if user_id},
-        {group_id for _, group_id in found if group_id},
-    )
+    groups = {group_id for _, group_id in found if group_id}
+    if groups:
+        _lock_nesting(group.tenant_id)  # an un-nesting: see `_NESTING_LOCK`
+    _touch_joined({user_id for user_id, _ in found if user_id}, groups)
     return [user_id or group_id for user_id, group_id in found]
 
 
@@ -631,9 +633,9 @@ def add_members_each(tenant: Tenant, group_id: str, operations: list[Patcher]) -
 def _set_members(group: Group, values: list[dict]) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
     """Make the group's members exactly `values` (PUT, or Okta's "Push Now" replace); return
     the ids of the members added and removed."""
-    users, groups = _resolve(group, values) if values else (set(), set())
+    users, groups = _resolve(group, values, exclusive=True) if values else (set(), set())
     stale = _rows(group).exclude(user_id__in=users).exclude(member_group_id__in=groups)
-    removed = _delete_members(stale)
+    removed = _delete_members(group, stale)
     return _add(group, values), removed
 
 
@@ -642,15 +644,21 @@ def _member_id(value: dict) -> uuid.UUID | None:
     return parse_id(value.get("value"))
 
 
-def _resolve(group: Group, values: list[dict]) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
-    """Split members into user ids and group ids; every one must exist in the group's tenant."""
+def _resolve(
+    group: Group, values: list[dict], *, exclusive: bool = False
+) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """Split members into user ids and group ids; every one must exist in the group's tenant.
+
+    The statement that locks the users also takes the tenant's nesting lock when the group is
+    nested (`_NESTING_LOCK_SQL`): exclusively when `exclusive` or when a group is named,
+    shared else."""
     wanted: dict[uuid.UUID, str | None] = {}
     for value in values:
         member_id = _member_id(value)
         if member_id is None:
             raise InvalidValue(f"Member '{value.get('value')}' does not exist in this tenant.")
         wanted[member_id] = (value.get("type") or "").lower() or None
-    users = _locked_ids(User, group.tenant_id, list(wanted))
+    users = _locked_ids(User, group.tenant_id, list(wanted), nested=(group.pk, exclusive))
     groups = _locked_ids(Group, group.tenant_id, list(wanted))
     for member_id, kind in wanted.items():
         found = "user" if member_id in users else "group" if member_id in groups else None
@@ -663,19 +671,66 @@ def _resolve(group: Group, values: list[dict]) -> tuple[set[uuid.UUID], set[uuid
     return users, groups
 
 
-def _locked_ids(model: type[User | Group], tenant_id: int, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+def _locked_ids(
+    model: type[User | Group],
+    tenant_id: int,
+    ids: list[uuid.UUID],
+    nested: tuple[uuid.UUID, bool] | None = None,
+) -> set[uuid.UUID]:
     """Return those of `ids` that are the tenant's rows of `model`, locked until the write
     commits, so that a member deleted meanwhile either waits for it or is seen as gone here
     (else the membership's key to it fails). The ids go as one array: a thousand members are
-    one parameter, not a thousand."""
-    table = model._meta.db_table
+    one parameter, not a thousand.
+
+    `nested` is (the group the members join, whether the nesting lock is wanted exclusive):
+    the statement then takes that lock (`_NESTING_LOCK`) before it locks the first row."""
+    lock = ""
+    params = {"tenant": tenant_id, "ids": ids}
+    if nested is not None:
+        lock = f", ({_NESTING_LOCK})"
+        params.update(lock=NESTING_LOCK, group=nested[0], exclusive=nested[1])
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id FROM {table} WHERE tenant_id = %s AND id = ANY(%s::uuid[])"
-            " FOR NO KEY UPDATE",
-            [tenant_id, ids],
+            f"SELECT id{lock} FROM {model._meta.db_table}"
+            " WHERE tenant_id = %(tenant)s AND id = ANY(%(ids)s::uuid[]) FOR NO KEY UPDATE",
+            params,
         )
         return {row[0] for row in cursor.fetchall()}
+
+
+# The nesting lock of a member add, as a subquery of the statement that locks the users it
+# adds (so it costs no statement of its own, and is taken before any of their rows). A user
+# shows the names of the groups above its groups (RFC 7643 §4.1.2): a rename or delete of a
+# group, or an un-nesting, moves the versions of the users below it that it sees, so a user
+# joining a group below it must not commit in between (else the user's new version vouches
+# for a body that shows the old name, and keeps vouching after the rename commits). Those
+# writes take the lock exclusive (`_lock_nesting`); an add takes it shared when the group
+# it adds to is nested, so adds wait for them, and they for adds, but adds never wait for
+# each other. Exclusive at once when a group is among the members (`_check_nesting` wants it
+# so) or the caller says so (a PUT may un-nest after its adds): a transaction that held it
+# shared and then wanted it exclusive could deadlock with another doing the same.
+_NESTING_LOCK = f"""
+    SELECT count(CASE WHEN named.groups OR %(exclusive)s
+                      THEN pg_advisory_xact_lock(%(lock)s, %(tenant)s)
+                      ELSE pg_advisory_xact_lock_shared(%(lock)s, %(tenant)s) END)
+    FROM (SELECT EXISTS (
+        SELECT FROM {Group._meta.db_table}
+        WHERE tenant_id = %(tenant)s AND id = ANY(%(ids)s::uuid[])
+    ) AS groups) AS named
+    WHERE named.groups OR EXISTS (
+        SELECT FROM {Membership._meta.db_table}
+        WHERE tenant_id = %(tenant)s AND member_group_id = %(group)s
+    )
+"""
+
+
+def _lock_nesting(tenant_id: int) -> None:
+    """Take the tenant's nesting lock exclusive, to the end of the transaction: nesting
+    changes, and the renames, deletes and un-nestings that move the versions of the users
+    below a group, run one at a time, and not beside an add to a nested group (see
+    `_NESTING_LOCK`). It must come before the statement that finds those users."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [NESTING_LOCK, tenant_id])
 
 
 def _check_nesting(group: Group, new_groups: set[uuid.UUID]) -> None:
@@ -685,8 +740,7 @@ def _check_nesting(group: Group, new_groups: set[uuid.UUID]) -> None:
     Nesting changes of a tenant are made one at a time (an advisory lock held to the end of
     the transaction): two adds checked side by side could each close half of a cycle.
     """
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [NESTING_LOCK, group.tenant_id])
+    _lock_nesting(group.tenant_id)
     above, height = _walk(group.tenant, {group.pk}, up=True)
     if above & new_groups:
         raise InvalidValue("Adding that group would make a group a member of itself.")

@@ -176,17 +176,22 @@ def test_cached_statements_take_each_requests_values(scim, make_user):
 
 
 @pytest.mark.parametrize("size", [0, 30], ids=["empty", "thirty-and-nested"])
+@pytest.mark.parametrize("in_a_group", [False, True], ids=["top", "in-a-group"])
 def test_member_add_does_not_grow_with_the_group(
-    warm, make_user, make_group, django_assert_num_queries, size
+    warm, make_user, make_group, django_assert_num_queries, size, in_a_group
 ):
     """Adding a user to a group costs the same whatever the group holds, nested groups with
     their members included: only the added user's version moves, nothing walks the nesting
-    (the same eleven statements as before nested changes moved versions)."""
+    (the same eleven statements as before nested changes moved versions). A group that is
+    itself in a group costs the same: the nesting lock an add to it takes
+    (`groups._NESTING_LOCK`) is part of the statement that locks the users it adds."""
     members = [{"value": make_user(f"m{i}")["id"]} for i in range(size)]
     if size:
         nested = make_group("nested", members=members[:5])
         members.append({"value": nested["id"]})
     group = make_group("big", members=members)
+    if in_a_group:
+        make_group("above", members=[{"value": group["id"]}])
     newcomer = make_user("newcomer")
     body = patch_body({"op": "add", "path": "members", "value": [{"value": newcomer["id"]}]})
     with django_assert_num_queries(11):
