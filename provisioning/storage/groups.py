@@ -20,7 +20,7 @@ from django.db.models import BooleanField, F, Func, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from ..models import Group, Membership, Tenant, User
-from ..scim.errors import InvalidFilter, InvalidValue, NoTarget, NotFound
+from ..scim.errors import InvalidFilter, InvalidValue, NoTarget, NotFound, SCIMError
 from ..scim.filter import Compare, Filter, Present
 from ..scim.list_request import ListRequest
 from ..scim.resource import parse_id
@@ -541,13 +541,16 @@ def _add(group: Group, values: list[dict]) -> list[uuid.UUID]:
     return _add_each(group, [values])[0]
 
 
-def _add_each(group: Group, batches: list[list[dict]]) -> list[list[uuid.UUID]]:
+def _add_each(
+    group: Group, batches: list[list[dict]], resolved: tuple[set, set] | None = None
+) -> list[list[uuid.UUID]]:
     """Add several lists of members one after the other, with one statement per step for them
-    all; return, for each list, the ids of the members it added (those not there before it)."""
+    all; return, for each list, the ids of the members it added (those not there before it).
+    `resolved` is what `_resolve` returned for them, when the caller has it already."""
     values = [value for batch in batches for value in batch]
     if not values:
         return [[] for _ in batches]
-    users, groups = _resolve(group, values)
+    users, groups = resolved or _resolve(group, values)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT coalesce(user_id, member_group_id) FROM {Membership._meta.db_table}"
@@ -594,40 +597,77 @@ _ADD_MEMBERS = f"""
 
 @retry_on_deadlock
 @transaction.atomic
-def add_members_each(tenant: Tenant, group_id: str, operations: list[Patcher]) -> list[int] | None:
+def add_members_each(
+    tenant: Tenant, group_id: str, operations: list[Patcher], errors_allowed: int | None = None
+) -> tuple[list[SCIMError | None], int] | None:
     """Apply several PATCHes of one group that only add members (a Bulk request's run of
-    them) as one write; return the version each left the group at.
+    them) as one write, each as it would be applied alone.
+
+    Return the outcome of each PATCH, in order (its error, or None when it was applied), and
+    the version the group is at after them all. A PATCH that fails (a member that is no user
+    or group of the tenant, a body `apply_patch` refuses) fails alone: the others are
+    applied. After `errors_allowed` errors (a Bulk's failOnErrors) the rest are neither
+    applied nor given an outcome: the list is shorter.
 
     The group's version moves once per PATCH that added someone, and each such PATCH is
-    recorded on its own, so the outcome is that of the PATCHes one after the other (RFC 7644
-    §3.7: an optimised sequence "MUST ensure that ... the same stateful result is achieved").
-    Return None, having written nothing, when one of them does more than add members: the
-    caller then applies them one by one. A PATCH that fails raises its error, and nothing of
-    the others is written either.
+    recorded on its own with the version it led to, so the outcome is that of the PATCHes one
+    after the other (RFC 7644 §3.7: an optimised sequence "MUST ensure that ... the same
+    stateful result is achieved"). Only the last of those versions is ever committed: it is
+    the one the Bulk answers for every PATCH of the run (`provisioning.bulk`).
+
+    Return None, having written nothing, when one of them does more than add members, or
+    nests a group where it may not go (whether it may can depend on the others): the caller
+    then applies them one by one.
     """
     group = get(tenant, group_id, for_update=True)
-    batches = []
-    for operations_of_one in operations:
-        result = operations_of_one(group.data)
-        if result.document != group.data or any(
-            change.op != "add" or change.value_filter is not None
-            for change in result.member_changes
-        ):
-            return None
-        batches.append([value for change in result.member_changes for value in change.values])
-    added_each = _add_each(group, batches)
-    versions, entries = [], []
+    outcomes: list[SCIMError | None] = []
+    batches: list[tuple[int, list[dict], dict]] = []  # (index, values, ids wanted)
+    for index, operations_of_one in enumerate(operations):
+        try:
+            result = operations_of_one(group.data)
+            if result.document != group.data or any(
+                change.op != "add" or change.value_filter is not None
+                for change in result.member_changes
+            ):
+                return None
+            values = [value for change in result.member_changes for value in change.values]
+            batches.append((index, values, _wanted(values)))
+            outcomes.append(None)
+        except SCIMError as error:
+            outcomes.append(error)
+    users, groups = _lookup(group, {i for _, _, wanted in batches for i in wanted})
+    for index, _, wanted in batches:
+        try:
+            _check_found(group, wanted, users, groups)
+        except SCIMError as error:
+            outcomes[index] = error
+    if errors_allowed is not None:
+        failed = [i for i, outcome in enumerate(outcomes) if outcome is not None]
+        if len(failed) >= errors_allowed:
+            del outcomes[failed[errors_allowed - 1] + 1 :]
+    applied = [
+        (values, wanted)
+        for index, values, wanted in batches
+        if index < len(outcomes) and outcomes[index] is None
+    ]
+    ids = {member_id for _, wanted in applied for member_id in wanted}
+    try:
+        added_each = _add_each(
+            group, [values for values, _ in applied], (users & ids, groups & ids)
+        )
+    except InvalidValue:  # the nesting
+        return None
+    entries = []
     for added in added_each:
         if added:
             mark_changed(group)
             entries.append(
                 Entry(group, Operation.PATCH, group.data, added=added, version=group.version)
             )
-        versions.append(group.version)
     if entries:
         update(group)
         record_many(entries)
-    return versions
+    return outcomes, group.version
 
 
 def _set_members(group: Group, values: list[dict]) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
@@ -650,25 +690,45 @@ def _resolve(
     """Split members into user ids and group ids; every one must exist in the group's tenant.
 
     The statement that locks the users also takes the tenant's nesting lock when the group is
-    nested (`_NESTING_LOCK_SQL`): exclusively when `exclusive` or when a group is named,
-    shared else."""
+    nested (`_NESTING_LOCK`): exclusively when `exclusive` or when a group is named, shared
+    else."""
+    wanted = _wanted(values)
+    users, groups = _lookup(group, wanted, exclusive=exclusive)
+    _check_found(group, wanted, users, groups)
+    return users, groups
+
+
+def _wanted(values: list[dict]) -> dict[uuid.UUID, str | None]:
+    """Return the ids `values` name, each with the type it is given (lowercase), if any."""
     wanted: dict[uuid.UUID, str | None] = {}
     for value in values:
         member_id = _member_id(value)
         if member_id is None:
             raise InvalidValue(f"Member '{value.get('value')}' does not exist in this tenant.")
         wanted[member_id] = (value.get("type") or "").lower() or None
-    users = _locked_ids(User, group.tenant_id, list(wanted), nested=(group.pk, exclusive))
-    groups = _locked_ids(Group, group.tenant_id, list(wanted))
+    return wanted
+
+
+def _lookup(
+    group: Group, ids: Iterable[uuid.UUID], *, exclusive: bool = False
+) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """Return which of `ids` are the tenant's users and which its groups, locked."""
+    ids = list(ids)
+    users = _locked_ids(User, group.tenant_id, ids, nested=(group.pk, exclusive))
+    return users, _locked_ids(Group, group.tenant_id, ids)
+
+
+def _check_found(group: Group, wanted: dict, users: set, groups: set) -> None:
+    """Refuse members that are not the tenant's users or groups of their given type, and the
+    group itself."""
     for member_id, kind in wanted.items():
         found = "user" if member_id in users else "group" if member_id in groups else None
         if found is None or (kind is not None and kind != found):
             raise InvalidValue(
                 f"Member '{member_id}'{f' of type {kind.title()}' if kind else ''} does not exist in this tenant."
             )
-    if group.pk in groups:
+    if group.pk in wanted and group.pk in groups:
         raise InvalidValue("A group cannot be a member of itself.")
-    return users, groups
 
 
 def _locked_ids(
