@@ -612,8 +612,8 @@ def add_members_each(
     The group's version moves once per PATCH that added someone, and each such PATCH is
     recorded on its own with the version it led to, so the outcome is that of the PATCHes one
     after the other (RFC 7644 §3.7: an optimised sequence "MUST ensure that ... the same
-    stateful result is achieved"). Only the last of those versions is ever committed: it is
-    the one the Bulk answers for every PATCH of the run (`provisioning.bulk`).
+    stateful result is achieved"). The group is written once, at the last of those versions,
+    which the Bulk answers for every PATCH of the run (`provisioning.bulk`).
 
     Return None, having written nothing, when one of them does more than add members, or
     nests a group where it may not go (whether it may can depend on the others): the caller
