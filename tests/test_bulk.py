@@ -638,6 +638,35 @@ def test_run_of_member_adds_isolates_each_failure(
     assert sorted(m["value"] for m in members) == sorted(users)
 
 
+def test_run_of_member_adds_with_a_wrong_type_or_a_cycle(scim, make_user, make_group):
+    """In a run of member adds, a member given the wrong type, the group itself and a group
+    that would close a cycle each fail alone; a user whose add failed keeps its version."""
+    inner = make_group("Inner")
+    outer = make_group("Outer", members=[{"value": inner["id"]}])
+    path = f"/Groups/{inner['id']}"
+    users = [make_user(f"u{i}")["id"] for i in range(3)]
+    typed = member_add(path, users[1])
+    typed["data"]["Operations"][0]["value"][0]["type"] = "Group"
+    results = send(
+        scim,
+        bulk(
+            member_add(path, users[0]),
+            typed,
+            member_add(path, inner["id"]),
+            member_add(path, users[2]),
+        ),
+    )
+    assert [r["status"] for r in results] == ["204", "400", "400", "204"]
+    assert "of type Group does not exist" in results[1]["response"]["detail"]
+    assert "member of itself" in results[2]["response"]["detail"]
+    assert scim.get(f"/Users/{users[1]}").json()["meta"]["version"] == 'W/"1"'
+    assert added_records(inner["id"]) == [[users[0]], [users[2]]]
+
+    cycle = send(scim, bulk(member_add(path, make_user("u3")["id"]), member_add(path, outer["id"])))
+    assert [r["status"] for r in cycle] == ["204", "400"]
+    assert "member of itself" in cycle[1]["response"]["detail"]
+
+
 @pytest.mark.parametrize("fail_on_errors", [1, 2])
 def test_fail_on_errors_in_a_run_of_member_adds(scim, make_user, make_group, fail_on_errors):
     """failOnErrors stops a run of member adds at its n-th error: exactly the operations
