@@ -16,8 +16,15 @@ when it is rolled back), signals are sent after the COMMIT for the operations th
 Speed. Runs of operations that a single statement can serve are written together, with the
 outcome of running them one by one: consecutive POSTs of Users (`users.create_each`), and
 consecutive PATCHes of one Group that only add members (`groups.add_members_each`). When
-such a run fails (a userName taken, a member that does not exist), it is rolled back and its
-operations run one by one, so each gets its own answer.
+a run of creates fails (a userName taken), it is rolled back and its operations run one by
+one, so each gets its own answer; in a run of member adds, a PATCH that fails (a member that
+does not exist) fails alone and the others are still written together.
+
+Versions of a run of member adds. Each PATCH of the run is recorded with the version it led
+to, as if applied alone, but the run writes the group once, at its last version, with the
+members of all of them: every PATCH of the run answers that version. It vouches for the body
+the run wrote, and a later If-Match on the group accepts it (unless a later operation or
+request changed the group since); a version between would name a body never written.
 """
 
 from __future__ import annotations
@@ -242,18 +249,26 @@ class _Runner:
         group_id = bulk.resolve(run[0], run[0].resource_id, self.ids)
         bodies = [bulk.resolve(op, op.data, self.ids) for op in run]
         patchers = [GROUPS.patcher(body, self.leniencies(body)) for body in bodies]
+        limit = self.request.fail_on_errors
+        allowed = None if limit is None else limit - self.errors
         try:
-            versions = groups.add_members_each(self.tenant, group_id, patchers)
-        except errors.SCIMError:
-            versions = None
-        if versions is None:
+            written = groups.add_members_each(self.tenant, group_id, patchers, allowed)
+        except errors.SCIMError:  # the group: each operation answers its own error
+            written = None
+        if written is None:
             for operation in run:
                 if self.stopped:
                     return
                 self.single(operation)
             return
-        for operation, version in zip(run, versions, strict=True):
-            self.succeed(operation, 204, group_id, version)
+        outcomes, version = written
+        # Fewer outcomes than operations when failOnErrors stopped the run: the rest is not
+        # processed.
+        for operation, error in zip(run[: len(outcomes)], outcomes, strict=True):
+            if error is None:
+                self.succeed(operation, 204, group_id, version)
+            else:
+                self.fail(operation, error)
 
     # --- answers -------------------------------------------------------------------------
 

@@ -417,7 +417,11 @@ class BulkView(Endpoint):
             request.token.tenant,
             bulk_request,
             base_url(request),
-            lambda patch_body=None: leniencies(request, patch_body),
+            dialect.reader(
+                request.token.tenant.dialect,
+                request.META.get("HTTP_USER_AGENT", ""),
+                request.GET,
+            ),
         )
         return ok(request, response)
 

@@ -536,8 +536,9 @@ def test_run_of_creates_records_each_like_a_single_post(scim, tenant):
 
 
 def test_run_of_member_adds_is_one_write_with_each_operation_recorded(scim, make_user, make_group):
-    """Consecutive PATCHes adding members to one group answer and record as one by one: the
-    version moves once per PATCH that added someone, a member already there adds nothing."""
+    """Consecutive PATCHes adding members to one group record as one by one: the version
+    moves once per PATCH that added someone, a member already there adds nothing. Each
+    answers the version the group was committed at, which a later If-Match accepts."""
     group = make_group("Staff")
     users = [make_user(f"u{i}") for i in range(5)]
     path = f"/Groups/{group['id']}"
@@ -557,14 +558,7 @@ def test_run_of_member_adds_is_one_write_with_each_operation_recorded(scim, make
             )
         ),
     )
-    assert [(r["status"], r["version"]) for r in results] == [
-        ("204", 'W/"2"'),
-        ("204", 'W/"3"'),
-        ("204", 'W/"3"'),
-        ("204", 'W/"4"'),
-        ("204", 'W/"5"'),
-        ("204", 'W/"6"'),
-    ]
+    assert [(r["status"], r["version"]) for r in results] == [("204", 'W/"6"')] * 6
     assert version_of(scim, path) == 'W/"6"'
     records = ChangeRecord.objects.filter(resource_type="Group", operation="member_add")
     assert [(r.version, r.changes["members"]["added"]) for r in records.order_by("id")] == [
@@ -572,6 +566,8 @@ def test_run_of_member_adds_is_one_write_with_each_operation_recorded(scim, make
     ]
     assert Membership.objects.filter(group_id=group["id"]).count() == 5
     assert scim.get(f"/Users/{users[0]['id']}").json()["meta"]["version"] == 'W/"2"'
+    rename = patch_body({"op": "replace", "path": "displayName", "value": "All staff"})
+    assert scim.patch(path, rename, HTTP_IF_MATCH=results[0]["version"]).status_code == 204
 
 
 def test_run_of_member_adds_with_a_bad_member_answers_each(scim, make_user, make_group):
@@ -596,6 +592,102 @@ def test_run_of_member_adds_with_a_bad_member_answers_each(scim, make_user, make
     assert [r["status"] for r in results] == ["204", "400"]
     assert results[1]["response"]["scimType"] == "invalidValue"
     assert Membership.objects.filter(group_id=group["id"]).count() == 1
+
+
+def member_add(path: str, member_id: str) -> dict:
+    """A Bulk PATCH of the group at `path` that adds one member."""
+    body = patch_body({"op": "add", "path": "members", "value": [{"value": member_id}]})
+    return {"method": "PATCH", "path": path, "data": body}
+
+
+def added_records(group_id: str) -> list[list[str]]:
+    records = ChangeRecord.objects.filter(resource_id=group_id, operation="member_add")
+    return [r.changes["members"]["added"] for r in records.order_by("id")]
+
+
+def test_run_of_member_adds_isolates_each_failure(
+    scim, make_user, make_group, make_tenant, make_client
+):
+    """A run of member adds holding an unknown id, another tenant's user and a bulkId no POST
+    defines: each of those fails alone with its own error; every other PATCH is applied,
+    recorded on its own, and answers the version its run of adds left the group at."""
+    group = make_group("Staff")
+    path = f"/Groups/{group['id']}"
+    users = [make_user(f"u{i}")["id"] for i in range(4)]
+    stranger = make_user("stranger", client=make_client(make_tenant("other")))["id"]
+    results = send(
+        scim,
+        bulk(
+            member_add(path, users[0]),
+            member_add(path, str(uuid.uuid4())),
+            member_add(path, users[1]),
+            member_add(path, stranger),
+            member_add(path, users[2]),
+            member_add(path, "bulkId:nobody"),
+            member_add(path, users[3]),
+        ),
+    )
+    statuses = [(r["status"], r.get("response", {}).get("scimType")) for r in results]
+    assert statuses == [("204", None), ("400", "invalidValue")] * 3 + [("204", None)]
+    assert all(r["location"] == f"{BASE}{path}" for r in results)
+    # The reference splits the run in two: each part answers the version it wrote.
+    assert version_of(scim, path) == 'W/"5"'
+    assert [r.get("version") for r in results] == ['W/"4"', None] * 3 + ['W/"5"']
+    assert added_records(group["id"]) == [[user] for user in users]
+    members = streamed_json(scim.get(path))["members"]
+    assert sorted(m["value"] for m in members) == sorted(users)
+
+
+def test_run_of_member_adds_with_a_wrong_type_or_a_cycle(scim, make_user, make_group):
+    """In a run of member adds, a member given the wrong type, the group itself and a group
+    that would close a cycle each fail alone; a user whose add failed keeps its version."""
+    inner = make_group("Inner")
+    outer = make_group("Outer", members=[{"value": inner["id"]}])
+    path = f"/Groups/{inner['id']}"
+    users = [make_user(f"u{i}")["id"] for i in range(3)]
+    typed = member_add(path, users[1])
+    typed["data"]["Operations"][0]["value"][0]["type"] = "Group"
+    results = send(
+        scim,
+        bulk(
+            member_add(path, users[0]),
+            typed,
+            member_add(path, inner["id"]),
+            member_add(path, users[2]),
+        ),
+    )
+    assert [r["status"] for r in results] == ["204", "400", "400", "204"]
+    assert "of type Group does not exist" in results[1]["response"]["detail"]
+    assert "member of itself" in results[2]["response"]["detail"]
+    assert scim.get(f"/Users/{users[1]}").json()["meta"]["version"] == 'W/"1"'
+    assert added_records(inner["id"]) == [[users[0]], [users[2]]]
+
+    cycle = send(scim, bulk(member_add(path, make_user("u3")["id"]), member_add(path, outer["id"])))
+    assert [r["status"] for r in cycle] == ["204", "400"]
+    assert "member of itself" in cycle[1]["response"]["detail"]
+
+
+@pytest.mark.parametrize("fail_on_errors", [1, 2])
+def test_fail_on_errors_in_a_run_of_member_adds(scim, make_user, make_group, fail_on_errors):
+    """failOnErrors stops a run of member adds at its n-th error: exactly the operations
+    before the stop are applied and answered, those after it are neither."""
+    group = make_group("Staff")
+    path = f"/Groups/{group['id']}"
+    users = [make_user(f"u{i}")["id"] for i in range(4)]
+    missing = [str(uuid.uuid4()), str(uuid.uuid4())]
+    operations = [users[0], missing[0], users[1], missing[1], users[2], users[3]]
+    results = send(
+        scim, bulk(*(member_add(path, m) for m in operations), failOnErrors=fail_on_errors)
+    )
+    answered = 2 if fail_on_errors == 1 else 4
+    assert [r["status"] for r in results] == ["204", "400", "204", "400"][:answered]
+    applied = users[:1] if fail_on_errors == 1 else users[:2]
+    assert added_records(group["id"]) == [[user] for user in applied]
+    members = streamed_json(scim.get(path))["members"]
+    assert sorted(m["value"] for m in members) == sorted(applied)
+    assert [r["version"] for r in results if r["status"] == "204"] == [
+        version_of(scim, path)
+    ] * len(applied)
 
 
 def test_signals_only_for_operations_that_stay(scim, django_capture_on_commit_callbacks):

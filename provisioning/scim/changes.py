@@ -46,6 +46,8 @@ def diff(
     attribute it had. Row-stored attributes (a group's members) are not in documents; their
     changes are reported by the caller as ids.
     """
+    if before is after:  # one document: several records of a run of member adds
+        return {}
     changes = {}
     for path, extension, attr in reported_attributes(resource_type):
         old = _value(before, extension, attr.name)

@@ -37,7 +37,7 @@ How the IdPs are recognised, and the evidence for each sign:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -131,9 +131,25 @@ def leniencies(
     For ``auto``, the request is recognised from its User-Agent, the names in its query
     string and, for a PATCH, its body.
     """
+    return reader(dialect, user_agent, query)(patch_body)
+
+
+def reader(
+    dialect: str, user_agent: str = "", query: Iterable[str] = ()
+) -> Callable[[Any], frozenset[Leniency]]:
+    """Return `leniencies` for the bodies of one request, `patch_body -> leniencies`, with
+    what does not depend on a body worked out once: a Bulk request's operations share its
+    connection, User-Agent and query string, and ask for the leniencies of each PATCH body."""
     if dialect != _AUTO_NAME:
-        return ALLOWED[dialect]
-    return _AUTO[recognise(user_agent, query, patch_body)]
+        fixed = ALLOWED[dialect]
+        return lambda patch_body=None: fixed
+    found = recognise(user_agent, query)
+    if found is not None:
+        fixed = _AUTO[found]
+        return lambda patch_body=None: fixed
+    return lambda patch_body=None: _AUTO[
+        Dialect.ENTRA if patch_body is not None and _entra_patch(patch_body) else None
+    ]
 
 
 def recognise(user_agent: str, query: Iterable[str] = (), patch_body: Any = None) -> Dialect | None:

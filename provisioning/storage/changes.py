@@ -148,8 +148,14 @@ def record_many(entries: Sequence[Entry]) -> list[ChangeRecord]:
         # RETURNING gives the rows in the order of the array they were inserted from.
         for change, (pk,) in zip(changes, cursor.fetchall(), strict=True):
             change.pk = pk
+    # One lookup of the connection and one commit hook for them all: per change, each cost
+    # about a tenth of a Bulk's member add (the connection proxy is looked up per context).
+    alias = connection.alias
     for entry, change in zip(entries, changes, strict=True):
-        _recorded(entry.obj, change, entry.added, entry.removed)
+        _written(change, alias)
+        authsync.sync(entry.obj, change, entry.added, entry.removed)
+    sender = type(entries[0].obj)
+    transaction.on_commit(functools.partial(_send_all_signals, sender, changes))
     return changes
 
 
@@ -190,10 +196,21 @@ def _change(entry: Entry, actor: context.Actor, created=None) -> ChangeRecord:
 
 def _recorded(obj: User | Group, change: ChangeRecord, added, removed) -> None:
     """Finish a written change: the linked Django login, and the signals once committed."""
-    change._state.adding = False
-    change._state.db = connection.alias
+    _written(change, connection.alias)
     authsync.sync(obj, change, added, removed)
     transaction.on_commit(functools.partial(send_signals, type(obj), change))
+
+
+def _written(change: ChangeRecord, alias: str) -> None:
+    """Mark the record as a saved row of the database `alias`."""
+    change._state.adding = False
+    change._state.db = alias
+
+
+def _send_all_signals(sender: type[User | Group], changes: Sequence[ChangeRecord]) -> None:
+    """Send the signals of several committed changes of `sender`'s type, in their order."""
+    for change in changes:
+        send_signals(sender, change)
 
 
 def _columns(change: ChangeRecord) -> list:

@@ -20,7 +20,7 @@ from django.db.models import BooleanField, F, Func, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from ..models import Group, Membership, Tenant, User
-from ..scim.errors import InvalidFilter, InvalidValue, NoTarget, NotFound
+from ..scim.errors import InvalidFilter, InvalidValue, NoTarget, NotFound, SCIMError
 from ..scim.filter import Compare, Filter, Present
 from ..scim.list_request import ListRequest
 from ..scim.resource import parse_id
@@ -279,6 +279,7 @@ def _write(group: Group, document: dict, operation: Operation, added: list, remo
     if renamed:
         # The `groups` of the users in it, directly or not, and the member lists of the
         # groups holding it, show what changed.
+        _lock_nesting(group.tenant_id)
         touch(User, users_below([group.pk]))
         touch(Group, Q(memberships__member_group=group))
     record(group, operation, before, added=added, removed=removed)
@@ -291,6 +292,7 @@ def delete(tenant: Tenant, group_id: str, expected_version=None) -> None:
     """Delete the group for good (RFC 7644 §3.6); its memberships go with it."""
     group = get(tenant, group_id, for_update=True)
     check_version(group, expected_version)
+    _lock_nesting(group.tenant_id)
     touch(Group, Q(memberships__member_group=group))
     touch(User, users_below([group.pk]))  # their `groups` lose it, and those above it
     record(group, Operation.DELETE, group.data)
@@ -495,7 +497,7 @@ def _apply_member_change(group: Group, change) -> tuple[list[uuid.UUID], list[uu
     if change.op == "replace":
         # RFC 7644 §3.5.2.3: the members the filter selects give way to the new values; a
         # filter that selects none is a noTarget.
-        removed = _delete_members(rows.filter(_members_filter(group, change.value_filter)))
+        removed = _delete_members(group, rows.filter(_members_filter(group, change.value_filter)))
         if not removed:
             raise NoTarget("The members filter matched no member.")
         return _add(group, change.values), removed
@@ -504,7 +506,7 @@ def _apply_member_change(group: Group, change) -> tuple[list[uuid.UUID], list[uu
         rows = rows.filter(Q(user_id__in=ids) | Q(member_group_id__in=ids))
     elif change.value_filter is not None:
         rows = rows.filter(_members_filter(group, change.value_filter))
-    return [], _delete_members(rows)
+    return [], _delete_members(group, rows)
 
 
 def _rows(group: Group):
@@ -517,16 +519,16 @@ def _members_filter(group: Group, value_filter: Filter) -> Q:
     return element_q(value_filter, MEMBERS, source())
 
 
-def _delete_members(rows) -> list[uuid.UUID]:
-    """Delete these membership rows; move the versions of the users they held. Return the ids
-    of the members removed."""
+def _delete_members(group: Group, rows) -> list[uuid.UUID]:
+    """Delete these membership rows of `group`; move the versions of the users they held.
+    Return the ids of the members removed."""
     # The group is locked, so the rows read are the rows deleted.
     found = list(rows.values_list("user_id", "member_group_id"))
     rows.delete()
-    _touch_joined(
-        {user_id for user_id, _ in found if user_id},
-        {group_id for _, group_id in found if group_id},
-    )
+    groups = {group_id for _, group_id in found if group_id}
+    if groups:
+        _lock_nesting(group.tenant_id)  # an un-nesting: see `_NESTING_LOCK`
+    _touch_joined({user_id for user_id, _ in found if user_id}, groups)
     return [user_id or group_id for user_id, group_id in found]
 
 
@@ -546,13 +548,16 @@ def _add(group: Group, values: list[dict]) -> list[uuid.UUID]:
     return _add_each(group, [values])[0]
 
 
-def _add_each(group: Group, batches: list[list[dict]]) -> list[list[uuid.UUID]]:
+def _add_each(
+    group: Group, batches: list[list[dict]], resolved: tuple[set, set] | None = None
+) -> list[list[uuid.UUID]]:
     """Add several lists of members one after the other, with one statement per step for them
-    all; return, for each list, the ids of the members it added (those not there before it)."""
+    all; return, for each list, the ids of the members it added (those not there before it).
+    `resolved` is what `_resolve` returned for them, when the caller has it already."""
     values = [value for batch in batches for value in batch]
     if not values:
         return [[] for _ in batches]
-    users, groups = _resolve(group, values)
+    users, groups = resolved or _resolve(group, values)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT coalesce(user_id, member_group_id) FROM {Membership._meta.db_table}"
@@ -599,48 +604,85 @@ _ADD_MEMBERS = f"""
 
 @retry_on_deadlock
 @transaction.atomic
-def add_members_each(tenant: Tenant, group_id: str, operations: list[Patcher]) -> list[int] | None:
+def add_members_each(
+    tenant: Tenant, group_id: str, operations: list[Patcher], errors_allowed: int | None = None
+) -> tuple[list[SCIMError | None], int] | None:
     """Apply several PATCHes of one group that only add members (a Bulk request's run of
-    them) as one write; return the version each left the group at.
+    them) as one write, each as it would be applied alone.
+
+    Return the outcome of each PATCH, in order (its error, or None when it was applied), and
+    the version the group is at after them all. A PATCH that fails (a member that is no user
+    or group of the tenant, a body `apply_patch` refuses) fails alone: the others are
+    applied. After `errors_allowed` errors (a Bulk's failOnErrors) the rest are neither
+    applied nor given an outcome: the list is shorter.
 
     The group's version moves once per PATCH that added someone, and each such PATCH is
-    recorded on its own, so the outcome is that of the PATCHes one after the other (RFC 7644
-    §3.7: an optimised sequence "MUST ensure that ... the same stateful result is achieved").
-    Return None, having written nothing, when one of them does more than add members: the
-    caller then applies them one by one. A PATCH that fails raises its error, and nothing of
-    the others is written either.
+    recorded on its own with the version it led to, so the outcome is that of the PATCHes one
+    after the other (RFC 7644 §3.7: an optimised sequence "MUST ensure that ... the same
+    stateful result is achieved"). The group is written once, at the last of those versions,
+    which the Bulk answers for every PATCH of the run (`provisioning.bulk`).
+
+    Return None, having written nothing, when one of them does more than add members, or
+    nests a group where it may not go (whether it may can depend on the others): the caller
+    then applies them one by one.
     """
     group = get(tenant, group_id, for_update=True)
-    batches = []
-    for operations_of_one in operations:
-        result = operations_of_one(group.data)
-        if result.document != group.data or any(
-            change.op != "add" or change.value_filter is not None
-            for change in result.member_changes
-        ):
-            return None
-        batches.append([value for change in result.member_changes for value in change.values])
-    added_each = _add_each(group, batches)
-    versions, entries = [], []
+    outcomes: list[SCIMError | None] = []
+    batches: list[tuple[int, list[dict], dict]] = []  # (index, values, ids wanted)
+    for index, operations_of_one in enumerate(operations):
+        try:
+            result = operations_of_one(group.data)
+            if result.document != group.data or any(
+                change.op != "add" or change.value_filter is not None
+                for change in result.member_changes
+            ):
+                return None
+            values = [value for change in result.member_changes for value in change.values]
+            batches.append((index, values, _wanted(values)))
+            outcomes.append(None)
+        except SCIMError as error:
+            outcomes.append(error)
+    users, groups = _lookup(group, {i for _, _, wanted in batches for i in wanted})
+    for index, _, wanted in batches:
+        try:
+            _check_found(group, wanted, users, groups)
+        except SCIMError as error:
+            outcomes[index] = error
+    if errors_allowed is not None:
+        failed = [i for i, outcome in enumerate(outcomes) if outcome is not None]
+        if len(failed) >= errors_allowed:
+            del outcomes[failed[errors_allowed - 1] + 1 :]
+    applied = [
+        (values, wanted)
+        for index, values, wanted in batches
+        if index < len(outcomes) and outcomes[index] is None
+    ]
+    ids = {member_id for _, wanted in applied for member_id in wanted}
+    try:
+        added_each = _add_each(
+            group, [values for values, _ in applied], (users & ids, groups & ids)
+        )
+    except InvalidValue:  # the nesting
+        return None
+    entries = []
     for added in added_each:
         if added:
             mark_changed(group)
             entries.append(
                 Entry(group, Operation.PATCH, group.data, added=added, version=group.version)
             )
-        versions.append(group.version)
     if entries:
         update(group)
         record_many(entries)
-    return versions
+    return outcomes, group.version
 
 
 def _set_members(group: Group, values: list[dict]) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
     """Make the group's members exactly `values` (PUT, or Okta's "Push Now" replace); return
     the ids of the members added and removed."""
-    users, groups = _resolve(group, values) if values else (set(), set())
+    users, groups = _resolve(group, values, exclusive=True) if values else (set(), set())
     stale = _rows(group).exclude(user_id__in=users).exclude(member_group_id__in=groups)
-    removed = _delete_members(stale)
+    removed = _delete_members(group, stale)
     return _add(group, values), removed
 
 
@@ -649,40 +691,113 @@ def _member_id(value: dict) -> uuid.UUID | None:
     return parse_id(value.get("value"))
 
 
-def _resolve(group: Group, values: list[dict]) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
-    """Split members into user ids and group ids; every one must exist in the group's tenant."""
+def _resolve(
+    group: Group, values: list[dict], *, exclusive: bool = False
+) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """Split members into user ids and group ids; every one must exist in the group's tenant.
+
+    The statement that locks the users also takes the tenant's nesting lock when the group is
+    nested (`_NESTING_LOCK`): exclusively when `exclusive` or when a group is named, shared
+    else."""
+    wanted = _wanted(values)
+    users, groups = _lookup(group, wanted, exclusive=exclusive)
+    _check_found(group, wanted, users, groups)
+    return users, groups
+
+
+def _wanted(values: list[dict]) -> dict[uuid.UUID, str | None]:
+    """Return the ids `values` name, each with the type it is given (lowercase), if any."""
     wanted: dict[uuid.UUID, str | None] = {}
     for value in values:
         member_id = _member_id(value)
         if member_id is None:
             raise InvalidValue(f"Member '{value.get('value')}' does not exist in this tenant.")
         wanted[member_id] = (value.get("type") or "").lower() or None
-    users = _locked_ids(User, group.tenant_id, list(wanted))
-    groups = _locked_ids(Group, group.tenant_id, list(wanted))
+    return wanted
+
+
+def _lookup(
+    group: Group, ids: Iterable[uuid.UUID], *, exclusive: bool = False
+) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """Return which of `ids` are the tenant's users and which its groups, locked."""
+    ids = list(ids)
+    users = _locked_ids(User, group.tenant_id, ids, nested=(group.pk, exclusive))
+    return users, _locked_ids(Group, group.tenant_id, ids)
+
+
+def _check_found(group: Group, wanted: dict, users: set, groups: set) -> None:
+    """Refuse members that are not the tenant's users or groups of their given type, and the
+    group itself."""
     for member_id, kind in wanted.items():
         found = "user" if member_id in users else "group" if member_id in groups else None
         if found is None or (kind is not None and kind != found):
             raise InvalidValue(
                 f"Member '{member_id}'{f' of type {kind.title()}' if kind else ''} does not exist in this tenant."
             )
-    if group.pk in groups:
+    if group.pk in wanted and group.pk in groups:
         raise InvalidValue("A group cannot be a member of itself.")
-    return users, groups
 
 
-def _locked_ids(model: type[User | Group], tenant_id: int, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+def _locked_ids(
+    model: type[User | Group],
+    tenant_id: int,
+    ids: list[uuid.UUID],
+    nested: tuple[uuid.UUID, bool] | None = None,
+) -> set[uuid.UUID]:
     """Return those of `ids` that are the tenant's rows of `model`, locked until the write
     commits, so that a member deleted meanwhile either waits for it or is seen as gone here
     (else the membership's key to it fails). The ids go as one array: a thousand members are
-    one parameter, not a thousand."""
-    table = model._meta.db_table
+    one parameter, not a thousand.
+
+    `nested` is (the group the members join, whether the nesting lock is wanted exclusive):
+    the statement then takes that lock (`_NESTING_LOCK`) before it locks the first row."""
+    lock = ""
+    params = {"tenant": tenant_id, "ids": ids}
+    if nested is not None:
+        lock = f", ({_NESTING_LOCK})"
+        params.update(lock=NESTING_LOCK, group=nested[0], exclusive=nested[1])
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id FROM {table} WHERE tenant_id = %s AND id = ANY(%s::uuid[])"
-            " FOR NO KEY UPDATE",
-            [tenant_id, ids],
+            f"SELECT id{lock} FROM {model._meta.db_table}"
+            " WHERE tenant_id = %(tenant)s AND id = ANY(%(ids)s::uuid[]) FOR NO KEY UPDATE",
+            params,
         )
         return {row[0] for row in cursor.fetchall()}
+
+
+# The nesting lock of a member add, as a subquery of the statement that locks the users it
+# adds (so it costs no statement of its own, and is taken before any of their rows). A user
+# shows the names of the groups above its groups (RFC 7643 §4.1.2): a rename or delete of a
+# group, or an un-nesting, moves the versions of the users below it that it sees, so a user
+# joining a group below it must not commit in between (else the user's new version vouches
+# for a body that shows the old name, and keeps vouching after the rename commits). Those
+# writes take the lock exclusive (`_lock_nesting`); an add takes it shared when the group
+# it adds to is nested, so adds wait for them, and they for adds, but adds never wait for
+# each other. Exclusive at once when a group is among the members (`_check_nesting` wants it
+# so) or the caller says so (a PUT may un-nest after its adds): a transaction that held it
+# shared and then wanted it exclusive could deadlock with another doing the same.
+_NESTING_LOCK = f"""
+    SELECT count(CASE WHEN named.groups OR %(exclusive)s
+                      THEN pg_advisory_xact_lock(%(lock)s, %(tenant)s)
+                      ELSE pg_advisory_xact_lock_shared(%(lock)s, %(tenant)s) END)
+    FROM (SELECT EXISTS (
+        SELECT FROM {Group._meta.db_table}
+        WHERE tenant_id = %(tenant)s AND id = ANY(%(ids)s::uuid[])
+    ) AS groups) AS named
+    WHERE named.groups OR EXISTS (
+        SELECT FROM {Membership._meta.db_table}
+        WHERE tenant_id = %(tenant)s AND member_group_id = %(group)s
+    )
+"""
+
+
+def _lock_nesting(tenant_id: int) -> None:
+    """Take the tenant's nesting lock exclusive, to the end of the transaction: nesting
+    changes, and the renames, deletes and un-nestings that move the versions of the users
+    below a group, run one at a time, and not beside an add to a nested group (see
+    `_NESTING_LOCK`). It must come before the statement that finds those users."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [NESTING_LOCK, tenant_id])
 
 
 def _check_nesting(group: Group, new_groups: set[uuid.UUID]) -> None:
@@ -692,8 +807,7 @@ def _check_nesting(group: Group, new_groups: set[uuid.UUID]) -> None:
     Nesting changes of a tenant are made one at a time (an advisory lock held to the end of
     the transaction): two adds checked side by side could each close half of a cycle.
     """
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [NESTING_LOCK, group.tenant_id])
+    _lock_nesting(group.tenant_id)
     above, height = _walk(group.tenant, {group.pk}, up=True)
     if above & new_groups:
         raise InvalidValue("Adding that group would make a group a member of itself.")

@@ -9,6 +9,8 @@ Statements compiled once per shape are run again with other values: the tests be
 check that a run for one tenant or value never answers with another's rows.
 """
 
+import uuid
+
 import pytest
 
 from provisioning import ratelimit
@@ -181,21 +183,57 @@ def test_cached_statements_take_each_requests_values(scim, make_user):
 
 
 @pytest.mark.parametrize("size", [0, 30], ids=["empty", "thirty-and-nested"])
+@pytest.mark.parametrize("in_a_group", [False, True], ids=["top", "in-a-group"])
 def test_member_add_does_not_grow_with_the_group(
-    warm, make_user, make_group, django_assert_num_queries, size
+    warm, make_user, make_group, django_assert_num_queries, size, in_a_group
 ):
     """Adding a user to a group costs the same whatever the group holds, nested groups with
     their members included: only the added user's version moves, nothing walks the nesting
-    (the same eleven statements as before nested changes moved versions)."""
+    (the same eleven statements as before nested changes moved versions). A group that is
+    itself in a group costs the same: the nesting lock an add to it takes
+    (`groups._NESTING_LOCK`) is part of the statement that locks the users it adds."""
     members = [{"value": make_user(f"m{i}")["id"]} for i in range(size)]
     if size:
         nested = make_group("nested", members=members[:5])
         members.append({"value": nested["id"]})
     group = make_group("big", members=members)
+    if in_a_group:
+        make_group("above", members=[{"value": group["id"]}])
     newcomer = make_user("newcomer")
     body = patch_body({"op": "add", "path": "members", "value": [{"value": newcomer["id"]}]})
     with django_assert_num_queries(11):
         assert warm.patch(f"/Groups/{group['id']}", body).status_code == 204
+
+
+@pytest.mark.parametrize("operations", [3, 40])
+@pytest.mark.parametrize("failing", [0, 2], ids=["all-good", "two-failing"])
+def test_bulk_of_member_adds_does_not_grow_with_its_operations(
+    warm, make_user, make_group, django_assert_num_queries, operations, failing
+):
+    """A Bulk of PATCHes each adding one member to one group is one write of them all, with
+    the same statements whatever their number, and whether some of them fail: the token, the
+    Bulk's transaction and the run's (two savepoints and their releases), then 8: the group,
+    the users named (with the nesting lock), the groups named, the members already there,
+    the new rows, the users' versions, the group's version, the change records with their
+    events."""
+    group = make_group("big")
+    members = [make_user(f"m{i}")["id"] for i in range(operations - failing)]
+    members += [str(uuid.uuid4()) for _ in range(failing)]  # no such member
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            {
+                "method": "PATCH",
+                "path": f"/Groups/{group['id']}",
+                "data": patch_body({"op": "add", "path": "members", "value": [{"value": m}]}),
+            }
+            for m in members
+        ],
+    }
+    with django_assert_num_queries(13):
+        response = warm.post("/Bulk", body)
+    statuses = [r["status"] for r in response.json()["Operations"]]
+    assert statuses == ["204"] * (operations - failing) + ["400"] * failing
 
 
 def test_sorted_cursor_pages_cost_what_default_cursor_pages_cost(warm, make_user):
