@@ -165,6 +165,11 @@ class RateLimitBucket(models.Model):
     )
     tat = models.FloatField(help_text="Seconds since the epoch, PostgreSQL's clock.")
     taken = models.PositiveIntegerField(help_text="Requests the last process to ask took.")
+    seen = models.FloatField(
+        default=0,
+        help_text="The latest instant a statement measured the bucket at (seconds since the "
+        "epoch): no later statement measures it earlier.",
+    )
 
     def __str__(self) -> str:
         return f"{self.tenant_id}: {self.tat}"

@@ -54,10 +54,9 @@ import threading
 from dataclasses import dataclass
 from time import monotonic
 
-from django.db import connection
-
 from .models import RateLimitBucket, Tenant
 from .scim.errors import TooManyRequests
+from .storage.statements import fetch
 
 LEASE_SHARE = 8  # a lease is at most 1/LEASE_SHARE of what the bucket holds...
 LEASE_MOST = 4096  # ...and at most this many requests
@@ -70,17 +69,25 @@ LEASE_SECONDS = 1.0  # a lease is dropped this long after it was taken, used or 
 # `tat` where it was. A `tat` past `now + window` (left by a slower limit before this one)
 # counts as an empty bucket. A new row is a full bucket. The epsilon keeps a float just under
 # a whole number from costing a request.
-_NOW = "EXTRACT(EPOCH FROM statement_timestamp())::float8"
+#
+# `now` never goes back for a row: it is the statement's clock or the row's `seen`, the
+# latest `now` a statement wrote, whichever is later. A statement reads its clock when it
+# starts, before it waits for the row's lock; one that waited behind a later statement would
+# otherwise measure the bucket at an earlier instant, find it fuller than the later one left
+# it, and hand out again requests already leased.
+_CLOCK = "EXTRACT(EPOCH FROM statement_timestamp())::float8"
+_NOW = f"GREATEST({_CLOCK}, b.seen)"
 _BASE = f"GREATEST(LEAST(b.tat, {_NOW} + %(window)s), {_NOW})"
 _ROOM = f"FLOOR(({_NOW} + %(window)s - {_BASE}) / %(interval)s + 1e-9)"
 _TAKEN = f"LEAST({_ROOM}, GREATEST(1, LEAST(%(want)s, FLOOR({_ROOM} / %(share)s))))::integer"
 _SQL = f"""
-INSERT INTO {RateLimitBucket._meta.db_table} AS b (tenant_id, tat, taken)
-VALUES (%(tenant)s, {_NOW} + %(interval)s * %(first)s, %(first)s)
+INSERT INTO {RateLimitBucket._meta.db_table} AS b (tenant_id, tat, taken, seen)
+VALUES (%(tenant)s, {_CLOCK} + %(interval)s * %(first)s, %(first)s, {_CLOCK})
 ON CONFLICT (tenant_id) DO UPDATE SET
     taken = {_TAKEN},
-    tat = {_BASE} + %(interval)s * {_TAKEN}
-RETURNING taken, tat - {_NOW}
+    tat = {_BASE} + %(interval)s * {_TAKEN},
+    seen = {_NOW}
+RETURNING taken, tat - seen
 """
 
 
@@ -150,10 +157,8 @@ def check(tenant: Tenant) -> None:
         "want": want,
         "first": lease_size(size, want),
     }
-    asked = monotonic()  # no later than the statement's own clock reading
-    with connection.cursor() as cursor:
-        cursor.execute(_SQL, params)
-        taken, ahead = cursor.fetchone()
+    asked = monotonic()  # no later than the statement's own clock reading, nor than `seen`
+    ((taken, ahead),) = fetch(_SQL, params)
     if not taken:
         # One request fits once `tat` is at most now + window - interval.
         wait = ahead + interval - size * interval

@@ -6,6 +6,11 @@ the requests cannot change what a test sees; refilling is shown by moving the bu
 clock. tests/live/test_ratelimit.py shows the same over HTTP, shared by server processes.
 """
 
+import functools
+import threading
+import time
+
+import psycopg
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -291,3 +296,52 @@ def test_a_lease_does_not_outlive_its_limit(tenant, processes):
 
     assert process.admit(tenant, 1) == (0, 1)
     assert process.admit(tenant, 5) == (0, 0)
+
+
+def test_a_statement_that_waited_for_the_row_does_not_refill_the_bucket(transactional_db, tenant):
+    """A statement reads PostgreSQL's clock when it starts, before it waits for the bucket's
+    row. One that waited while a later statement leased the bucket empty must not measure the
+    bucket at its earlier instant (when it was fuller) and give those requests out again:
+    the three leases below, all within a few milliseconds, get at most the burst (plus the
+    one request the bucket regains every 10 ms)."""
+    rate, size = 100.0, 5
+    params = {
+        "tenant": tenant.pk,
+        "interval": 1 / rate,
+        "window": size / rate,
+        "share": 1,
+        "want": size,
+        "first": size,
+    }
+    settings = connection.get_connection_params()
+    connect = functools.partial(
+        psycopg.connect,
+        **{key: settings[key] for key in ("dbname", "host", "port", "user") if key in settings},
+    )
+    with connect(autocommit=True) as first, connect(autocommit=True) as waiting, connect() as later:
+        RateLimitBucket.objects.create(tenant=tenant, tat=0, taken=0)  # a full bucket
+        later.execute(
+            f"SELECT 1 FROM {RateLimitBucket._meta.db_table} WHERE tenant_id = %s FOR UPDATE",
+            [tenant.pk],
+        )
+        waited = {}
+        thread = threading.Thread(
+            target=lambda: waited.update(
+                taken=waiting.execute(ratelimit._SQL, params).fetchone()[0]
+            )
+        )
+        thread.start()
+        pid = waiting.info.backend_pid
+        while not first.execute(
+            "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", [pid]
+        ).fetchone()[0]:
+            time.sleep(0.005)
+        time.sleep(0.05)  # five intervals between the waiting statement's clock and the next
+        (leased,) = later.execute(ratelimit._SQL, params).fetchone()[:1]
+        later.commit()
+        thread.join()
+        (after,) = first.execute(ratelimit._SQL, params).fetchone()[:1]
+
+    # The whole burst, but for the float rounding of epoch seconds, which can cost one.
+    assert size - 1 <= leased <= size
+    assert leased + waited["taken"] + after <= size + 1

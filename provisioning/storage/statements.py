@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -77,7 +77,7 @@ class StatementCounter:
         return execute(sql, params, many, context)
 
 
-def fetch(sql: str, params: Sequence) -> list[tuple]:
+def fetch(sql: str, params: Sequence | Mapping) -> list[tuple]:
     """Run one statement; return its rows.
 
     Straight on psycopg's connection, which is the one Django's cursors use (same
