@@ -90,9 +90,8 @@ def test_the_api_is_served_through_the_edge_and_checked_by_its_readiness_probe(s
     assert edge["environment"]["EDGE_UPSTREAM"] == "app:8000"
     assert edge["depends_on"] == {"app": {"condition": "service_healthy", "restart": True}}
     assert app["environment"]["BEHIND_PROXY"] == "true"
-    limit = "${SCIM_MAX_PAYLOAD_BYTES:-10485760}"
-    assert edge["environment"]["SCIM_MAX_PAYLOAD_BYTES"] == limit
-    assert app["environment"]["SCIM_MAX_PAYLOAD_BYTES"] == limit
+    for limit in ("SCIM_MAX_PAYLOAD_BYTES", "SCIM_BULK_MAX_PAYLOAD_BYTES"):
+        assert edge["environment"][limit] == app["environment"][limit], limit
     probe = " ".join(app["healthcheck"]["test"])
     assert "http://127.0.0.1:8000/health/ready" in probe
     # More than GRACEFUL_TIMEOUT (10 s): requests in flight finish before SIGKILL.

@@ -14,6 +14,7 @@ import httpx2
 import pytest
 
 from provisioning import app_settings, tokens
+from provisioning.models import ChangeRecord
 from tests.conftest import ROOT, SCIM_JSON, USER_SCHEMA, _free_port, _wait_for
 from tests.live.test_http_edges import (
     assert_scim_error_over_http,
@@ -28,7 +29,7 @@ ENTRYPOINT = str(ROOT / "docker" / "edge" / "entrypoint.sh")
 
 
 @contextmanager
-def edge(upstream: str):
+def edge(upstream: str, trusted_proxies: str = ""):
     """Run the edge proxy, one worker, in front of `upstream` (host:port); yield its URL."""
     assert shutil.which("nginx"), "nginx is missing: scripts/test.sh installs it"
     port = _free_port()
@@ -42,6 +43,8 @@ def edge(upstream: str):
         "EDGE_WORKERS": "1",
         "EDGE_STATE": state_dir,
         "SCIM_MAX_PAYLOAD_BYTES": str(app_settings.get("MAX_PAYLOAD_BYTES")),
+        "SCIM_BULK_MAX_PAYLOAD_BYTES": str(app_settings.get("BULK_MAX_PAYLOAD_BYTES")),
+        "EDGE_TRUSTED_PROXIES": trusted_proxies,
     }
     process = subprocess.Popen(["sh", ENTRYPOINT], env=env, stdout=subprocess.DEVNULL)
     try:
@@ -98,6 +101,10 @@ def user_payload(user_name: str, **attributes) -> bytes:
         (request("get", "/scim/v2/Users"), 400),
         (request("GET", "/scim/v2/Users", "X-Nul: a\x00b"), 400),
         (b"GET /scim/v2/Users HTTP/1.1\r\nHost: 127.0.0.1\r\nNo colon here\r\n\r\n", 400),
+        (request("TRACE", "/scim/v2/Users"), 405),
+        (request("POST", "/scim/v2/Users", "Transfer-Encoding: gzip, chunked"), 501),
+        (b"GET /scim/v2/Users HTTP/2.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", 505),
+        (request("GET", "/.scim-error"), 404),
         # Passed on by nginx, refused by granian with a bodiless answer.
         (request("GET", "/scim/v2/Users", *(f"X-Extra-{i}: 1" for i in range(150))), 431),
         (request("GET", "/scim/v2/Users", "X-Ctl: a\x01b"), 400),
@@ -109,6 +116,10 @@ def user_payload(user_name: str, **attributes) -> bytes:
         "lowercase-method",
         "nul-in-header",
         "malformed-header",
+        "trace",
+        "unknown-transfer-coding",
+        "http-2.0-request-line",
+        "the-edges-own-path",
         "many-headers",
         "control-character-in-header",
     ],
@@ -163,16 +174,28 @@ def test_scim_requests_pass_with_the_clients_host_and_scheme(edge_url, token):
         assert listed.json()["totalResults"] == 1
         assert listed.json()["Resources"][0]["meta"]["location"] == location
 
-    # Behind a TLS terminator that says so, the client's scheme is https.
-    behind_tls = request(
-        "GET",
-        "/scim/v2/ServiceProviderConfig",
-        f"Authorization: {token}",
-        "X-Forwarded-Proto: https",
-    ).replace(b"Host: 127.0.0.1", f"Host: {host}".encode())
-    status, _, body = exchange(edge_url, behind_tls)
-    assert status == 200
-    assert json.loads(body)["meta"]["location"] == f"https://{host}/scim/v2/ServiceProviderConfig"
+
+def test_only_a_trusted_proxy_names_the_clients_scheme_and_address(app_url, token):
+    """A client's own X-Forwarded-Proto and -For are replaced by what the edge saw; those of a
+    proxy in EDGE_TRUSTED_PROXIES (a TLS terminator) are believed: meta.location's scheme and
+    the change record's client address follow."""
+    upstream = app_url.removeprefix("http://")
+    for trusted, scheme, address in (
+        ("", "http", "127.0.0.1"),
+        ("127.0.0.1", "https", "203.0.113.7"),
+    ):
+        with edge(upstream, trusted_proxies=trusted) as url:
+            host = url.removeprefix("http://")
+            raw = user_post(token, user_payload(f"proxied-{scheme}")).replace(
+                b"Host: 127.0.0.1",
+                f"Host: {host}\r\nX-Forwarded-Proto: https\r\nX-Forwarded-For: 203.0.113.7".encode(),
+            )
+            status, _, body = exchange(url, raw)
+
+        assert status == 201, body
+        created = json.loads(body)
+        assert created["meta"]["location"] == f"{scheme}://{host}/scim/v2/Users/{created['id']}"
+        assert ChangeRecord.objects.get(resource_id=created["id"]).client_ip == address
 
 
 def test_chunked_post_passes_through(edge_url, token):
