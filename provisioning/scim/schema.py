@@ -782,6 +782,19 @@ def shown_attributes(
     return tuple(shown)
 
 
+def shown_column(attr: Attribute, sub_name: str, referenced: ResourceType) -> str:
+    """Return the column that a reference's sub-attribute shows, read from the referenced
+    resource's row: `members.display` of a user is the user's `displayName` column (`shows`).
+    """
+    sub = next(s for s in attr.sub_attributes if s.name == sub_name)
+    if sub.shows is None or referenced.id not in attr.references:
+        raise ValueError(f"'{attr.name}.{sub_name}' shows nothing of a {referenced.id}.")
+    found = referenced.resolve(sub.shows)
+    if found is None or found[1].column is None:
+        raise ValueError(f"'{attr.name}.{sub_name}' shows '{sub.shows}', which has no column.")
+    return found[1].column
+
+
 def _authentication_scheme_attrs() -> tuple[Attribute, ...]:
     return (
         _string(

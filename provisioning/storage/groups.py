@@ -24,7 +24,14 @@ from ..scim.errors import InvalidFilter, InvalidValue, NoTarget, NotFound, SCIME
 from ..scim.filter import Compare, Filter, Present
 from ..scim.list_request import ListRequest
 from ..scim.resource import parse_id
-from ..scim.schema import GROUP_RESOURCE_TYPE, Attribute, Rows, shown_attributes
+from ..scim.schema import (
+    GROUP_RESOURCE_TYPE,
+    USER_RESOURCE_TYPE,
+    Attribute,
+    Rows,
+    shown_attributes,
+    shown_column,
+)
 from . import mirrors
 from .changes import Entry, Operation, record, record_many
 from .common import (
@@ -52,6 +59,12 @@ _STORED = " and ".join(f"'{sub.name}'" for sub in MEMBERS.sub_attributes if not 
 # The attributes of a group that its users' `groups` and the `members` of the groups holding it
 # show (its `displayName`): a change of one moves their versions.
 SHOWN = shown_attributes(GROUP_RESOURCE_TYPE)
+# The columns those references read what they show from (`shows` in the schema table): a
+# member's `display`, a user's and a group's; a user's `groups[].display`, the group's.
+(_GROUPS,) = USER_RESOURCE_TYPE.kept_in(Rows.MEMBERSHIPS)
+USER_DISPLAY = shown_column(MEMBERS, "display", USER_RESOURCE_TYPE)
+MEMBER_GROUP_DISPLAY = shown_column(MEMBERS, "display", GROUP_RESOURCE_TYPE)
+GROUP_DISPLAY = shown_column(_GROUPS, "display", GROUP_RESOURCE_TYPE)
 # Nesting deeper than this is refused, which bounds every walk up or down the nesting.
 MAX_NESTING = 32
 # The first key of the advisory lock that makes a tenant's nesting changes one at a time.
@@ -69,7 +82,12 @@ class Member:
 
 
 # What a member's reference is built from: `_member` takes these in this order.
-MEMBER_COLUMNS = ("user_id", "user__display_name", "member_group_id", "member_group__display_name")
+MEMBER_COLUMNS = (
+    "user_id",
+    f"user__{USER_DISPLAY}",
+    "member_group_id",
+    f"member_group__{MEMBER_GROUP_DISPLAY}",
+)
 
 
 def _member(user_id, user_display, group_id, group_display) -> Member:
@@ -391,7 +409,7 @@ def _with_members_sql() -> str:
         FROM {group} g WHERE g.tenant_id = %s AND g.id = %s
         UNION ALL
         SELECT 1, m.id, {no_group},
-               m.user_id, u.display_name, m.member_group_id, mg.display_name
+               m.user_id, u.{quote(USER_DISPLAY)}, m.member_group_id, mg.{quote(MEMBER_GROUP_DISPLAY)}
         FROM {membership} m
         LEFT JOIN {user} u ON u.id = m.user_id
         LEFT JOIN {group} mg ON mg.id = m.member_group_id
@@ -408,7 +426,12 @@ def members_page(group: Group, after: int | None, limit: int) -> list[tuple[int,
     rows = Membership.objects.filter(group=group).order_by("id")
     if after is not None:
         rows = rows.filter(id__gt=after)
-    columns = ("user_id", "user__user_name", "member_group_id", "member_group__display_name")
+    columns = (
+        "user_id",
+        "user__user_name",
+        "member_group_id",
+        f"member_group__{MEMBER_GROUP_DISPLAY}",
+    )
     return [(pk, _member(*row)) for pk, *row in rows.values_list("id", *columns)[:limit]]
 
 
@@ -464,7 +487,7 @@ def user_groups(ids: str) -> str:
         ),
         user_groups(user_id, groups) AS (
             SELECT found.user_id, json_agg(
-                json_build_array(found.group_id, found.direct, g.display_name)
+                json_build_array(found.group_id, found.direct, g.{GROUP_DISPLAY})
                 ORDER BY NOT found.direct, found.group_id::text
             )
             FROM (

@@ -18,6 +18,7 @@ from provisioning.scim.schema import (
     ResourceType,
     Schema,
     shown_attributes,
+    shown_column,
 )
 
 
@@ -95,3 +96,26 @@ def test_one_attribute_at_most_names_a_resource():
     )
     with pytest.raises(ValueError, match="more than one"):
         with_attributes(USER_RESOURCE_TYPE, both)
+
+
+def test_what_a_reference_shows_is_read_from_that_attributes_column():
+    """`members.display` and `groups.display` are read from the column of the attribute they
+    show; a reference that shows another attribute reads another column, and one that shows
+    nothing of a type, or an attribute without a column, is refused when the schema loads."""
+    (members,) = [a for a in GROUP_SCHEMA.attributes if a.name == "members"]
+    (groups,) = [a for a in USER_SCHEMA.attributes if a.name == "groups"]
+    assert shown_column(members, "display", USER_RESOURCE_TYPE) == "display_name"
+    assert shown_column(groups, "display", GROUP_RESOURCE_TYPE) == "display_name"
+
+    shows_external_id = dataclasses.replace(
+        groups,
+        sub_attributes=tuple(
+            dataclasses.replace(sub, shows="externalId") if sub.name == "display" else sub
+            for sub in groups.sub_attributes
+        ),
+    )
+    assert shown_column(shows_external_id, "display", GROUP_RESOURCE_TYPE) == "external_id"
+    with pytest.raises(ValueError, match="shows nothing"):
+        shown_column(groups, "display", USER_RESOURCE_TYPE)
+    with pytest.raises(ValueError, match="shows nothing"):
+        shown_column(groups, "$ref", GROUP_RESOURCE_TYPE)
