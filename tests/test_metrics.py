@@ -2,10 +2,13 @@
 and the counters each request and each webhook delivery moves, labelled by route name, never
 by raw path. (Several worker processes added up: tests/live/test_operations.py.)"""
 
+import itertools
 import logging
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -138,3 +141,39 @@ def test_webhook_backlog_and_deliveries(scim, scrape, receiver, add_endpoint, de
         return value(after, name, outcome=outcome) - value(before, name, outcome=outcome)
 
     assert (moved("retry"), moved("delivered"), moved("failed")) == (2, 2, 0)
+
+
+def test_the_statements_counted_are_those_run(scim, make_user, caplog, monkeypatch):
+    """A request's statements, run on psycopg's connection by `statements.fetch` (only the
+    statement counter watches), are counted as they are when each goes through Django's
+    cursors (the query log of CaptureQueriesContext watches too)."""
+    alice = make_user("alice")
+    sends = [
+        lambda: scim.get("/Users", {"filter": 'userName eq "alice"'}),
+        lambda: scim.get(f"/Users/{alice['id']}"),
+        lambda: scim.get("/ServiceProviderConfig"),
+        # A new nickName each time: a PATCH that changes nothing writes nothing.
+        lambda: scim.patch(
+            f"/Users/{alice['id']}",
+            patch_body({"op": "replace", "path": "nickName", "value": next(nicknames)}),
+        ),
+    ]
+    nicknames = (f"A{i}" for i in itertools.count())
+    straight = []
+    execute = type(connection.connection).execute
+
+    def spied(self, *args, **kwargs):
+        straight.append(args[0])
+        return execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(connection.connection), "execute", spied)
+    for send in sends:
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="provisioning.requests"):
+            send()
+        (counted,) = [r.fields["sql"] for r in caplog.records if r.name == "provisioning.requests"]
+        with CaptureQueriesContext(connection) as run:
+            send()
+
+        assert counted == len(run.captured_queries)
+    assert straight, "no statement went straight to psycopg: the test tested nothing"
