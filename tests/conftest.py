@@ -262,6 +262,16 @@ def app_env() -> dict[str, str]:
 def app_server(app_database_url, app_env):
     """Return a factory of servers (`server_process`) on the test database, reached as
     `app_database_url` or the `database_url` given says."""
+    return server_factory(app_database_url, app_env)
+
+
+def server_factory(app_database_url: str, app_env: dict[str, str]):
+    """Return `app_server`'s factory for servers that reach the database as given.
+
+    tests/live/pgbouncer defines an `app_server` of its own with it: a session fixture is made
+    once, with the overrides of the directory that first asks for it, so overriding only
+    `app_database_url` would send one directory's servers the other's way.
+    """
 
     def start(database_url: str | None = None, *, workers: int = 2, env=None, log=None):
         env = {**app_env, **(env or {})}

@@ -158,7 +158,6 @@ def test_the_applications_answers_pass_through_untouched(edge_url, app_url, toke
 
 def test_scim_requests_pass_with_the_clients_host_and_scheme(edge_url, token):
     """meta.location names the host and scheme the client used (X-Forwarded-*), not granian's."""
-    host = edge_url.removeprefix("http://")
     with httpx2.Client(
         base_url=f"{edge_url}/scim/v2", headers={"Authorization": token}, timeout=30
     ) as client:

@@ -2,9 +2,9 @@
 behind a round-robin balancer, reaching one database through a real PgBouncer in transaction
 mode (Debian's package, docker/pgbouncer/pgbouncer.ini), with DATABASE_PREPARED_STATEMENTS=false.
 
-`live_server_url` is overridden here, and so are `app_database_url` and `app_env`, by which
-tests start servers and webhook workers of their own: every test of this directory, including
-those it imports from tests/live, runs against that deployment.
+`live_server_url` is overridden here, and so are `app_database_url`, `app_env` and
+`app_server`, by which tests start servers and webhook workers of their own: every test of
+this directory, including those it imports from tests/live, runs against that deployment.
 """
 
 import configparser
@@ -21,7 +21,7 @@ from urllib.parse import quote
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.conftest import ROOT, _free_port, _wait_for, live_database_url
+from tests.conftest import ROOT, _free_port, _wait_for, live_database_url, server_factory
 
 PGBOUNCER_INI = ROOT / "docker" / "pgbouncer" / "pgbouncer.ini"
 # The application's settings behind Debian 12's PgBouncer (1.18), as docker/compose.yaml sets them.
@@ -132,6 +132,12 @@ def app_database_url(pgbouncer_url) -> str:
 @pytest.fixture(scope="session")
 def app_env() -> dict[str, str]:
     return POOLED
+
+
+@pytest.fixture(scope="session")
+def app_server(app_database_url, app_env):
+    """Servers through PgBouncer: this directory's own, whichever directory runs first."""
+    return server_factory(app_database_url, app_env)
 
 
 @pytest.fixture(scope="session")
