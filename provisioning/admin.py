@@ -64,21 +64,13 @@ HISTORY_ON_PAGE = 20
 # The group filter of the users list offers this many groups; any group's page links to the
 # list of its members, which is the same filter.
 GROUP_CHOICES = 100
-# The user columns the admin's search looks in: those the schema table gives a trigram index
-# on lower(column) (`Index.SUBSTRING`), but a multi-valued attribute's, whose every value is
-# searched in its UserValue rows instead (emails, which have one too).
-SEARCHED_USER_COLUMNS = tuple(
-    mirror.column
-    for mirror in USER_RESOURCE_TYPE.mirrors
-    if Index.SUBSTRING in mirror.attribute.indexes and not mirror.attribute.multi_valued
-)
-# Those multi-valued attributes, by the key of their UserValue rows (`urn:name` for an
-# extension's, as `Mirror.path` joins).
-SEARCHED_USER_VALUES = tuple(
-    ":".join(mirror.path)
-    for mirror in USER_RESOURCE_TYPE.mirrors
-    if Index.SUBSTRING in mirror.attribute.indexes and mirror.attribute.multi_valued
-)
+# What the admin's search looks in: the attributes the schema table gives a trigram index on
+# lower(column) (`Index.SUBSTRING`). A single-valued one is searched in its column; a
+# multi-valued one (emails) in its UserValue rows, which have one too, by their key
+# (`urn:name` for an extension's, as `Mirror.path` joins).
+_SEARCHED = [m for m in USER_RESOURCE_TYPE.mirrors if Index.SUBSTRING in m.attribute.indexes]
+SEARCHED_USER_COLUMNS = tuple(m.column for m in _SEARCHED if not m.attribute.multi_valued)
+SEARCHED_USER_VALUES = tuple(":".join(m.path) for m in _SEARCHED if m.attribute.multi_valued)
 
 
 # --- Which connections a staff user sees -------------------------------------------------------
