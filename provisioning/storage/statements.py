@@ -19,7 +19,7 @@ import functools
 import json
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from django.core.exceptions import EmptyResultSet
@@ -80,6 +80,31 @@ class StatementCounter:
 def fetch(sql: str, params: Sequence | Mapping) -> list[tuple]:
     """Run one statement; return its rows.
 
+    A read that a `Prelude` waits on (`ahead`) carries the prelude with it, in one statement.
+    """
+    db = connections[DEFAULT_DB_ALIAS]
+    prelude = db.__dict__.get(PRELUDE)
+    if prelude is None:
+        return _fetch(db, sql, params)
+    if isinstance(params, Mapping):  # named parameters do not mix with the prelude's
+        settle(prelude)
+        return _fetch(db, sql, params)
+    del db.__dict__[PRELUDE]
+    folded = (
+        f"SELECT prelude.*, statement.* FROM ({prelude.sql}) AS prelude"
+        f" LEFT JOIN LATERAL (SELECT true, * FROM ({sql}) AS statement) AS statement ON true"
+    )
+    rows = _fetch(db, folded, [*prelude.params, *params])
+    width = prelude.width
+    prelude.received(rows[0][:width] if rows else None)
+    # The prelude's row is joined to each of the statement's, or alone to none (the `true`
+    # that every row of the statement begins with is then NULL).
+    return [row[width + 1 :] for row in rows if row[width] is not None]
+
+
+def _fetch(db, sql: str, params: Sequence | Mapping) -> list[tuple]:
+    """Run one statement on `db`; return its rows.
+
     Straight on psycopg's connection, which is the one Django's cursors use (same
     transaction, same adapters, errors turned into Django's as its cursors turn them): its
     cursor wrapper cost a third of the driver's own CPU per statement. Only a
@@ -87,7 +112,6 @@ def fetch(sql: str, params: Sequence | Mapping) -> list[tuple]:
     Django's cursors (another execute wrapper, or the query log of DEBUG and of tests that
     count queries), the statement goes through them, so that it sees it.
     """
-    db = connections[DEFAULT_DB_ALIAS]
     wrappers = db.execute_wrappers
     if db.queries_logged or any(type(w) is not StatementCounter for w in wrappers):
         with db.cursor() as cursor:
@@ -100,6 +124,51 @@ def fetch(sql: str, params: Sequence | Mapping) -> list[tuple]:
     db.validate_no_broken_transaction()
     with db.wrap_database_errors:
         return db.connection.execute(sql, params).fetchall()
+
+
+class Prelude(Protocol):
+    """A read of one row, run inside the next statement that `fetch` runs, rather than as a
+    statement of its own: a round trip costs the server more CPU than a small read.
+
+    `received` gets the prelude's row (None when it found none) before the statement's rows
+    are returned, and may refuse them by raising.
+    """
+
+    sql: str
+    params: Sequence
+    width: int  # the number of the row's columns
+
+    def received(self, row: tuple | None) -> None: ...
+
+
+# Where the connection keeps the prelude that waits for its next statement.
+PRELUDE = "scim_prelude"
+
+
+def ahead(prelude: Prelude) -> None:
+    """Run `prelude` inside the next statement `fetch` runs on this thread's connection.
+
+    Only reads run through `fetch` (a `Together` of writes does not), and the caller must
+    `settle` the prelude before it acts on anything read: a read's first statement may be
+    one it never reaches.
+    """
+    setattr(connections[DEFAULT_DB_ALIAS], PRELUDE, prelude)
+
+
+def settle(prelude: Prelude) -> None:
+    """Make sure `prelude` has run: alone, if no statement has carried it yet."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.__dict__.get(PRELUDE) is prelude:
+        del db.__dict__[PRELUDE]
+        rows = _fetch(db, prelude.sql, prelude.params)
+        prelude.received(rows[0] if rows else None)
+
+
+def forget(prelude: Prelude) -> None:
+    """Drop `prelude` if it still waits, without running it."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.__dict__.get(PRELUDE) is prelude:
+        del db.__dict__[PRELUDE]
 
 
 def instance(model: type[Model], row: Sequence) -> Model:
@@ -263,7 +332,9 @@ class Together:
 
     def rows(self, select: str) -> list[tuple]:
         """Run the parts, then `select` (which may read their RETURNING rows); return its rows."""
-        return fetch(f"WITH {', '.join(self.parts)} {select}", self.params)
+        return _fetch(
+            connections[DEFAULT_DB_ALIAS], f"WITH {', '.join(self.parts)} {select}", self.params
+        )
 
 
 @functools.cache

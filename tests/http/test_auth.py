@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from provisioning import tokens
 from provisioning.models import Token
-from tests.conftest import SCIMClient, assert_scim_error
+from tests.conftest import SCIMClient, assert_scim_error, user_body
 
 
 def client_with_header(value: str) -> SCIMClient:
@@ -124,8 +124,9 @@ def test_last_used_at_is_recorded_once_a_minute(issued, django_assert_num_querie
     first_use = token.last_used_at
     assert first_use is not None and first_use >= before
 
-    # 1. token by digest  2. count of users (an empty tenant needs no page query); no UPDATE.
-    with django_assert_num_queries(2):
+    # The count of users (an empty tenant needs no page query), carrying the token's check;
+    # no UPDATE.
+    with django_assert_num_queries(1):
         client.get("/Users")
     token.refresh_from_db()
     assert token.last_used_at == first_use
@@ -184,3 +185,62 @@ def test_secret_is_never_logged(issued, caplog, settings, revoked):
     assert secret not in logged
     assert header not in logged
     assert any(r.name == "django.db.backends" for r in caplog.records)
+
+
+# Reads by a token the process has accepted before carry its check inside their first
+# statement (`tokens.Presumed`); a read that runs none, or fails before its first, checks the
+# token alone. Each kind must refuse a token revoked or expired since.
+READS = {
+    "lookup": lambda client, user: client.get("/Users", {"filter": 'userName eq "bjensen"'}),
+    "by id": lambda client, user: client.get(f"/Users/{user['id']}"),
+    "group members": lambda client, user: client.get("/Groups"),
+    "discovery": lambda client, user: client.get("/ServiceProviderConfig"),
+    "bad filter": lambda client, user: client.get("/Users", {"filter": "userName zz 1"}),
+    "not found": lambda client, user: client.get("/Users/not-an-id"),
+}
+
+
+@pytest.mark.parametrize("read", READS.values(), ids=READS.keys())
+@pytest.mark.parametrize("change", ["revoked", "expired"])
+def test_a_known_token_is_refused_by_the_next_read_once_revoked(issued, read, change):
+    token, secret = issued
+    client = SCIMClient(secret)
+    user = client.post("/Users", user_body("bjensen")).json()
+    assert read(client, user).status_code in (200, 400, 404)  # the token is known now
+
+    if change == "revoked":
+        tokens.revoke(token)
+    else:
+        Token.objects.filter(pk=token.pk).update(expires_at=timezone.now())
+
+    assert_unauthorized(read(client, user))
+    assert_unauthorized(read(client, user))
+
+
+def test_a_read_answers_from_the_tenant_its_token_has_now(make_tenant, make_client):
+    """A process that knew a token under one tenant never answers from that tenant once the
+    token's row says another (nothing but the database moves a token: this is the strongest
+    change a presumed token can meet)."""
+    acme, globex = make_tenant("acme"), make_tenant("globex")
+    token, secret = tokens.issue(acme, name="moved")
+    client = SCIMClient(secret)
+    client.post("/Users", user_body("bjensen"))
+    assert client.get("/Users").json()["totalResults"] == 1
+
+    Token.objects.filter(pk=token.pk).update(tenant=globex)
+
+    assert client.get("/Users").json()["totalResults"] == 0
+    assert client.get("/Users", {"filter": 'userName eq "bjensen"'}).json()["Resources"] == []
+
+
+def test_a_tenant_changed_is_obeyed_by_the_next_read(issued):
+    """A rate limit set on the tenant applies from the next read on, though the process knew
+    the token without one: a burst of one lets that read through and refuses the one after."""
+    token, secret = issued
+    client = SCIMClient(secret)
+    assert client.get("/Users").status_code == 200
+    token.tenant.rate_limit, token.tenant.rate_limit_burst = 0.001, 1
+    token.tenant.save()
+
+    assert client.get("/Users").status_code == 200
+    assert_scim_error(client.get("/Users"), 429)

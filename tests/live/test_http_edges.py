@@ -238,18 +238,53 @@ def test_database_outage_is_503_then_recovers(server_through_cable, live_client)
         time.sleep(0.2)
 
 
-def test_revocation_holds_on_the_next_request_on_every_worker(live_client, tenant):
-    """Nothing about tokens is cached: once revoked, a token is refused by the very next
-    request, whichever worker (each with its own prepared token statement) takes it."""
+@pytest.mark.parametrize(
+    "path", ["/ServiceProviderConfig", "/Users?filter=userName%20eq%20%22bjensen%22"]
+)
+def test_revocation_holds_on_the_next_request_on_every_worker(live_client, tenant, path):
+    """Once revoked, a token is refused by the very next request, whichever worker takes it,
+    though every worker knows the token (a lookup then carries the token's check in its own
+    statement) and has prepared its statements."""
     from provisioning import tokens
 
     token, secret = tokens.issue(tenant, name="to revoke")
     # A new connection per request, so the requests spread over the server's workers.
     headers = {"Authorization": f"Bearer {secret}", "Connection": "close"}
-    for _ in range(8):  # the workers have served (and prepared) the token check
-        assert live_client.get("/ServiceProviderConfig", headers=headers).status_code == 200
+    for _ in range(8):
+        assert live_client.get(path, headers=headers).status_code == 200
 
     tokens.revoke(token)
 
-    answers = [live_client.get("/ServiceProviderConfig", headers=headers) for _ in range(8)]
+    answers = [live_client.get(path, headers=headers) for _ in range(8)]
     assert [a.status_code for a in answers] == [401] * 8
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_connection_the_database_dropped_costs_no_request(server_through_cable, tenant, method):
+    """The first request after the database dropped a worker's connection (a restart, a
+    failover) is answered on a new connection, not with a 503: a read, whose first statement
+    carries its token's check, as well as a write."""
+    from provisioning import tokens
+
+    base, cable = server_through_cable
+    _, secret = tokens.issue(tenant, name="cable")
+    authorization = f"Authorization: Bearer {secret}"
+    get = request("GET", "/scim/v2/Users?count=1", authorization)
+    assert exchange(base, get)[0] == 200  # the worker knows the token and has a connection
+
+    cable.cut()
+    cable.mend()
+
+    if method == "GET":
+        assert exchange(base, get)[0] == 200
+    else:
+        body = json.dumps({"schemas": [USER_SCHEMA], "userName": "after-the-drop"}).encode()
+        post = request(
+            "POST",
+            "/scim/v2/Users",
+            authorization,
+            f"Content-Type: {SCIM_JSON}",
+            f"Content-Length: {len(body)}",
+            body=body,
+        )
+        assert exchange(base, post)[0] == 201
