@@ -20,8 +20,8 @@ from django.http import HttpRequest, HttpResponse
 from django.views import defaults
 
 from . import app_settings, oauth, ratelimit, tokens
-from .storage import statements
 from .scim import errors
+from .storage import statements
 
 logger = logging.getLogger(__name__)
 
@@ -276,31 +276,38 @@ class Endpoint:
         carried by the read's first statement (`tokens.Presumed`): a round trip less on what
         an IdP sends most. None when the process knows no such token, or when the check
         finds it changed: the request is then answered as any other.
+
+        Whatever the read answers, an error included, goes out only once the check has
+        found the token usable.
         """
         presumed = tokens.presume(secret)
         if presumed is None:
             return None
         request.token = presumed.token
+        had_connection = connection.connection is not None
         statements.ahead(presumed)
         try:
             try:
                 response = self.handler(request.method)(request, **kwargs)
-            except errors.SCIMError:
-                statements.settle(presumed)  # an error is the answer only to a usable token
+            except (tokens.Unconfirmed, OperationalError, InterfaceError):
+                raise
+            except BaseException:
+                statements.settle(presumed)
                 raise
             statements.settle(presumed)
             return response
         except tokens.Unconfirmed:
-            return None
+            pass
         except (OperationalError, InterfaceError):
-            if presumed.confirmed or connection.in_atomic_block:
+            if presumed.confirmed or not had_connection or connection.in_atomic_block:
                 raise
-            # The first statement found the connection unusable (the database restarted):
-            # answered as any other request, whose token check tries a new connection.
+            # A connection that was open failed at once (the database restarted): the
+            # request is answered anew, on a new connection.
             connection.close()
-            return None
         finally:
             statements.forget(presumed)
+        request.token = None
+        return None
 
 
 def bad_request(request, exception) -> HttpResponse:

@@ -67,11 +67,12 @@ def authenticate(secret: str) -> Token | None:
     round trip for.
     """
     key = digest(secret)
+    had_connection = connection.connection is not None
     try:
         rows = _by_digest().rows([key])
     except (OperationalError, InterfaceError):
-        if connection.in_atomic_block:
-            raise
+        if connection.in_atomic_block or not had_connection:
+            raise  # a new connection that failed: trying again would only wait twice as long
         connection.close()
         rows = _by_digest().rows([key])
     if not rows:
@@ -148,7 +149,9 @@ class Presumed:
 def presume(secret: str) -> Presumed | None:
     """Return the token `secret` was when this process last accepted it, to be checked by the
     read it authenticates; None if it knows no such token, or if the token's tenant has a
-    rate limit (which a request must pass before it runs anything)."""
+    rate limit (which a request must pass before it runs anything). A limit set since the
+    process last accepted the token is found by the check, after the read: that one read per
+    token and process runs before the limit is applied."""
     key = digest(secret)
     known = _known.get(key)
     if known is None or known[1].tenant.rate_limit is not None:

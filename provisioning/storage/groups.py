@@ -49,7 +49,7 @@ from .common import (
 )
 from .listing import TENANT, Page, list_page
 from .query import EVERYTHING, NOTHING, Source, element_q
-from .statements import Slot, insert, instance, update
+from .statements import Slot, insert, instance, settle_pending, update
 
 DISPLAY_NAME_CONSTRAINT = "provisioning_group_displayname_ci_unique"
 # A group's members, kept as `Membership` rows (RFC 7643 §4.2), and the sub-attributes those
@@ -374,6 +374,9 @@ def read_with_members(
     at the commit.
     """
     pk = parse_pk(group_id, "Group")
+    # The request's token is checked before the transaction that outlives this call begins:
+    # a token found changed must not leave it open (`statements.ahead`).
+    settle_pending()
     # Inside a transaction already (a test's), the cursor needs no block of its own.
     block = None if connection.in_atomic_block else transaction.atomic()
     if block is not None:

@@ -131,12 +131,13 @@ class Prelude(Protocol):
     statement of its own: a round trip costs the server more CPU than a small read.
 
     `received` gets the prelude's row (None when it found none) before the statement's rows
-    are returned, and may refuse them by raising.
+    are returned, and either refuses them by raising or sets `confirmed`.
     """
 
     sql: str
     params: Sequence
     width: int  # the number of the row's columns
+    confirmed: bool
 
     def received(self, row: tuple | None) -> None: ...
 
@@ -150,18 +151,28 @@ def ahead(prelude: Prelude) -> None:
 
     Only reads run through `fetch` (a `Together` of writes does not), and the caller must
     `settle` the prelude before it acts on anything read: a read's first statement may be
-    one it never reaches.
+    one it never reaches. A read whose statements leave state behind them (a transaction
+    open for a streamed answer) settles the prelude first (`settle_pending`).
     """
     setattr(connections[DEFAULT_DB_ALIAS], PRELUDE, prelude)
 
 
 def settle(prelude: Prelude) -> None:
-    """Make sure `prelude` has run: alone, if no statement has carried it yet."""
-    db = connections[DEFAULT_DB_ALIAS]
-    if db.__dict__.get(PRELUDE) is prelude:
-        del db.__dict__[PRELUDE]
-        rows = _fetch(db, prelude.sql, prelude.params)
+    """Make sure `prelude` has run and accepted its row: alone, if no statement carried it
+    (or the one that did failed)."""
+    forget(prelude)
+    if not prelude.confirmed:
+        rows = _fetch(connections[DEFAULT_DB_ALIAS], prelude.sql, prelude.params)
         prelude.received(rows[0] if rows else None)
+
+
+def settle_pending() -> None:
+    """Run alone the prelude that waits for this connection's next statement, if one does:
+    before a read that does not go through `fetch` (a server-side cursor), or that must not
+    begin before the prelude has accepted its row."""
+    prelude = connections[DEFAULT_DB_ALIAS].__dict__.get(PRELUDE)
+    if prelude is not None:
+        settle(prelude)
 
 
 def forget(prelude: Prelude) -> None:

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from provisioning import tokens
 from provisioning.models import Token
-from tests.conftest import SCIMClient, assert_scim_error, user_body
+from tests.conftest import SCIMClient, assert_scim_error, group_body, user_body
 
 
 def client_with_header(value: str) -> SCIMClient:
@@ -191,12 +191,17 @@ def test_secret_is_never_logged(issued, caplog, settings, revoked):
 # statement (`tokens.Presumed`); a read that runs none, or fails before its first, checks the
 # token alone. Each kind must refuse a token revoked or expired since.
 READS = {
-    "lookup": lambda client, user: client.get("/Users", {"filter": 'userName eq "bjensen"'}),
-    "by id": lambda client, user: client.get(f"/Users/{user['id']}"),
-    "group members": lambda client, user: client.get("/Groups"),
-    "discovery": lambda client, user: client.get("/ServiceProviderConfig"),
-    "bad filter": lambda client, user: client.get("/Users", {"filter": "userName zz 1"}),
-    "not found": lambda client, user: client.get("/Users/not-an-id"),
+    "lookup": lambda client, made: client.get("/Users", {"filter": 'userName eq "bjensen"'}),
+    "by id": lambda client, made: client.get(f"/Users/{made['user']}"),
+    "groups": lambda client, made: client.get("/Groups"),
+    "group with members": lambda client, made: client.get(f"/Groups/{made['group']}"),
+    "HEAD": lambda client, made: client.head(f"/scim/v2/Users/{made['user']}"),
+    "discovery": lambda client, made: client.get("/ServiceProviderConfig"),
+    "bad filter": lambda client, made: client.get("/Users", {"filter": "userName zz 1"}),
+    "not found": lambda client, made: client.get("/Users/not-an-id"),
+    "too many parameters": lambda client, made: client.get(
+        "/Users?" + "&".join(f"p{i}=1" for i in range(1100))
+    ),
 }
 
 
@@ -205,16 +210,42 @@ READS = {
 def test_a_known_token_is_refused_by_the_next_read_once_revoked(issued, read, change):
     token, secret = issued
     client = SCIMClient(secret)
-    user = client.post("/Users", user_body("bjensen")).json()
-    assert read(client, user).status_code in (200, 400, 404)  # the token is known now
+    user = client.post("/Users", user_body("bjensen")).json()["id"]
+    group = client.post("/Groups", group_body("G", members=[{"value": user}])).json()["id"]
+    made = {"user": user, "group": group}
+    assert read(client, made).status_code in (200, 400, 404)  # the token is known now
 
     if change == "revoked":
         tokens.revoke(token)
     else:
         Token.objects.filter(pk=token.pk).update(expires_at=timezone.now())
 
-    assert_unauthorized(read(client, user))
-    assert_unauthorized(read(client, user))
+    for _ in range(2):
+        response = read(client, made)
+        assert response.status_code == 401
+        assert response["WWW-Authenticate"] == 'Bearer realm="scim"'
+
+
+def test_a_known_token_is_refused_once_its_expiry_passes(tenant, monkeypatch):
+    """Nothing in the token's row changes as it expires: the clock alone refuses it."""
+    _, secret = tokens.issue(tenant, expires_at=timezone.now() + dt.timedelta(seconds=10))
+    client = SCIMClient(secret)
+    assert client.get("/Users").status_code == 200
+    later = timezone.now() + dt.timedelta(seconds=20)
+    monkeypatch.setattr(tokens.timezone, "now", lambda: later)
+
+    assert_unauthorized(client.get("/Users"))
+
+
+def test_a_known_tokens_last_use_is_recorded_once_the_minute_is_past(issued, monkeypatch):
+    token, secret = issued
+    client = SCIMClient(secret)
+    assert client.get("/Users").status_code == 200
+    later = timezone.now() + dt.timedelta(minutes=2)
+    monkeypatch.setattr(tokens.timezone, "now", lambda: later)
+
+    assert client.get("/Users").status_code == 200
+    assert Token.objects.get(pk=token.pk).last_used_at == later
 
 
 def test_a_read_answers_from_the_tenant_its_token_has_now(make_tenant, make_client):

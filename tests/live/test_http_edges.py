@@ -13,7 +13,16 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from tests.conftest import ERROR_SCHEMA, SCIM_JSON, USER_SCHEMA, _free_port, serve
+from tests.conftest import (
+    ERROR_SCHEMA,
+    SCIM_JSON,
+    USER_SCHEMA,
+    _free_port,
+    group_body,
+    live_database_url,
+    serve,
+    user_body,
+)
 
 pytestmark = pytest.mark.live
 
@@ -257,6 +266,41 @@ def test_revocation_holds_on_the_next_request_on_every_worker(live_client, tenan
 
     answers = [live_client.get(path, headers=headers) for _ in range(8)]
     assert [a.status_code for a in answers] == [401] * 8
+
+
+def test_a_streamed_group_read_by_a_changed_token_leaves_its_worker_sound(live_client, tenant):
+    """A group's members stream from a transaction that the response closes. When the check
+    of a known token finds it changed after such a read (its last use due, revoked, its
+    tenant changed), that answer is dropped and closed, its transaction with it: the worker
+    (one, here) goes on answering the next requests, by any token."""
+    import datetime as dt
+
+    from provisioning import tokens
+    from provisioning.models import Token
+
+    user = live_client.post("/Users", json=user_body("bjensen")).json()
+    group = live_client.post("/Groups", json=group_body("G", members=[{"value": user["id"]}]))
+    _, other = tokens.issue(tenant, name="other")
+    with serve(live_database_url(), workers=1) as base:
+        for change in ("last use due", "revoked", "tenant changed"):
+            token, secret = tokens.issue(tenant, name=change)
+            read = request(
+                "GET", f"/scim/v2/Groups/{group.json()['id']}", f"Authorization: Bearer {secret}"
+            )
+            assert exchange(base, read)[0] == 200  # the worker knows the token now
+            if change == "last use due":
+                earlier = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2)
+                Token.objects.filter(pk=token.pk).update(last_used_at=earlier)
+            elif change == "revoked":
+                tokens.revoke(token)
+            else:
+                tenant.name = f"{tenant.name}+"
+                tenant.save()
+
+            status = exchange(base, read)[0]
+            assert status == (401 if change == "revoked" else 200), change
+            users = request("GET", "/scim/v2/Users", f"Authorization: Bearer {other}")
+            assert [exchange(base, users)[0] for _ in range(3)] == [200] * 3, change
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])

@@ -112,9 +112,7 @@ def test_lookup_by_user_name_is_one_statement(
 
 
 @pytest.mark.parametrize("groups", [0, 5], ids=["no-group", "five-nested"])
-def test_get_by_id_is_one_statement(
-    warm, make_user, make_group, django_assert_num_queries, groups
-):
+def test_get_by_id_is_one_statement(warm, make_user, make_group, django_assert_num_queries, groups):
     """The user with its groups, carrying the token's check."""
     user = make_user("bjensen")
     in_groups(warm, make_group, user["id"], groups)
