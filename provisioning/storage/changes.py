@@ -102,11 +102,12 @@ def record(
     the record joins it in one statement, and exists only if that row was written. None is
     returned when it was not (a guarded UPDATE that found another write had come first).
     """
-    change = _change(Entry(obj, operation, before, added, removed), context.current())
+    values = _change_values(Entry(obj, operation, before, added, removed), context.current())
+    change = unsaved(ChangeRecord, id=None, **values)
     statement = write or Together()
     source = "FROM resource" if write else ""
     statement.add("change", CHANGE.format(source=source), _columns(change))
-    outbox = [change.created, change.created, json_text(_outbox_events(obj, change)), obj.tenant_id]
+    outbox = [change.created, change.created, json_text(_outbox_events(obj, values)), obj.tenant_id]
     statement.add("outbox", OUTBOX, outbox)
     rows = statement.rows("SELECT id FROM change")
     if not rows:
@@ -129,38 +130,70 @@ class Entry:
     version: int | None = None
 
 
-def record_many(entries: Sequence[Entry]) -> list[ChangeRecord]:
+def record_many(entries: Sequence[Entry]) -> None:
     """Record several changes with one statement (a Bulk request's writes made together):
-    each is recorded, queued and signalled exactly as `record` does it."""
+    each is recorded, queued and signalled exactly as `record` does it.
+
+    The records go to the statement as the values of their columns, and become model
+    instances only for what receives them (the linked Django logins, signal receivers): a
+    Bulk of a thousand member adds is a thousand records, and an instance each cost about a
+    tenth of such a Bulk's CPU.
+    """
     if not entries:
-        return []
+        return
     actor, now = context.current(), timezone.now()
-    changes = [_change(entry, actor, now) for entry in entries]
     records, events = [], []
-    for entry, change in zip(entries, changes, strict=True):
-        records.append({f.column: getattr(change, f.attname) for f in RECORD_FIELDS})
-        events.extend(_outbox_events(entry.obj, change))
+    for entry in entries:
+        values = _change_values(entry, actor, now)
+        records.append(values)
+        events += _outbox_events(entry.obj, values)
+    # What all the records share goes once, as a parameter, rather than once per record: the
+    # records of a run of member adds differ in `version` and `changes` only, and PostgreSQL
+    # read the rest a thousand times over in about half the statement's time.
+    first = records[0]
+    varying = frozenset(
+        f.attname
+        for f in RECORD_FIELDS
+        if f.attname == "changes" or any(r[f.attname] != first[f.attname] for r in records)
+    )
+    shared = [_column(f, first[f.attname]) for f in RECORD_FIELDS if f.attname not in varying]
+    rows = [{name: r[name] for name in varying} for r in records]
     with connection.cursor() as cursor:
         cursor.execute(
-            _records_and_outbox_sql(),
-            [json_text(records), now, now, json_text(events), entries[0].obj.tenant_id],
+            _records_and_outbox_sql(varying),
+            [*shared, json_text(rows), now, now, json_text(events), entries[0].obj.tenant_id],
         )
         # RETURNING gives the rows in the order of the array they were inserted from.
-        for change, (pk,) in zip(changes, cursor.fetchall(), strict=True):
-            change.pk = pk
-    # One lookup of the connection and one commit hook for them all: per change, each cost
-    # about a tenth of a Bulk's member add (the connection proxy is looked up per context).
-    alias = connection.alias
-    for entry, change in zip(entries, changes, strict=True):
-        _written(change, alias)
-        authsync.sync(entry.obj, change, entry.added, entry.removed)
+        ids = [pk for (pk,) in cursor.fetchall()]
     sender = type(entries[0].obj)
-    transaction.on_commit(functools.partial(_send_all_signals, sender, changes))
-    return changes
+    made = _Made(records, ids, connection.alias)
+    if authsync.syncs(sender):
+        for entry, change in zip(entries, made.changes(), strict=True):
+            authsync.sync(entry.obj, change, entry.added, entry.removed)
+    # One commit hook for them all.
+    transaction.on_commit(functools.partial(_send_all_signals, sender, made))
 
 
-def _change(entry: Entry, actor: context.Actor, created=None) -> ChangeRecord:
-    """Return the (unsaved) change record of `entry`, made by `actor`."""
+class _Made:
+    """The records `record_many` wrote, made into saved instances once, when first asked."""
+
+    def __init__(self, records: list[dict], ids: list[int], alias: str) -> None:
+        self.records, self.ids, self.alias = records, ids, alias
+        self.made: list[ChangeRecord] | None = None
+
+    def changes(self) -> list[ChangeRecord]:
+        if self.made is None:
+            self.made = []
+            for values, pk in zip(self.records, self.ids, strict=True):
+                change = unsaved(ChangeRecord, id=pk, **values)
+                _written(change, self.alias)
+                self.made.append(change)
+        return self.made
+
+
+def _change_values(entry: Entry, actor: context.Actor, created=None) -> dict:
+    """Return the values of the fields of `entry`'s change record (by attribute name; the
+    key aside), made by `actor`."""
     obj, operation, before = entry.obj, entry.operation, entry.before
     added, removed = entry.added, entry.removed
     after = None if operation == Operation.DELETE else obj.data
@@ -173,25 +206,23 @@ def _change(entry: Entry, actor: context.Actor, created=None) -> ChangeRecord:
         elif not added:
             operation = Operation.MEMBER_REMOVE
     document = before if after is None else after
-    return unsaved(
-        ChangeRecord,
-        id=None,
-        created=created or timezone.now(),
-        tenant_id=obj.tenant_id,
-        token_name=actor.token_name,
-        token_prefix=actor.token_prefix,
-        admin_user=actor.admin_user,
-        request_id=actor.request_id,
-        client_ip=actor.client_ip,
-        user_agent=actor.user_agent,
-        operation=operation,
-        resource_type=RESOURCE_TYPES[type(obj)].id,
-        resource_id=obj.pk,
-        external_id=document.get("externalId"),
-        name=document.get(NAME_ATTRIBUTES[type(obj)]) or "",
-        version=obj.version if entry.version is None else entry.version,
-        changes=changes,
-    )
+    return {
+        "created": created or timezone.now(),
+        "tenant_id": obj.tenant_id,
+        "token_name": actor.token_name,
+        "token_prefix": actor.token_prefix,
+        "admin_user": actor.admin_user,
+        "request_id": actor.request_id,
+        "client_ip": actor.client_ip,
+        "user_agent": actor.user_agent,
+        "operation": operation,
+        "resource_type": RESOURCE_TYPES[type(obj)].id,
+        "resource_id": obj.pk,
+        "external_id": document.get("externalId"),
+        "name": document.get(NAME_ATTRIBUTES[type(obj)]) or "",
+        "version": obj.version if entry.version is None else entry.version,
+        "changes": changes,
+    }
 
 
 def _recorded(obj: User | Group, change: ChangeRecord, added, removed) -> None:
@@ -207,57 +238,62 @@ def _written(change: ChangeRecord, alias: str) -> None:
     change._state.db = alias
 
 
-def _send_all_signals(sender: type[User | Group], changes: Sequence[ChangeRecord]) -> None:
+def _send_all_signals(sender: type[User | Group], made: _Made) -> None:
     """Send the signals of several committed changes of `sender`'s type, in their order."""
-    for change in changes:
+    if not any(signal.has_listeners(sender) for signal in set(SIGNALS.values())):
+        return
+    for change in made.changes():
         send_signals(sender, change)
 
 
 def _columns(change: ChangeRecord) -> list:
     """Return the record's column values, in the order of RECORD_FIELDS: its attributes, the
     JSON as text (Django's JSON preparation cost a tenth of a PATCH's CPU)."""
-    return [
-        json_text(getattr(change, field.attname))
-        if isinstance(field, models.JSONField)
-        else getattr(change, field.attname)
-        for field in RECORD_FIELDS
-    ]
+    return [_column(field, getattr(change, field.attname)) for field in RECORD_FIELDS]
 
 
-def _event_data(obj: User | Group, change: ChangeRecord) -> dict:
-    """Return the `data` of the change's webhook events."""
-    return {
-        "resourceType": change.resource_type,
-        "id": str(change.resource_id),
-        "externalId": change.external_id,
-        NAME_ATTRIBUTES[type(obj)]: change.name,
-        "version": change.version,
-        "changes": {} if change.operation == Operation.DELETE else new_values(change.changes),
+def _column(field: models.Field, value):
+    """Return the value of a record's field as a parameter of CHANGE: JSON as text."""
+    return json_text(value) if isinstance(field, models.JSONField) else value
+
+
+def _outbox_events(obj: User | Group, change: dict) -> list[dict]:
+    """Return the events of the change whose record holds `change` (`_change_values`) as
+    OUTBOX reads them: each with a new id, its type, the resource it is about and its `data`."""
+    resource = str(change["resource_id"])
+    operation, changes = change["operation"], change["changes"]
+    data = {
+        "resourceType": change["resource_type"],
+        "id": resource,
+        "externalId": change["external_id"],
+        NAME_ATTRIBUTES[type(obj)]: change["name"],
+        "version": change["version"],
+        "changes": {} if operation == Operation.DELETE else new_values(changes),
     }
-
-
-def _outbox_events(obj: User | Group, change: ChangeRecord) -> list[dict]:
-    """Return the change's events as OUTBOX reads them: each with a new id, its type, the
-    resource it is about and its `data`."""
-    data = _event_data(obj, change)
-    resource = str(change.resource_id)
-    types = event_types(change.resource_type, change.operation, change.changes)
     return [
         {"id": str(uuid.uuid4()), "type": event_type, "resource": resource, "data": data}
-        for event_type in types
+        for event_type in event_types(change["resource_type"], operation, changes)
     ]
 
 
 @functools.cache
-def _records_and_outbox_sql() -> str:
-    """Return CHANGE for many records, given as one JSON array of rows, with OUTBOX for the
-    events of them all."""
+def _records_and_outbox_sql(varying: frozenset[str]) -> str:
+    """Return CHANGE for many records, with OUTBOX for the events of them all. The fields in
+    `varying` (attribute names) come from one JSON array of objects, one per record; each
+    other field has one value for all the records, a parameter of its own, in the order of
+    RECORD_FIELDS, before the array."""
     columns = ", ".join(f.column for f in RECORD_FIELDS)
-    types = ", ".join(f"{f.column} {f.db_type(connection)}" for f in RECORD_FIELDS)
+    values = ", ".join(
+        f"record.{f.attname}" if f.attname in varying else "%s" + CASTS.get(type(f), "")
+        for f in RECORD_FIELDS
+    )
+    types = ", ".join(
+        f"{f.attname} {f.db_type(connection)}" for f in RECORD_FIELDS if f.attname in varying
+    )
     return f"""
     WITH change AS (
         INSERT INTO provisioning_changerecord ({columns})
-        SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS record({types})
+        SELECT {values} FROM jsonb_to_recordset(%s::jsonb) AS record({types})
         RETURNING id
     ), outbox AS ({OUTBOX}    )
     SELECT id FROM change
