@@ -314,7 +314,10 @@ def _adds_members_only(data) -> bool:
         and all(
             type(item) is dict
             and str(item.get("op", "")).lower() == "add"
-            and str(item.get("path", "")).lower() == groups.MEMBERS.name.lower()
+            and str(item.get("path", "")).lower() == _MEMBERS
             for item in operations
         )
     )
+
+
+_MEMBERS = groups.MEMBERS.name.lower()

@@ -224,6 +224,8 @@ def execution_order(request: BulkRequest) -> list[list[Operation]]:
     `provisioning.bulk`). An operation referring to a bulkId no POST defines still runs, and
     fails (see `unresolved`).
     """
+    if not any(operation.references for operation in request.operations):
+        return [[operation] for operation in request.operations]  # nothing to reorder
     circles = _circles(request)
     steps: list[list[Operation]] = []
     placed: set[int] = set()
@@ -298,7 +300,10 @@ def _circles(request: BulkRequest) -> dict[int, list[Operation]]:
 
 def is_circle(step: list[Operation], request: BulkRequest) -> bool:
     """Return whether a step is a circle: several POSTs, or one that refers to itself."""
-    return len(step) > 1 or any(d is step[0] for d in _dependencies(step[0], request))
+    first = step[0]
+    return len(step) > 1 or (
+        bool(first.references) and any(d is first for d in _dependencies(first, request))
+    )
 
 
 def _step_dependencies(step: list[Operation], request: BulkRequest) -> Iterator[Operation]:
@@ -321,6 +326,8 @@ def unresolved(
 ) -> SCIMError | None:
     """Return the error that keeps `operation` from running for want of a resource id, if any:
     a bulkId that no POST defines, or whose POST failed."""
+    if not operation.references:
+        return None
     for bulk_id in sorted(operation.references):
         if bulk_id in ids:
             continue

@@ -211,7 +211,7 @@ def _names_boolean(path: Any) -> bool:
 
 def _member(obj: Any, name: str) -> Any:
     """Return the member `name` of a JSON object, matched case-insensitively, or None."""
-    if isinstance(obj, Mapping):
+    if type(obj) is dict or isinstance(obj, Mapping):  # a JSON object is a dict: no ABC check
         for key, value in obj.items():
             if isinstance(key, str) and key.lower() == name:
                 return value

@@ -55,6 +55,8 @@ logger = logging.getLogger(__name__)
 # event), in event order. Both are parts of one statement (`Together`), with the write itself
 # when the store sends that along: then `{source}` makes the record depend on it.
 RECORD_FIELDS = [f for f in ChangeRecord._meta.concrete_fields if not f.primary_key]
+# Those that may be equal in several records of `record_many` (`changes` never is).
+RECORD_NAMES = [f.attname for f in RECORD_FIELDS if f.attname != "changes"]
 # The values go as they are, the JSON as text (`_columns`): a column whose type the INSERT's
 # SELECT cannot give its value by assignment is cast.
 CASTS = {models.JSONField: "::jsonb", models.GenericIPAddressField: "::inet"}
@@ -150,17 +152,16 @@ def record_many(entries: Sequence[Entry]) -> None:
     # What all the records share goes once, as a parameter, rather than once per record: the
     # records of a run of member adds differ in `version` and `changes` only, and PostgreSQL
     # read the rest a thousand times over in about half the statement's time.
-    first = records[0]
-    varying = frozenset(
-        f.attname
-        for f in RECORD_FIELDS
-        if f.attname == "changes" or any(r[f.attname] != first[f.attname] for r in records)
-    )
+    first, varying = records[0], {"changes"}
+    for name in RECORD_NAMES:
+        column = [r[name] for r in records]
+        if column.count(column[0]) != len(column):
+            varying.add(name)
     shared = [_column(f, first[f.attname]) for f in RECORD_FIELDS if f.attname not in varying]
     rows = [{name: r[name] for name in varying} for r in records]
     with connection.cursor() as cursor:
         cursor.execute(
-            _records_and_outbox_sql(varying),
+            _records_and_outbox_sql(frozenset(varying)),
             [*shared, json_text(rows), now, now, json_text(events), entries[0].obj.tenant_id],
         )
         # RETURNING gives the rows in the order of the array they were inserted from.
