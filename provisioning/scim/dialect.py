@@ -181,7 +181,7 @@ def _entra_patch(body: Any) -> bool:
             return True
         if op == "remove" and value is not None:
             return True
-        if isinstance(value, Mapping) and path is None:
+        if path is None and isinstance(value, Mapping):
             for key, member in value.items():
                 if (_string_boolean(member) and _names_boolean(key)) or _is_path_key(key):
                     return True

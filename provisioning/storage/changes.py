@@ -14,9 +14,9 @@ brought in step too (`provisioning.authsync`), in the same transaction.
 
 import functools
 import logging
-import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -109,7 +109,8 @@ def record(
     statement = write or Together()
     source = "FROM resource" if write else ""
     statement.add("change", CHANGE.format(source=source), _columns(change))
-    outbox = [change.created, change.created, json_text(_outbox_events(obj, values)), obj.tenant_id]
+    events = _outbox_events(obj, values, _random_ids(2))
+    outbox = [change.created, change.created, json_text(events), obj.tenant_id]
     statement.add("outbox", OUTBOX, outbox)
     rows = statement.rows("SELECT id FROM change")
     if not rows:
@@ -119,8 +120,7 @@ def record(
     return change
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One change for `record_many`: what `record` takes, and the version the change led to
     when it is not the object's current one (several changes of one group written at once)."""
 
@@ -144,11 +144,11 @@ def record_many(entries: Sequence[Entry]) -> None:
     if not entries:
         return
     actor, now = context.current(), timezone.now()
-    records, events = [], []
+    records, events, ids = [], [], _random_ids(len(entries))
     for entry in entries:
         values = _change_values(entry, actor, now)
         records.append(values)
-        events += _outbox_events(entry.obj, values)
+        events += _outbox_events(entry.obj, values, ids)
     # What all the records share goes once, as a parameter, rather than once per record: the
     # records of a run of member adds differ in `version` and `changes` only, and PostgreSQL
     # read the rest a thousand times over in about half the statement's time.
@@ -258,9 +258,10 @@ def _column(field: models.Field, value):
     return json_text(value) if isinstance(field, models.JSONField) else value
 
 
-def _outbox_events(obj: User | Group, change: dict) -> list[dict]:
+def _outbox_events(obj: User | Group, change: dict, ids: Iterator[str]) -> list[dict]:
     """Return the events of the change whose record holds `change` (`_change_values`) as
-    OUTBOX reads them: each with a new id, its type, the resource it is about and its `data`."""
+    OUTBOX reads them: each with a new id from `ids`, its type, the resource it is about and
+    its `data`."""
     resource = str(change["resource_id"])
     operation, changes = change["operation"], change["changes"]
     data = {
@@ -272,9 +273,25 @@ def _outbox_events(obj: User | Group, change: dict) -> list[dict]:
         "changes": {} if operation == Operation.DELETE else new_values(changes),
     }
     return [
-        {"id": str(uuid.uuid4()), "type": event_type, "resource": resource, "data": data}
+        {"id": next(ids), "type": event_type, "resource": resource, "data": data}
         for event_type in event_types(change["resource_type"], operation, changes)
     ]
+
+
+# The bits of a random UUID that say it is one (RFC 9562 §5.4): version 4, variant 10.
+_UUID_KEPT = ~(0xF000 << 64) & ~(0xC000 << 48)
+_UUID_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def _random_ids(batch: int) -> Iterator[str]:
+    """Yield new random UUIDs (version 4, what `uuid.uuid4` makes) as text, reading the
+    system's randomness once per `batch` of them: `str(uuid.uuid4())` per event was a third
+    of the cost of building the events of a Bulk's member adds."""
+    while True:
+        random = os.urandom(16 * batch)
+        for start in range(0, len(random), 16):
+            digits = "%032x" % (int.from_bytes(random[start : start + 16]) & _UUID_KEPT | _UUID_SET)
+            yield f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 @functools.cache
