@@ -315,16 +315,17 @@ def _adds_members_only(data) -> bool:
     if type(data) is not dict:
         return False
     operations = next((v for k, v in data.items() if k.lower() == "operations"), None)
-    return (
-        isinstance(operations, list)
-        and bool(operations)
-        and all(
-            type(item) is dict
-            and str(item.get("op", "")).lower() == "add"
-            and str(item.get("path", "")).lower() == _MEMBERS
-            for item in operations
-        )
-    )
+    if not isinstance(operations, list) or not operations:
+        return False
+    for item in operations:
+        if type(item) is not dict:
+            return False
+        op, path = item.get("op"), item.get("path")
+        if type(op) is not str or op.lower() != "add":
+            return False
+        if type(path) is not str or path.lower() != _MEMBERS:
+            return False
+    return True
 
 
 _MEMBERS = groups.MEMBERS.name.lower()

@@ -104,12 +104,12 @@ def record(
     the record joins it in one statement, and exists only if that row was written. None is
     returned when it was not (a guarded UPDATE that found another write had come first).
     """
-    values = _change_values(Entry(obj, operation, before, added, removed), context.current())
+    records = _Records(context.current(), timezone.now(), 1)
+    values, events = records.add(Entry(obj, operation, before, added, removed))
     change = unsaved(ChangeRecord, id=None, **values)
     statement = write or Together()
     source = "FROM resource" if write else ""
     statement.add("change", CHANGE.format(source=source), _columns(change))
-    events = _outbox_events(obj, values, _random_ids(2))
     outbox = [change.created, change.created, json_text(events), obj.tenant_id]
     statement.add("outbox", OUTBOX, outbox)
     rows = statement.rows("SELECT id FROM change")
@@ -143,12 +143,13 @@ def record_many(entries: Sequence[Entry]) -> None:
     """
     if not entries:
         return
-    actor, now = context.current(), timezone.now()
-    records, events, ids = [], [], _random_ids(len(entries))
+    now = timezone.now()
+    made = _Records(context.current(), now, len(entries))
+    records, events = [], []
     for entry in entries:
-        values = _change_values(entry, actor, now)
+        values, its_events = made.add(entry)
         records.append(values)
-        events += _outbox_events(entry.obj, values, ids)
+        events += its_events
     # What all the records share goes once, as a parameter, rather than once per record: the
     # records of a run of member adds differ in `version` and `changes` only, and PostgreSQL
     # read the rest a thousand times over in about half the statement's time.
@@ -167,15 +168,15 @@ def record_many(entries: Sequence[Entry]) -> None:
         # RETURNING gives the rows in the order of the array they were inserted from.
         ids = [pk for (pk,) in cursor.fetchall()]
     sender = type(entries[0].obj)
-    made = _Made(records, ids, connection.alias)
+    saved = _Saved(records, ids, connection.alias)
     if authsync.syncs(sender):
-        for entry, change in zip(entries, made.changes(), strict=True):
+        for entry, change in zip(entries, saved.changes(), strict=True):
             authsync.sync(entry.obj, change, entry.added, entry.removed)
     # One commit hook for them all.
-    transaction.on_commit(functools.partial(_send_all_signals, sender, made))
+    transaction.on_commit(functools.partial(_send_all_signals, sender, saved))
 
 
-class _Made:
+class _Saved:
     """The records `record_many` wrote, made into saved instances once, when first asked."""
 
     def __init__(self, records: list[dict], ids: list[int], alias: str) -> None:
@@ -192,38 +193,90 @@ class _Made:
         return self.made
 
 
-def _change_values(entry: Entry, actor: context.Actor, created=None) -> dict:
-    """Return the values of the fields of `entry`'s change record (by attribute name; the
-    key aside), made by `actor`."""
-    obj, operation, before = entry.obj, entry.operation, entry.before
-    added, removed = entry.added, entry.removed
-    after = None if operation == Operation.DELETE else obj.data
-    changes = diff(RESOURCE_TYPES[type(obj)], before, after)
-    if added or removed:
-        changes[MEMBERS] = {"added": [str(i) for i in added], "removed": [str(i) for i in removed]}
-    if operation == Operation.PATCH and changes.keys() == {MEMBERS}:
-        if not removed:
-            operation = Operation.MEMBER_ADD
-        elif not added:
-            operation = Operation.MEMBER_REMOVE
-    document = before if after is None else after
-    return {
-        "created": created or timezone.now(),
-        "tenant_id": obj.tenant_id,
-        "token_name": actor.token_name,
-        "token_prefix": actor.token_prefix,
-        "admin_user": actor.admin_user,
-        "request_id": actor.request_id,
-        "client_ip": actor.client_ip,
-        "user_agent": actor.user_agent,
-        "operation": operation,
-        "resource_type": RESOURCE_TYPES[type(obj)].id,
-        "resource_id": obj.pk,
-        "external_id": document.get("externalId"),
-        "name": document.get(NAME_ATTRIBUTES[type(obj)]) or "",
-        "version": obj.version if entry.version is None else entry.version,
-        "changes": changes,
-    }
+class _Records:
+    """Builds the values of change records (by field, the key aside) and their events, made
+    by `actor` at `created`, as OUTBOX reads the events: each with a new id, its type, the
+    resource it is about and its `data`. `expected` is how many records are to come.
+
+    What the records of one object from one document share (a run of member adds: all but
+    their version and members) is worked out once: per record, it was most of the cost of
+    the records of a Bulk of member adds."""
+
+    def __init__(self, actor: context.Actor, created, expected: int) -> None:
+        self.made_by = {
+            "created": created,
+            "token_name": actor.token_name,
+            "token_prefix": actor.token_prefix,
+            "admin_user": actor.admin_user,
+            "request_id": actor.request_id,
+            "client_ip": actor.client_ip,
+            "user_agent": actor.user_agent,
+        }
+        self.ids = _random_ids(expected)
+        self.shared: dict[tuple, tuple[dict, dict, dict, list[str], str]] = {}
+
+    def add(self, entry: Entry) -> tuple[dict, list[dict]]:
+        """Return the values of `entry`'s record, and its events."""
+        obj, operation, before, added, removed, version = entry
+        key = (id(obj), id(before), operation, bool(added), bool(removed))
+        shared = self.shared.get(key)
+        if shared is None:
+            shared = self.shared[key] = self._shared(entry)
+        values, changes, data, types, resource = shared
+        if added or removed:
+            members = {"added": [str(i) for i in added], "removed": [str(i) for i in removed]}
+            changes = {**changes, MEMBERS: members}
+        values = {
+            **values,
+            "version": obj.version if version is None else version,
+            "changes": changes,
+        }
+        data = {
+            **data,
+            "version": values["version"],
+            "changes": {} if operation == Operation.DELETE else new_values(changes),
+        }
+        ids = self.ids
+        events = [
+            {"id": next(ids), "type": event_type, "resource": resource, "data": data}
+            for event_type in types
+        ]
+        return values, events
+
+    def _shared(self, entry: Entry) -> tuple[dict, dict, dict, list[str], str]:
+        """Return what the records of `entry`'s object from its document share: their
+        fields but version and changes, the attribute changes, their events' data but
+        version and changes, the types of their events, and the resource's id as text."""
+        obj, operation, before, added, removed, _ = entry
+        resource_type = RESOURCE_TYPES[type(obj)]
+        after = None if operation == Operation.DELETE else obj.data
+        changes = diff(resource_type, before, after)
+        if (added or removed) and operation == Operation.PATCH and not changes:
+            # Only members changed.
+            if not removed:
+                operation = Operation.MEMBER_ADD
+            elif not added:
+                operation = Operation.MEMBER_REMOVE
+        document = before if after is None else after
+        name_attribute = NAME_ATTRIBUTES[type(obj)]
+        values = {
+            **self.made_by,
+            "tenant_id": obj.tenant_id,
+            "operation": operation,
+            "resource_type": resource_type.id,
+            "resource_id": obj.pk,
+            "external_id": document.get("externalId"),
+            "name": document.get(name_attribute) or "",
+        }
+        data = {
+            "resourceType": resource_type.id,
+            "id": str(obj.pk),
+            "externalId": values["external_id"],
+            name_attribute: values["name"],
+        }
+        members = {MEMBERS: {"added": added, "removed": removed}} if added or removed else {}
+        types = event_types(resource_type.id, operation, {**changes, **members})
+        return values, changes, data, types, data["id"]
 
 
 def _recorded(obj: User | Group, change: ChangeRecord, added, removed) -> None:
@@ -239,11 +292,11 @@ def _written(change: ChangeRecord, alias: str) -> None:
     change._state.db = alias
 
 
-def _send_all_signals(sender: type[User | Group], made: _Made) -> None:
+def _send_all_signals(sender: type[User | Group], saved: _Saved) -> None:
     """Send the signals of several committed changes of `sender`'s type, in their order."""
     if not any(signal.has_listeners(sender) for signal in set(SIGNALS.values())):
         return
-    for change in made.changes():
+    for change in saved.changes():
         send_signals(sender, change)
 
 
@@ -256,26 +309,6 @@ def _columns(change: ChangeRecord) -> list:
 def _column(field: models.Field, value):
     """Return the value of a record's field as a parameter of CHANGE: JSON as text."""
     return json_text(value) if isinstance(field, models.JSONField) else value
-
-
-def _outbox_events(obj: User | Group, change: dict, ids: Iterator[str]) -> list[dict]:
-    """Return the events of the change whose record holds `change` (`_change_values`) as
-    OUTBOX reads them: each with a new id from `ids`, its type, the resource it is about and
-    its `data`."""
-    resource = str(change["resource_id"])
-    operation, changes = change["operation"], change["changes"]
-    data = {
-        "resourceType": change["resource_type"],
-        "id": resource,
-        "externalId": change["external_id"],
-        NAME_ATTRIBUTES[type(obj)]: change["name"],
-        "version": change["version"],
-        "changes": {} if operation == Operation.DELETE else new_values(changes),
-    }
-    return [
-        {"id": next(ids), "type": event_type, "resource": resource, "data": data}
-        for event_type in event_types(change["resource_type"], operation, changes)
-    ]
 
 
 # The bits of a random UUID that say it is one (RFC 9562 §5.4): version 4, variant 10.
