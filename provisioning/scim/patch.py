@@ -279,7 +279,9 @@ def _member_adds(
     return exactly these changes: a Bulk of a thousand one-member adds reads a thousand of
     them, and the general reader cost about nine tenths of that reading.
     """
-    if type(body) is not dict or len(body) != 2 or body.get("schemas") != [PATCH_OP_URN]:
+    if not row_attributes or type(body) is not dict or len(body) != 2:
+        return None
+    if body.get("schemas") != [PATCH_OP_URN]:
         return None
     operations = body.get("Operations")
     if type(operations) is not list or not 0 < len(operations) <= MAX_OPERATIONS:
