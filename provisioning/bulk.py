@@ -262,11 +262,15 @@ class _Runner:
                 self.single(operation)
             return
         outcomes, version = written
+        location = self.location(run[0], group_id)
+        tag = format_version(version)
         # Fewer outcomes than operations when failOnErrors stopped the run: the rest is not
         # processed.
         for operation, error in zip(run[: len(outcomes)], outcomes, strict=True):
             if error is None:
-                self.succeed(operation, 204, group_id, version)
+                self.results[operation.index] = bulk.operation_result(
+                    operation, 204, location=location, version=tag
+                )
             else:
                 self.fail(operation, error)
 
@@ -282,9 +286,12 @@ class _Runner:
         self.results[operation.index] = bulk.operation_result(
             operation,
             status,
-            location=f"{self.base_url}{operation.endpoint}/{resource_id}",
+            location=self.location(operation, resource_id),
             version=None if version is None else format_version(version),
         )
+
+    def location(self, operation: Operation, resource_id: str) -> str:
+        return f"{self.base_url}{operation.endpoint}/{resource_id}"
 
     def fail(self, operation: Operation, error: errors.SCIMError) -> None:
         # RFC 7644 §3.7.3: a location for every operation "except for failed POST operations".
@@ -295,7 +302,7 @@ class _Runner:
                 resource_id = self.ids.get(
                     resource_id.removeprefix(bulk.REFERENCE_PREFIX), resource_id
                 )
-            location = f"{self.base_url}{operation.endpoint}/{resource_id}"
+            location = self.location(operation, resource_id)
         self.results[operation.index] = bulk.operation_result(
             operation, error.status, location=location, error=error
         )
@@ -308,13 +315,17 @@ def _adds_members_only(data) -> bool:
     if type(data) is not dict:
         return False
     operations = next((v for k, v in data.items() if k.lower() == "operations"), None)
-    return (
-        isinstance(operations, list)
-        and bool(operations)
-        and all(
-            type(item) is dict
-            and str(item.get("op", "")).lower() == "add"
-            and str(item.get("path", "")).lower() == groups.MEMBERS.name.lower()
-            for item in operations
-        )
-    )
+    if not isinstance(operations, list) or not operations:
+        return False
+    for item in operations:
+        if type(item) is not dict:
+            return False
+        op, path = item.get("op"), item.get("path")
+        if type(op) is not str or op.lower() != "add":
+            return False
+        if type(path) is not str or path.lower() != _MEMBERS:
+            return False
+    return True
+
+
+_MEMBERS = groups.MEMBERS.name.lower()

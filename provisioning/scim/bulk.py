@@ -41,6 +41,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from .errors import InvalidSyntax, InvalidValue, PayloadTooLarge, SCIMError
 from .patch import object_members
 
@@ -48,6 +50,7 @@ BULK_REQUEST_URN = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 BULK_RESPONSE_URN = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 METHODS = ("POST", "PUT", "PATCH", "DELETE")
 REFERENCE_PREFIX = "bulkId:"
+_PREFIX = REFERENCE_PREFIX.encode()
 
 
 @dataclass
@@ -118,6 +121,9 @@ def parse_bulk_request(
     return BulkRequest(operations, fail_on_errors, definers)
 
 
+_STRING_MEMBERS = tuple((name, name.lower()) for name in ("bulkId", "version", "path"))
+
+
 def _read_operation(item: Any, index: int, endpoints: tuple[str, ...]) -> Operation:
     where = f"Operations[{index}]"
     if type(item) is not dict:
@@ -127,8 +133,8 @@ def _read_operation(item: Any, index: int, endpoints: tuple[str, ...]) -> Operat
     if not isinstance(method, str) or method.upper() not in METHODS:
         raise InvalidSyntax(f"'{where}.method' must be one of {', '.join(METHODS)}.")
     method = method.upper()
-    for name in ("bulkId", "version", "path"):
-        value = members.get(name.lower())
+    for name, key in _STRING_MEMBERS:
+        value = members.get(key)
         if value is not None and not isinstance(value, str):
             raise InvalidSyntax(f"'{where}.{name}' must be a string.")
     bulk_id = members.get("bulkid")
@@ -176,6 +182,14 @@ def _read_path(path: Any, method: str, endpoints: tuple[str, ...], where: str):
 
 def _references(value: Any) -> Iterator[str]:
     """Yield the bulkIds referenced anywhere in `value`, a JSON value (dicts and lists)."""
+    try:
+        # Most operations refer to nothing: orjson writes a string that starts with the
+        # prefix as `"bulkId:` (it escapes only quotes, backslashes and control characters),
+        # so a document without that text holds no reference, and is not walked.
+        if b'"' + _PREFIX not in orjson.dumps(value):
+            return
+    except TypeError:  # an integer past 64 bits: walked
+        pass
     stack = [value]
     while stack:
         value = stack.pop()
@@ -224,6 +238,8 @@ def execution_order(request: BulkRequest) -> list[list[Operation]]:
     `provisioning.bulk`). An operation referring to a bulkId no POST defines still runs, and
     fails (see `unresolved`).
     """
+    if not any(operation.references for operation in request.operations):
+        return [[operation] for operation in request.operations]  # nothing to reorder
     circles = _circles(request)
     steps: list[list[Operation]] = []
     placed: set[int] = set()
@@ -298,7 +314,10 @@ def _circles(request: BulkRequest) -> dict[int, list[Operation]]:
 
 def is_circle(step: list[Operation], request: BulkRequest) -> bool:
     """Return whether a step is a circle: several POSTs, or one that refers to itself."""
-    return len(step) > 1 or any(d is step[0] for d in _dependencies(step[0], request))
+    first = step[0]
+    return len(step) > 1 or (
+        bool(first.references) and any(d is first for d in _dependencies(first, request))
+    )
 
 
 def _step_dependencies(step: list[Operation], request: BulkRequest) -> Iterator[Operation]:
@@ -321,6 +340,8 @@ def unresolved(
 ) -> SCIMError | None:
     """Return the error that keeps `operation` from running for want of a resource id, if any:
     a bulkId that no POST defines, or whose POST failed."""
+    if not operation.references:
+        return None
     for bulk_id in sorted(operation.references):
         if bulk_id in ids:
             continue

@@ -169,19 +169,20 @@ def recognise(user_agent: str, query: Iterable[str] = (), patch_body: Any = None
 def _entra_patch(body: Any) -> bool:
     """Return whether a PATCH body has a sign of Entra's dialects: a capitalised op, a
     boolean as a string, a remove carrying values, or a dotted or filtered path as a key."""
-    operations = _member(body, "operations")
+    operations = _members(body).get("operations")
     if not isinstance(operations, list):
         return False
     for operation in operations:
-        op = _member(operation, "op")
+        members = _members(operation)
+        op = members.get("op")
         if isinstance(op, str) and op.lower() in _OPS and op != op.lower():
             return True
-        value, path = _member(operation, "value"), _member(operation, "path")
+        value, path = members.get("value"), members.get("path")
         if _string_boolean(value) and _names_boolean(path):
             return True
         if op == "remove" and value is not None:
             return True
-        if isinstance(value, Mapping) and path is None:
+        if path is None and isinstance(value, Mapping):
             for key, member in value.items():
                 if (_string_boolean(member) and _names_boolean(key)) or _is_path_key(key):
                     return True
@@ -209,13 +210,15 @@ def _names_boolean(path: Any) -> bool:
     return last.lower() in _BOOLEAN_NAMES
 
 
-def _member(obj: Any, name: str) -> Any:
-    """Return the member `name` of a JSON object, matched case-insensitively, or None."""
-    if isinstance(obj, Mapping):
+def _members(obj: Any) -> dict[str, Any]:
+    """Return the members of a JSON object by lowercase name (the first of names that differ
+    only in case), read in one pass; none for anything else."""
+    members: dict[str, Any] = {}
+    if type(obj) is dict or isinstance(obj, Mapping):  # a JSON object is a dict: no ABC check
         for key, value in obj.items():
-            if isinstance(key, str) and key.lower() == name:
-                return value
-    return None
+            if isinstance(key, str):
+                members.setdefault(key.lower(), value)
+    return members
 
 
 def _string_boolean(value: Any) -> bool:

@@ -262,6 +262,9 @@ class ResourceType:
     _rows: dict[Rows, tuple[Attribute, ...]] = field(init=False, repr=False)
     # The core attribute that names a resource in change records and events (`names_resource`).
     name_attribute: Attribute | None = field(init=False, repr=False)
+    # The names of the attributes kept only as rows, never in the document (`members`): every
+    # PATCH is read with them.
+    row_attributes: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         naming = [attr for attr in self.schema.attributes if attr.names_resource]
@@ -278,6 +281,8 @@ class ResourceType:
                     rows.setdefault(attr.rows, []).append(attr)
         object.__setattr__(self, "mirrors", tuple(m for found in mirrors for m in found))
         object.__setattr__(self, "_rows", {kind: tuple(found) for kind, found in rows.items()})
+        members = self.kept_in(Rows.MEMBERS)
+        object.__setattr__(self, "row_attributes", frozenset(attr.name for attr in members))
 
     @property
     def name(self) -> str:
@@ -286,11 +291,6 @@ class ResourceType:
     def kept_in(self, rows: Rows) -> tuple[Attribute, ...]:
         """Return the attributes whose values are kept in `rows`."""
         return self._rows.get(rows, ())
-
-    @property
-    def row_attributes(self) -> frozenset[str]:
-        """Return the names of the attributes kept only as rows, never in the document."""
-        return frozenset(attr.name for attr in self.kept_in(Rows.MEMBERS))
 
     @property
     def schemas(self) -> tuple[Schema, ...]:

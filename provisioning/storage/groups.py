@@ -690,14 +690,13 @@ def add_members_each(
         )
     except InvalidValue:  # the nesting
         return None
-    entries = []
-    for added in added_each:
-        if added:
-            mark_changed(group)
-            entries.append(
-                Entry(group, Operation.PATCH, group.data, added=added, version=group.version)
-            )
+    entries = [
+        Entry(group, Operation.PATCH, group.data, added=added, version=group.version + n)
+        for n, added in enumerate(filter(None, added_each), start=1)
+    ]
     if entries:
+        group.version += len(entries) - 1
+        mark_changed(group)
         update(group)
         record_many(entries)
     return outcomes, group.version
