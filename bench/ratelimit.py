@@ -1,18 +1,24 @@
 #!/usr/bin/env python3
-"""Measure what a rate limit adds to a request: the CPU of one `ratelimit.check()`, in this
-process (Django, psycopg) and in its PostgreSQL backend, beside a `SELECT 1` round trip.
+"""Measure what a rate limit adds to a request: the CPU of a request's token check and
+`ratelimit.check()`, in this process (Django, psycopg) and in its PostgreSQL backend, beside
+a `SELECT 1` round trip and the token check of a tenant without a limit.
 
 Run it with the project's virtualenv against a migrated database:
-`DATABASE_URL=... SECRET_KEY=... .venv/bin/python bench/ratelimit.py`. It checks each limit
-of `--limit` (by default the cases of bench/README.md, "Rate limits") for the tenant
-`--tenant` (default `default`), one after the other, as one process sending requests as fast
-as it can: `10/s,1000000000`, a low rate with a burst that never runs out, was the worst
-case before leases (a statement per request); `1000000/s,15` still asks the bucket for each
-request (a bucket holding fewer than 16 leases one at a time, and this one refills at once);
+`DATABASE_URL=... SECRET_KEY=... .venv/bin/python bench/ratelimit.py`. It issues a token of
+the tenant `--tenant` (default `default`; deleted at the end), gives the tenant each limit
+of `--limit` in turn (by default the cases of bench/README.md, "Rate limits"; its own limit
+is restored at the end), and checks requests as one process sending them as fast as it can:
+`10/s,1000000000`, a low rate with a burst that never runs out, was the worst case before
+leases (a statement per request); `1000000/s,15` asks the bucket for each request (a bucket
+holding fewer than 16 leases one at a time, and this one refills at once);
 `100000/s,100000` is a generous limit. It runs in autocommit as a request does, and deletes
 that tenant's bucket row after each limit. Each figure is the best of `--rounds` rounds of
 `--calls` calls: the machine is shared, and the other work on it only ever adds time. The
 statements and refusals per call are counted in a round of their own, not timed.
+
+It also runs against the code from before the token check took leases (its tokens have no
+`leased`, and `check` takes the tenant alone), which is how bench/README.md's "before"
+figures were measured.
 """
 
 import argparse
@@ -28,9 +34,12 @@ import django
 
 django.setup()
 
-from django.db import connection  # noqa: E402
+import datetime as dt  # noqa: E402
 
-from provisioning import ratelimit  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from provisioning import ratelimit, tokens  # noqa: E402
 from provisioning.models import RateLimitBucket, Tenant  # noqa: E402
 from provisioning.scim.errors import TooManyRequests  # noqa: E402
 
@@ -49,10 +58,15 @@ def select_one() -> None:
         cursor.fetchone()
 
 
-def checker(tenant: Tenant):
+def checker(secret: str):
+    """Return a call that checks one request with the token `secret`, as the dispatcher
+    does."""
+
     def check() -> None:
+        token = tokens.authenticate(secret)
+        leased = getattr(token, "leased", None)  # None before the token check took leases
         try:
-            ratelimit.check(tenant)
+            ratelimit.check(token.tenant, *([] if leased is None else [leased]))
         except TooManyRequests:
             counts["refused"] += 1
 
@@ -87,16 +101,31 @@ def main() -> None:
     args = parser.parse_args()
 
     tenant = Tenant.objects.get(slug=args.tenant)
+    token, secret = tokens.issue(tenant, name="bench/ratelimit.py")
+    # Its last use is "now" for the whole run: the token check writes no last use.
+    token.last_used_at = timezone.now() + dt.timedelta(days=1)
+    token.save()
+    try:
+        run(args, tenant, secret)
+    finally:
+        token.delete()
+        Tenant.objects.filter(pk=tenant.pk).update(
+            rate_limit=tenant.rate_limit, rate_limit_burst=tenant.rate_limit_burst
+        )
+        RateLimitBucket.objects.filter(tenant=tenant).delete()
+
+
+def run(args, tenant: Tenant, secret: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (backend,) = cursor.fetchone()
-    candidates = {"SELECT 1": select_one}
-    for spec in args.limit or LIMITS:
-        limited = Tenant.objects.get(pk=tenant.pk)
-        limited.rate_limit, limited.rate_limit_burst = ratelimit.parse(spec)
-        candidates[spec] = checker(limited)
+    # (name, the tenant's limit meanwhile, the call)
+    candidates = [("SELECT 1", "off", select_one), ("no limit", "off", checker(secret))]
+    candidates += [(spec, spec, checker(secret)) for spec in args.limit or LIMITS]
     print(f"best of {args.rounds} rounds of {args.calls} calls, CPU ms per call:")
-    for name, call in candidates.items():
+    for name, spec, call in candidates:
+        rate, burst = ratelimit.parse(spec)
+        Tenant.objects.filter(pk=tenant.pk).update(rate_limit=rate, rate_limit_burst=burst)
         best: tuple[float, float] | None = None
         for _ in range(args.rounds):
             for _ in range(100):  # prepared after two runs; warm caches

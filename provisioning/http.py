@@ -249,7 +249,9 @@ class Endpoint:
             request.token = authenticate(secret)
             if request.token is None:
                 raise Unauthenticated("The bearer token is not valid, has expired or was revoked.")
-            ratelimit.check(request.token.tenant)
+            # A static token's check may have leased from the bucket too; an access token's
+            # never has (provisioning.tokens).
+            ratelimit.check(request.token.tenant, getattr(request.token, "leased", None))
             return self.handler(request.method)(request, **kwargs)
         except errors.SCIMError as error:
             headers = dict(getattr(error, "headers", {}))

@@ -11,9 +11,21 @@ A process leases requests from the bucket in that one statement and lets them th
 itself. A lease is at most an eighth of what the bucket holds (so one, the request asking,
 when it holds fewer than 16) and at most LEASE_MOST; within that, a process asks for one
 request, then for twice its last lease each time it needs another within LEASE_SECONDS of
-the last. A tenant sending hundreds of requests a second to a process then costs it a
-statement every few hundred requests, whatever the tenant's rate; a tenant sending a request
-now and then leases one at a time.
+the last. A tenant sending hundreds of requests a second to a process then asks the bucket
+every few hundred requests, whatever the tenant's rate; a tenant sending a request now and
+then leases one at a time.
+
+Asking the bucket costs no statement of its own once a process has seen a token of the
+tenant limited: the token check, the first statement of every request, takes the lease
+with the token (`leasing`, `provisioning.tokens`), under the limit it reads from the
+tenant's row, and only for a usable token. The process knows before that statement whether
+it needs a lease (`wanted`: its own leases and refusals, and the tenants of the tokens it
+has seen). So a bucket too small to lease more than one request at a time (a burst under 16)
+costs each request an update of the bucket's row inside its token check, not a round trip.
+The first request of a tenant in a process, a bucket without its row, and a request whose
+limit is not the one its lease or refusal was taken under ask with the bucket's own
+statement, as below. The arithmetic, the row and its lock are the same either way, and so is
+the argument that follows.
 
 The limit stays exact, in every span of time and not only on average. A lease of n requests
 moves `tat` n intervals on, as n requests would: it owns that stretch of the bucket's time,
@@ -43,7 +55,8 @@ was lost (a database crash empties the table); a request is then refused for at 
 interval more than the bucket would.
 
 A tenant without a limit costs nothing: its limit arrives with the token check
-(`provisioning.tokens`, which joins the tenant) and no statement is run.
+(`provisioning.tokens`, which joins the tenant), which for it leases nothing and stays the
+statement it was, and no statement is run.
 """
 
 from __future__ import annotations
@@ -75,11 +88,27 @@ LEASE_SECONDS = 1.0  # a lease is dropped this long after it was taken, used or 
 # starts, before it waits for the row's lock; one that waited behind a later statement would
 # otherwise measure the bucket at an earlier instant, find it fuller than the later one left
 # it, and hand out again requests already leased.
-_CLOCK = "EXTRACT(EPOCH FROM statement_timestamp())::float8"
-_NOW = f"GREATEST({_CLOCK}, b.seen)"
-_BASE = f"GREATEST(LEAST(b.tat, {_NOW} + %(window)s), {_NOW})"
-_ROOM = f"FLOOR(({_NOW} + %(window)s - {_BASE}) / %(interval)s + 1e-9)"
-_TAKEN = f"LEAST({_ROOM}, GREATEST(1, LEAST(%(want)s, FLOOR({_ROOM} / %(share)s))))::integer"
+#
+# The clock is read once per statement, as `date_part` (a float8): EXTRACT returns a numeric,
+# whose conversion to float8, once for each of the many places the clock is used, cost as
+# much as the rest of the statement.
+_CLOCK = "date_part('epoch', statement_timestamp())"
+
+
+def _taking(clock: str, interval: str, window: str, share: str, want: str) -> tuple[str, str, str]:
+    """Return the SQL of the bucket's `now`, its `base` and the lease taken from it, for a
+    bucket row `b` and the given SQL values."""
+    now = f"GREATEST({clock}, b.seen)"
+    base = f"GREATEST(LEAST(b.tat, {now} + {window}), {now})"
+    room = f"FLOOR(({now} + {window} - {base}) / {interval} + 1e-9)"
+    taken = f"LEAST({room}, GREATEST(1, LEAST({want}, FLOOR({room} / {share}))))::integer"
+    return now, base, taken
+
+
+# The proposed row's `seen` is the clock, read once.
+_NOW, _BASE, _TAKEN = _taking(
+    "EXCLUDED.seen", "%(interval)s", "%(window)s", "%(share)s", "%(want)s"
+)
 _SQL = f"""
 INSERT INTO {RateLimitBucket._meta.db_table} AS b (tenant_id, tat, taken, seen)
 VALUES (%(tenant)s, {_CLOCK} + %(interval)s * %(first)s, %(first)s, {_CLOCK})
@@ -89,6 +118,34 @@ ON CONFLICT (tenant_id) DO UPDATE SET
     seen = {_NOW}
 RETURNING taken, tat - seen
 """
+
+
+def leasing(source: str) -> str:
+    """Return an UPDATE that leases requests from the bucket of each row of `source`, a
+    relation of (tenant, rate, burst, want), the limit as the tenant's row holds it and the
+    lease the process wants (`wanted`), RETURNING what `Leased` holds but `asked`.
+
+    The token check carries it (`provisioning.tokens`), so that a request needing a lease
+    pays no statement of its own: the same arithmetic as the bucket's own statement, on the
+    same row under its lock, with the limit read by that statement. A bucket without its
+    row yet updates nothing: `check` then asks with its own statement, which makes it.
+    """
+    now, base, taken = _taking("p.clock", "p.step", "p.span", str(LEASE_SHARE), "p.want")
+    return f"""
+UPDATE {RateLimitBucket._meta.db_table} AS b SET
+    taken = {taken},
+    tat = {base} + p.step * {taken},
+    seen = {now}
+FROM (
+    SELECT tenant, want, step, size * step AS span, {_CLOCK} AS clock
+    FROM (
+        SELECT tenant, want, 1::float8 / rate AS step,
+            COALESCE(NULLIF(burst, 0), GREATEST(1, CEIL(rate))) AS size
+        FROM {source}
+    ) AS limits
+) AS p
+WHERE b.tenant_id = p.tenant
+RETURNING b.taken, b.tat - b.seen"""
 
 
 @dataclass(slots=True)
@@ -102,10 +159,21 @@ class Lease:
     taken: int  # its size, the request that asked for it included
 
 
+@dataclass(slots=True)
+class Leased:
+    """What the token check's statement took from the bucket (`leasing`) for a request."""
+
+    asked: float  # monotonic() before the statement
+    taken: int  # the lease, the request asking included; 0 when the bucket had no room
+    ahead: float  # seconds from the statement's `now` to the `tat` it left
+
+
 _leases: dict[int, Lease] = {}
 # When each tenant's bucket has room again (monotonic()), under the limit (rate,
 # burst) that found it full.
 _full_until: dict[int, tuple[float, float, int]] = {}
+# The tenant of each token (by digest) whose tenant had a limit when last seen.
+_limited: dict[str, int] = {}
 _lock = threading.Lock()
 
 SPEC = re.compile(r"(?P<rate>\d+(?:\.\d+)?)/s(?:,(?P<burst>\d+))?")
@@ -122,21 +190,65 @@ def lease_size(room: int, want: int) -> int:
     return min(room, max(1, min(want, room // LEASE_SHARE)))
 
 
-def check(tenant: Tenant) -> None:
+def _usable(lease: Lease, rate: float, now: float) -> int:
+    """Return how many requests `lease` can still let through at `now`: what has lapsed is
+    gone, at most (end - now) * rate are left (module doc)."""
+    if now >= lease.expires:
+        return 0
+    return min(lease.left, math.floor((lease.end - now) * rate + 1e-9))
+
+
+def wanted(key: str) -> int:
+    """Return the lease the token check of the token whose digest is `key` should take with
+    it (`leasing`), or 0 when it should take none: the token's tenant had no limit when last
+    seen, or this process can let its next request through, or refuse it, by itself.
+
+    It is what `check` would ask for, judged under the limit of the lease or the refusal the
+    process holds; `check` makes sure the limit is still that one."""
+    tenant = _limited.get(key)
+    if tenant is None:
+        return 0
+    now = monotonic()
+    with _lock:
+        full = _full_until.get(tenant)
+        if full is not None and full[0] > now:
+            return 0
+        lease = _leases.get(tenant)
+        if lease is None or now >= lease.expires:
+            return 1
+        if _usable(lease, lease.limit[0], now) > 0:
+            return 0
+        return min(LEASE_MOST, 2 * lease.taken)
+
+
+def seen(key: str, tenant: Tenant) -> None:
+    """Record whether the tenant of the token whose digest is `key` has a limit."""
+    if tenant.rate_limit is not None:
+        _limited[key] = tenant.pk
+    elif key in _limited:
+        del _limited[key]
+
+
+def check(tenant: Tenant, leased: Leased | None = None) -> None:
     """Count a request of `tenant` against its limit; raise TooManyRequests when it is over,
     with the whole seconds until a request would be let through (RFC 6585 §4, RFC 9110
-    §10.2.3: Okta reads `Retry-After` only as an integer, docs/okta.md)."""
+    §10.2.3: Okta reads `Retry-After` only as an integer, docs/okta.md).
+
+    `leased` is what the request's token check took from the bucket under the limit `tenant`
+    holds (read by that same statement), if it took anything."""
     if tenant.rate_limit is None:
         return
     rate, size = tenant.rate_limit, burst(tenant)
     limit = (rate, size)
+    if leased is not None:
+        _settle(tenant.pk, limit, leased)
+        return
     want = 1
     now = monotonic()
     with _lock:
         lease = _leases.pop(tenant.pk, None)
         if lease is not None and lease.limit == limit and now < lease.expires:
-            # What has lapsed is gone: at most (end - now) * rate are left (module doc).
-            left = min(lease.left, math.floor((lease.end - now) * rate + 1e-9))
+            left = _usable(lease, rate, now)
             if left > 0:
                 lease.left = left - 1
                 _leases[tenant.pk] = lease
@@ -159,15 +271,32 @@ def check(tenant: Tenant) -> None:
     }
     asked = monotonic()  # no later than the statement's own clock reading, nor than `seen`
     ((taken, ahead),) = fetch(_SQL, params)
-    if not taken:
+    _settle(tenant.pk, limit, Leased(asked, taken, ahead))
+
+
+def _settle(tenant: int, limit: tuple[float, int], leased: Leased) -> None:
+    """Let the request through on the lease it took, keeping the rest; or, when the bucket
+    had no room, refuse it and keep the refusal until the bucket has room again."""
+    rate, size = limit
+    interval = 1.0 / rate
+    if not leased.taken:
         # One request fits once `tat` is at most now + window - interval.
-        wait = ahead + interval - size * interval
+        wait = leased.ahead + interval - size * interval
         with _lock:
-            _full_until[tenant.pk] = (asked + wait, rate, size)
+            _leases.pop(tenant, None)
+            _full_until[tenant] = (leased.asked + wait, rate, size)
         raise TooManyRequests(max(1, math.ceil(wait)))
     # `asked` precedes the statement's clock reading: the lease lapses no later than `tat`.
+    lease = Lease(
+        leased.taken - 1,
+        leased.asked + leased.ahead,
+        leased.asked + LEASE_SECONDS,
+        limit,
+        leased.taken,
+    )
     with _lock:
-        _leases[tenant.pk] = Lease(taken - 1, asked + ahead, asked + LEASE_SECONDS, limit, taken)
+        _full_until.pop(tenant, None)
+        _leases[tenant] = lease
 
 
 def parse(spec: str) -> tuple[float | None, int | None]:

@@ -17,8 +17,9 @@ import secrets
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from . import ratelimit
 from .models import DEFAULT_TENANT_SLUG, Tenant, Token
-from .storage.statements import Compiled, Slot, instance
+from .storage.statements import Compiled, Slot, fetch, instance
 
 SECRET_PREFIX = "scim_"
 PREFIX_LENGTH = 12
@@ -57,6 +58,38 @@ def _by_digest() -> Compiled:
     return Compiled(Token.objects.select_related("tenant").filter(digest=Slot(0))[:1])
 
 
+@functools.cache
+def _by_digest_leasing() -> str:
+    """Return the token check that also leases requests from its tenant's bucket
+    (`ratelimit.leasing`), for the lease given as its second parameter: the token's row and
+    its tenant's as `_by_digest` returns them, then the lease taken (`taken`, `ahead`), or
+    NULLs when none was. Nothing is taken for a token that is revoked or expired (on
+    PostgreSQL's clock) or a tenant without a limit."""
+    statement = _by_digest()
+    names = [f"t.{f.column}" for f in Token._meta.concrete_fields]
+    names += [f"a.{f.column}" for f in Tenant._meta.concrete_fields]
+    columns = [f"c{i}" for i in range(len(names))]
+    column = dict(zip(names, columns, strict=True))
+    tenant, revoked, expires = (column[f"t.{c}"] for c in ("tenant_id", "revoked_at", "expires_at"))
+    rate, size = (column[f"a.{c}"] for c in ("rate_limit", "rate_limit_burst"))
+    source = f"""(
+        SELECT {tenant} AS tenant, {rate} AS rate, {size} AS burst, %s::integer AS want
+        FROM found
+        WHERE {rate} IS NOT NULL AND {revoked} IS NULL
+            AND ({expires} IS NULL OR {expires} > statement_timestamp())
+    ) AS limited"""
+    return f"""WITH found ({", ".join(columns)}) AS MATERIALIZED ({statement.sql}),
+lease AS ({ratelimit.leasing(source)})
+SELECT found.*, lease.* FROM found LEFT JOIN lease ON true"""
+
+
+def _rows(key: str, want: int) -> list[tuple]:
+    """Run the token check for the digest `key`, leasing `want` requests with it if any."""
+    if want:
+        return fetch(_by_digest_leasing(), [*_by_digest().bind([key]), want])
+    return _by_digest().rows([key])
+
+
 def authenticate(secret: str) -> Token | None:
     """Return the usable token whose secret is `secret`, or None.
 
@@ -65,20 +98,32 @@ def authenticate(secret: str) -> Token | None:
     connection the database has dropped (a restart, a failover): it is tried once more on a
     new connection, which is what Django's per-request health check would otherwise cost a
     round trip for.
+
+    When the token's tenant has a rate limit and the process needs a lease of its bucket,
+    the same statement takes it (`ratelimit.wanted`): the token gets it as `leased`, for
+    `ratelimit.check`. A tenant without a limit runs the plain statement.
     """
     key = digest(secret)
+    want = ratelimit.wanted(key)
+    # Before the statement reads its clock (ratelimit.check); only a lease needs it.
+    asked = ratelimit.monotonic() if want else 0.0
     had_connection = connection.connection is not None
     try:
-        rows = _by_digest().rows([key])
+        rows = _rows(key, want)
     except (OperationalError, InterfaceError):
         if connection.in_atomic_block or not had_connection:
             raise  # a new connection that failed: trying again would only wait twice as long
         connection.close()
-        rows = _by_digest().rows([key])
+        asked = ratelimit.monotonic() if want else 0.0
+        rows = _rows(key, want)
     if not rows:
         return None
-    row = rows[0]
+    lease_at = len(Token._meta.concrete_fields) + len(Tenant._meta.concrete_fields)
+    row = rows[0][:lease_at]
     token = _token(row)
+    taken = rows[0][lease_at:]
+    token.leased = ratelimit.Leased(asked, *taken) if taken and taken[0] is not None else None
+    ratelimit.seen(key, token.tenant)
     now = timezone.now()
     if not token.is_usable(now):
         return None

@@ -27,8 +27,15 @@ def graceful_seconds() -> int:
     On SIGTERM granian stops accepting connections and each worker finishes the requests it
     has; a worker still busy after this long is killed. Each write is one transaction, so a
     request cut off then is rolled back whole by PostgreSQL: nothing is half-applied.
+
+    It is at least a second: granian reads 0 as no limit at all, and would then wait for a
+    worker that never stops (one that got SIGTERM while still starting ignores it, README
+    "Graceful shutdown") for as long as the worker lives.
     """
-    return int(os.environ.get("GRACEFUL_TIMEOUT", "10"))
+    seconds = int(os.environ.get("GRACEFUL_TIMEOUT", "10"))
+    if seconds < 1:
+        raise SystemExit(f"GRACEFUL_TIMEOUT must be at least 1 second, not {seconds}.")
+    return seconds
 
 
 def metrics_directory() -> tuple[Path, bool]:

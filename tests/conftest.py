@@ -219,8 +219,17 @@ def serve(database_url: str, *, workers: int = 2, env: dict | None = None, log=N
 
 
 @contextmanager
-def server_process(database_url: str, *, workers: int = 2, env: dict | None = None, log=None):
-    """Like `serve`, but yield the base URL and the server's main process."""
+def server_process(
+    database_url: str,
+    *,
+    workers: int = 2,
+    env: dict | None = None,
+    log=None,
+    own_group: bool = False,
+):
+    """Like `serve`, but yield the base URL and the server's main process; with `own_group`,
+    the server and its workers are a process group of their own (whose id is the main
+    process's), which a test may signal as a whole without signalling itself."""
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "scimserver.server"],
@@ -235,6 +244,7 @@ def server_process(database_url: str, *, workers: int = 2, env: dict | None = No
         },
         stdout=log,
         stderr=log,
+        start_new_session=own_group,
     )
     try:
         _wait_for(port, process)
@@ -273,9 +283,13 @@ def server_factory(app_database_url: str, app_env: dict[str, str]):
     `app_database_url` would send one directory's servers the other's way.
     """
 
-    def start(database_url: str | None = None, *, workers: int = 2, env=None, log=None):
+    def start(
+        database_url: str | None = None, *, workers: int = 2, env=None, log=None, own_group=False
+    ):
         env = {**app_env, **(env or {})}
-        return server_process(database_url or app_database_url, workers=workers, env=env, log=log)
+        return server_process(
+            database_url or app_database_url, workers=workers, env=env, log=log, own_group=own_group
+        )
 
     return start
 

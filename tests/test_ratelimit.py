@@ -14,9 +14,10 @@ import psycopg
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from provisioning import ratelimit
-from provisioning.models import RateLimitBucket
+from provisioning import ratelimit, tokens
+from provisioning.models import RateLimitBucket, Token
 from provisioning.scim.errors import TooManyRequests
 from tests.conftest import ERROR_SCHEMA
 
@@ -345,3 +346,132 @@ def test_a_statement_that_waited_for_the_row_does_not_refill_the_bucket(transact
     # The whole burst, but for the float rounding of epoch seconds, which can cost one.
     assert size - 1 <= leased <= size
     assert leased + waited["taken"] + after <= size + 1
+
+
+# The lease taken in the token check (provisioning.tokens): a process that knows a token's
+# tenant is limited leases with the token's read, and pays no statement of its own.
+
+
+class TokenProcess(Process):
+    """A process as above whose requests go through the token check, as a request's do."""
+
+    def __init__(self, monkeypatch, now: float):
+        super().__init__(monkeypatch, now)
+        self.limited = {}
+
+    def request(self, secret: str, n: int = 1) -> tuple[int, int, int]:
+        """Send `n` requests with the token `secret`; return how many were let through, how
+        many were refused as over the limit, and how many statements ran (token checks
+        included)."""
+        for name, value in (("_leases", self.leases), ("_full_until", self.full_until)):
+            self.monkeypatch.setattr(ratelimit, name, value)
+        self.monkeypatch.setattr(ratelimit, "_limited", self.limited)
+        self.monkeypatch.setattr(ratelimit, "monotonic", lambda: self.now)
+        admitted = refused = 0
+        with CaptureQueriesContext(connection) as statements:
+            for _ in range(n):
+                token = tokens.authenticate(secret)
+                assert token is not None
+                try:
+                    ratelimit.check(token.tenant, token.leased)
+                except TooManyRequests as error:
+                    assert 1 <= int(error.headers["Retry-After"]) <= 100
+                    refused += 1
+                else:
+                    admitted += 1
+        return admitted, refused, len(statements)
+
+
+@pytest.fixture
+def token_processes(monkeypatch):
+    now = ratelimit.monotonic()
+    return TokenProcess(monkeypatch, now), TokenProcess(monkeypatch, now)
+
+
+@pytest.fixture
+def secret(tenant):
+    token, secret = tokens.issue(tenant, name="test")
+    token.last_used_at = timezone.now()  # its last use is not written during the tests
+    token.save()
+    return secret
+
+
+def test_a_small_burst_is_leased_in_the_token_check(tenant, secret, token_processes):
+    """Two processes take turns, 3 requests each, for a tenant allowed a burst of 10 (each
+    request asks the bucket): each process's first request asks it with a statement of its
+    own, every other one in its token check, and exactly 10 pass. Then the requests are
+    refused, the first of each process in its token check, the next by the process itself:
+    a statement each, the token check."""
+    limit(tenant, burst=10)
+    first, second = token_processes
+    outcomes = [p.request(secret, 3) for p in (first, second, first, second)]
+    assert outcomes == [(3, 0, 4), (3, 0, 4), (3, 0, 3), (1, 2, 3)]
+    assert first.request(secret, 3) == (0, 3, 3)
+    assert second.request(secret, 3) == (0, 3, 3)
+
+
+def test_the_token_check_leases_in_growing_batches(tenant, secret, token_processes):
+    """With a large burst the token check leases 1, 2, 4, ... as the bucket's own statement
+    does: of 127 requests, 7 ask the bucket (the 1st with a statement of its own)."""
+    limit(tenant, burst=10_000)
+    (process, _) = token_processes
+    assert process.request(secret, 127) == (127, 0, 128)
+    assert RateLimitBucket.objects.get().taken == 64
+
+
+def test_a_tenant_without_a_limit_runs_the_plain_token_check(tenant, secret, token_processes):
+    """A tenant that has no limit (any more) is checked by the token check alone, which
+    leases nothing and touches no bucket."""
+    limit(tenant, burst=10)
+    (process, _) = token_processes
+    assert process.request(secret, 2) == (2, 0, 3)
+    limit(tenant, rate=None)
+
+    with CaptureQueriesContext(connection) as statements:
+        assert process.request(secret, 3) == (3, 0, 3)  # the first still leases: no bucket
+    assert [s["sql"].lstrip().startswith("WITH") for s in statements] == [True, False, False]
+    assert RateLimitBucket.objects.get().taken == 1
+
+
+def test_a_lease_in_hand_does_not_outlive_its_limit(tenant, secret, token_processes):
+    """A process holding a lease runs the plain token check, which reads the tenant's limit:
+    under a new limit the lease is not used, and the bucket (a burst of 5 after 7 requests
+    taken) is asked, and found empty."""
+    limit(tenant, burst=1000)
+    (process, _) = token_processes
+    assert process.request(secret, 4) == (4, 0, 5)  # leases of 1, 2 and 4: 3 left
+
+    limit(tenant, burst=5)
+
+    assert process.request(secret, 1) == (0, 1, 2)
+    assert process.request(secret, 5) == (0, 5, 5)
+
+
+def test_a_lost_bucket_row_is_made_again(tenant, secret, token_processes):
+    """A bucket whose row is gone (a database crash empties the table) is full: the token
+    check's lease updates nothing, and the bucket's own statement makes the row again."""
+    limit(tenant, burst=3)
+    (process, _) = token_processes
+    assert process.request(secret, 4) == (3, 1, 5)
+    process.full_until.clear()
+    RateLimitBucket.objects.all().delete()
+
+    assert process.request(secret, 1) == (1, 0, 2)
+    assert process.request(secret, 3) == (2, 1, 3)
+
+
+def test_a_revoked_or_expired_token_leases_nothing(tenant, secret, token_processes):
+    """A token revoked or expired since its last request is refused by the next token check,
+    which takes nothing from its tenant's bucket: of a burst of 4, two other tokens take one
+    request each before they are turned off, and the first token then gets the last one."""
+    limit(tenant, burst=4)
+    (process, _) = token_processes
+    assert process.request(secret, 1) == (1, 0, 2)
+    for change in ({"revoked_at": timezone.now()}, {"expires_at": timezone.now()}):
+        token, other = tokens.issue(tenant, name="other")
+        assert process.request(other, 1)[:2] == (1, 0)
+        Token.objects.filter(pk=token.pk).update(**change)
+        assert ratelimit.wanted(tokens.digest(other)) == 2  # the lease asked with the token
+        for _ in range(3):
+            assert tokens.authenticate(other) is None
+    assert process.request(secret, 3) == (1, 2, 3)

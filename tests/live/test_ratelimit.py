@@ -101,3 +101,32 @@ def test_leases_never_pass_more_than_the_burst(two_instances, transactional_db, 
             assert_too_many(response)
     for each in clients:
         each.close()
+
+
+def test_a_revoked_token_of_a_limited_tenant_is_refused_at_once(
+    two_instances, transactional_db, make_tenant
+):
+    """A limited tenant's token check also leases from its bucket (provisioning.tokens), and
+    still reads the token on every request: once revoked, the token is refused by the very
+    next request on every worker of both instances, and those refusals are not counted.
+    A burst of 15 leases one request at a time, so every request but each process's first
+    leases in its token check."""
+    tenant = make_tenant()
+    tenant.rate_limit, tenant.rate_limit_burst = 0.01, 15
+    tenant.save()
+    token, secret = tokens.issue(tenant, name="to revoke")
+    # A new connection per request, so the requests spread over the servers' workers.
+    headers = {"Authorization": f"Bearer {secret}", "Connection": "close"}
+
+    def statuses() -> list[int]:
+        return [
+            httpx2.get(f"{url}/scim/v2/ServiceProviderConfig", headers=headers).status_code
+            for url in two_instances
+            for _ in range(6)
+        ]
+
+    assert statuses() == [200] * 12
+    tokens.revoke(token)
+    assert statuses() == [401] * 12
+    with client(two_instances[0], tenant) as other:
+        assert [other.get("/Users").status_code for _ in range(4)] == [200, 200, 200, 429]

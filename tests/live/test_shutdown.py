@@ -1,9 +1,13 @@
 """Graceful shutdown (scimserver/server.py): on SIGTERM a write in flight finishes and is
 answered; one still running when GRACEFUL_TIMEOUT ends is cut off, and is never half-applied.
+SIGTERM comes to the main process alone (as `docker stop` sends it to the container's first
+process) or to every process of the server at once (as systemd sends it to a service's
+processes); either way every process exits.
 
 The write is held in flight by a row lock this test takes on the user, so it is certainly
 under way when the signal comes, and finishes when the test lets it."""
 
+import os
 import signal
 import threading
 import time
@@ -132,3 +136,115 @@ def test_a_write_cut_off_after_the_grace_period_is_never_half_applied(secret, ap
     stored = User.objects.get(pk=user_id)
     assert (stored.data.get("nickName"), stored.version) == ("Babs", 2)
     assert ChangeRecord.objects.filter(resource_id=user_id).count() == 2
+
+
+BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+CREATED = 50
+
+
+def bulk_in_flight(url: str, secret: str, user_id: str) -> tuple[threading.Thread, list]:
+    """Send from a thread a Bulk request of CREATED user creations then a PATCH of the user
+    (which waits while the test holds its row); return the thread and its outcome's list."""
+    operations = [
+        {"method": "POST", "path": "/Users", "bulkId": f"u{i}", "data": user_body(f"bulk-{i}")}
+        for i in range(CREATED)
+    ]
+    operations.append(
+        {
+            "method": "PATCH",
+            "path": f"/Users/{user_id}",
+            "data": patch_body({"op": "replace", "path": "nickName", "value": "Babs"}),
+        }
+    )
+    outcome = []
+
+    def send():
+        try:
+            outcome.append(
+                httpx2.post(
+                    f"{url}/scim/v2/Bulk",
+                    json={"schemas": [BULK_REQUEST], "Operations": operations},
+                    headers={"Authorization": f"Bearer {secret}"},
+                    timeout=60,
+                )
+            )
+        except httpx2.HTTPError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    return thread, outcome
+
+
+def serving(log_path, workers: int) -> None:
+    """Wait until each of the server's workers serves (granian logs it at INFO): a worker
+    still starting has not yet set its own handler of SIGTERM (README, "Graceful shutdown")."""
+    wait_until(
+        lambda: all(f"Started worker-{i}" in log_path.read_text() for i in range(1, workers + 1)),
+        "every worker serves",
+    )
+
+
+def group_gone(group: int) -> bool:
+    """Return whether no process is left in the process group `group`."""
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_sigterm_to_every_process_lets_a_bulk_in_flight_finish(secret, app_server, tmp_path):
+    """SIGTERM to the main process and both workers at once, while a Bulk request waits in
+    its transaction, 50 users created and a PATCH to go: the Bulk finishes and is answered
+    with every operation, and every process of the server exits."""
+    log_path = tmp_path / "server.log"
+    with (
+        log_path.open("w") as log,
+        app_server(env={"LOG_LEVEL": "INFO"}, log=log, own_group=True) as (url, process),
+    ):
+        serving(log_path, workers=2)
+        user_id = create_user(url, secret)
+        with row_locked(user_id):
+            thread, outcome = bulk_in_flight(url, secret, user_id)
+            wait_until(lambda: len(backends_waiting_for_a_lock()) == 1, "the Bulk waits")
+            os.killpg(process.pid, signal.SIGTERM)
+            time.sleep(0.5)  # the signal reaches every process while the Bulk still waits
+            assert process.poll() is None and not outcome
+        thread.join(30)
+        (response,) = outcome
+        assert response.status_code == 200, response.text
+        statuses = [operation["status"] for operation in response.json()["Operations"]]
+        assert statuses == ["201"] * CREATED + ["200"]
+        assert process.wait(30) == 0
+        wait_until(lambda: group_gone(process.pid), "every process of the server exits")
+    assert User.objects.filter(user_name__startswith="bulk-").count() == CREATED
+    assert User.objects.get(pk=user_id).data["nickName"] == "Babs"
+
+
+def test_a_bulk_cut_off_after_the_grace_period_applies_nothing(secret, app_server, tmp_path):
+    """A Bulk request is one transaction (provisioning/bulk.py): cut off with its worker when
+    GRACEFUL_TIMEOUT ends, 50 users created and its PATCH waiting, it leaves nothing, and
+    every process of the server exits."""
+    log_path = tmp_path / "server.log"
+    env = {"LOG_LEVEL": "INFO", "GRACEFUL_TIMEOUT": "1"}
+    with (
+        log_path.open("w") as log,
+        app_server(env=env, log=log, own_group=True) as (url, process),
+    ):
+        serving(log_path, workers=2)
+        user_id = create_user(url, secret)
+        with row_locked(user_id):
+            thread, outcome = bulk_in_flight(url, secret, user_id)
+            wait_until(lambda: len(backends_waiting_for_a_lock()) == 1, "the Bulk waits")
+            (backend,) = backends_waiting_for_a_lock()
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(30)  # the busy worker is killed after 1 s, the Bulk unanswered
+            wait_until(lambda: group_gone(process.pid), "every process of the server exits")
+            thread.join(30)
+            assert isinstance(outcome[0], httpx2.HTTPError)
+        # Released, the backend runs the PATCH, then finds its client gone before any COMMIT.
+        wait_until(lambda: not backend_alive(backend), "the killed worker's backend ends")
+    assert not User.objects.filter(user_name__startswith="bulk-").exists()
+    stored = User.objects.get(pk=user_id)
+    assert (stored.data.get("nickName"), stored.version) == (None, 1)
