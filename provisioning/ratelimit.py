@@ -172,8 +172,6 @@ _leases: dict[int, Lease] = {}
 # When each tenant's bucket has room again (monotonic()), under the limit (rate,
 # burst) that found it full.
 _full_until: dict[int, tuple[float, float, int]] = {}
-# The tenant of each token (by digest) whose tenant had a limit when last seen.
-_limited: dict[str, int] = {}
 _lock = threading.Lock()
 
 SPEC = re.compile(r"(?P<rate>\d+(?:\.\d+)?)/s(?:,(?P<burst>\d+))?")
@@ -198,35 +196,27 @@ def _usable(lease: Lease, rate: float, now: float) -> int:
     return min(lease.left, math.floor((lease.end - now) * rate + 1e-9))
 
 
-def wanted(key: str) -> int:
-    """Return the lease the token check of the token whose digest is `key` should take with
-    it (`leasing`), or 0 when it should take none: the token's tenant had no limit when last
-    seen, or this process can let its next request through, or refuse it, by itself.
+def wanted(tenant: Tenant | None) -> int:
+    """Return the lease that a token check should take with it (`leasing`) for a token whose
+    tenant was `tenant` when this process last accepted it (None: never), or 0 when it should
+    take none: the tenant had no limit then, or this process can let its next request
+    through, or refuse it, by itself.
 
     It is what `check` would ask for, judged under the limit of the lease or the refusal the
     process holds; `check` makes sure the limit is still that one."""
-    tenant = _limited.get(key)
-    if tenant is None:
+    if tenant is None or tenant.rate_limit is None:
         return 0
     now = monotonic()
     with _lock:
-        full = _full_until.get(tenant)
+        full = _full_until.get(tenant.pk)
         if full is not None and full[0] > now:
             return 0
-        lease = _leases.get(tenant)
+        lease = _leases.get(tenant.pk)
         if lease is None or now >= lease.expires:
             return 1
         if _usable(lease, lease.limit[0], now) > 0:
             return 0
         return min(LEASE_MOST, 2 * lease.taken)
-
-
-def seen(key: str, tenant: Tenant) -> None:
-    """Record whether the tenant of the token whose digest is `key` has a limit."""
-    if tenant.rate_limit is not None:
-        _limited[key] = tenant.pk
-    elif key in _limited:
-        del _limited[key]
 
 
 def check(tenant: Tenant, leased: Leased | None = None) -> None:

@@ -100,11 +100,13 @@ def authenticate(secret: str) -> Token | None:
     round trip for.
 
     When the token's tenant has a rate limit and the process needs a lease of its bucket,
-    the same statement takes it (`ratelimit.wanted`): the token gets it as `leased`, for
-    `ratelimit.check`. A tenant without a limit runs the plain statement.
+    the same statement takes it (`ratelimit.wanted`, told the tenant this process last
+    found the token's, `_known`): the token gets it as `leased`, for `ratelimit.check`. A
+    tenant without a limit runs the plain statement.
     """
     key = digest(secret)
-    want = ratelimit.wanted(key)
+    known = _known.get(key)
+    want = ratelimit.wanted(known[1].tenant if known is not None else None)
     # Before the statement reads its clock (ratelimit.check); only a lease needs it.
     asked = ratelimit.monotonic() if want else 0.0
     had_connection = connection.connection is not None
@@ -123,9 +125,9 @@ def authenticate(secret: str) -> Token | None:
     token = _token(row)
     taken = rows[0][lease_at:]
     token.leased = ratelimit.Leased(asked, *taken) if taken and taken[0] is not None else None
-    ratelimit.seen(key, token.tenant)
     now = timezone.now()
     if not token.is_usable(now):
+        _known.pop(key, None)
         return None
     if _last_use_due(token, now):
         Token.objects.filter(pk=token.pk).update(last_used_at=now)
@@ -153,7 +155,8 @@ _LAST_USED = [f.attname for f in Token._meta.concrete_fields].index("last_used_a
 
 # The row (the token's columns, then its tenant's) of each token this process last accepted,
 # with the token it makes, by digest, at most KNOWN_MOST of them: what a read presumes its
-# token to be (`presume`). The reads that presume a token share it, and only read it.
+# token to be (`presume`), and whether its token check should lease from the tenant's rate
+# limit (`authenticate`). The reads that presume a token share it, and only read it.
 _known: dict[str, tuple[tuple, Token]] = {}
 KNOWN_MOST = 1024
 
