@@ -58,16 +58,17 @@ def backend_alive(pid: int) -> bool:
         return cursor.fetchone()[0] == 1
 
 
-def patch_in_flight(url: str, secret: str, user_id: str) -> tuple[threading.Thread, list]:
-    """Send a PATCH from a thread; return the thread and the list its outcome goes to."""
+def in_flight(method: str, url: str, body: dict, secret: str) -> tuple[threading.Thread, list]:
+    """Send a request from a thread; return the thread and the list its outcome (the
+    response, or the error) goes to."""
     outcome = []
 
     def send():
-        body = patch_body({"op": "replace", "path": "nickName", "value": "Babs"})
         try:
             outcome.append(
-                httpx2.patch(
-                    f"{url}/scim/v2/Users/{user_id}",
+                httpx2.request(
+                    method,
+                    url,
                     json=body,
                     headers={"Authorization": f"Bearer {secret}"},
                     timeout=60,
@@ -79,6 +80,12 @@ def patch_in_flight(url: str, secret: str, user_id: str) -> tuple[threading.Thre
     thread = threading.Thread(target=send)
     thread.start()
     return thread, outcome
+
+
+def patch_in_flight(url: str, secret: str, user_id: str) -> tuple[threading.Thread, list]:
+    """Send a PATCH from a thread; return the thread and the list its outcome goes to."""
+    body = patch_body({"op": "replace", "path": "nickName", "value": "Babs"})
+    return in_flight("PATCH", f"{url}/scim/v2/Users/{user_id}", body, secret)
 
 
 @pytest.fixture
@@ -156,24 +163,8 @@ def bulk_in_flight(url: str, secret: str, user_id: str) -> tuple[threading.Threa
             "data": patch_body({"op": "replace", "path": "nickName", "value": "Babs"}),
         }
     )
-    outcome = []
-
-    def send():
-        try:
-            outcome.append(
-                httpx2.post(
-                    f"{url}/scim/v2/Bulk",
-                    json={"schemas": [BULK_REQUEST], "Operations": operations},
-                    headers={"Authorization": f"Bearer {secret}"},
-                    timeout=60,
-                )
-            )
-        except httpx2.HTTPError as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=send)
-    thread.start()
-    return thread, outcome
+    body = {"schemas": [BULK_REQUEST], "Operations": operations}
+    return in_flight("POST", f"{url}/scim/v2/Bulk", body, secret)
 
 
 def serving(log_path, workers: int) -> None:
