@@ -149,9 +149,9 @@ PRELUDE = "scim_prelude"
 def ahead(prelude: Prelude) -> None:
     """Run `prelude` inside the next statement `fetch` runs on this thread's connection.
 
-    Only reads run through `fetch` (a `Together` of writes does not), and the caller must
-    `settle` the prelude before it acts on anything read: a read's first statement may be
-    one it never reaches. A read whose statements leave state behind them (a transaction
+    Only a read may wait on a prelude (the statement it joins runs as a subquery, which
+    cannot write: `Together` never takes one), and the caller must `settle` the prelude
+    before it acts on anything read: a read's first statement may be one it never reaches. A read whose statements leave state behind them (a transaction
     open for a streamed answer) settles the prelude first (`settle_pending`).
     """
     setattr(connections[DEFAULT_DB_ALIAS], PRELUDE, prelude)
