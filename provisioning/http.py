@@ -300,12 +300,22 @@ class Endpoint:
             return response
         except tokens.Unconfirmed:
             pass
-        except (OperationalError, InterfaceError):
+        except (OperationalError, InterfaceError) as error:
             if presumed.confirmed or not had_connection or connection.in_atomic_block:
                 raise
-            # A connection that was open failed at once (the database restarted): the
-            # request is answered anew, on a new connection.
-            connection.close()
+            if not connection.is_usable():
+                # The connection that was open is gone (the database restarted): the request
+                # is answered anew, on a new connection.
+                connection.close()
+            else:
+                # The statement failed, not the connection (a statement timeout): the error
+                # is the answer, once the token is found usable.
+                try:
+                    statements.settle(presumed)
+                except tokens.Unconfirmed:
+                    pass
+                else:
+                    raise error
         finally:
             statements.forget(presumed)
         request.token = None

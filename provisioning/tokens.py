@@ -119,6 +119,7 @@ def authenticate(secret: str) -> Token | None:
         asked = ratelimit.monotonic() if want else 0.0
         rows = _rows(key, want)
     if not rows:
+        _known.pop(key, None)
         return None
     lease_at = len(Token._meta.concrete_fields) + len(Tenant._meta.concrete_fields)
     row = rows[0][:lease_at]

@@ -275,3 +275,90 @@ def test_a_tenant_changed_is_obeyed_by_the_next_read(issued):
 
     assert client.get("/Users").status_code == 200
     assert_scim_error(client.get("/Users"), 429)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("state", ["never open", "dropped"])
+def test_an_unreachable_database_costs_one_connect_attempt(
+    transactional_db, issued, monkeypatch, method, state
+):
+    """While the database cannot be reached, a request by a known token tries to connect once
+    and answers 503: a read's presumed attempt and the token check after it do not each wait
+    for a connect timeout of their own."""
+    from django.db import OperationalError, connection
+
+    _, secret = issued
+    client = SCIMClient(secret)
+    assert client.get("/Users").status_code == 200  # the token is known now
+    attempts = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(1)
+        raise OperationalError("connection refused")
+
+    if state == "never open":
+        connection.close()
+    else:
+        connection.ensure_connection()
+        connection.connection.close()  # psycopg's: Django still takes it for open
+    monkeypatch.setattr(connection, "get_new_connection", refuse)
+    try:
+        if method == "GET":
+            response = client.get("/Users")
+        else:
+            response = client.post("/Users", user_body("x"))
+    finally:
+        monkeypatch.undo()
+        connection.close()
+
+    assert_scim_error(response, 503)
+    assert len(attempts) == 1
+
+
+def test_a_read_cancelled_by_a_statement_timeout_runs_once(transactional_db, issued, monkeypatch):
+    """A statement that fails on a sound connection (a statement timeout) is answered with its
+    error (503) once the token is found usable; the read is not run again on a new
+    connection, as after a connection the database dropped."""
+    from django.db import connection
+
+    from provisioning.storage import statements
+
+    _, secret = issued
+    client = SCIMClient(secret)
+    assert client.get("/Users").status_code == 200  # the token is known now
+    fetch, runs, connects = statements._fetch, [], []
+
+    def cancelled(db, sql, params):
+        if "provisioning_user" in sql:
+            runs.append(sql)
+            with db.wrap_database_errors:
+                db.connection.execute("SET statement_timeout = 50")
+                try:
+                    db.connection.execute("SELECT pg_sleep(1)")
+                finally:
+                    db.connection.execute("RESET statement_timeout")
+        return fetch(db, sql, params)
+
+    new_connection = connection.get_new_connection
+    monkeypatch.setattr(statements, "_fetch", cancelled)
+    monkeypatch.setattr(
+        connection, "get_new_connection", lambda *a: connects.append(1) or new_connection(*a)
+    )
+    try:
+        response = client.get("/Users")
+    finally:
+        monkeypatch.undo()
+
+    assert_scim_error(response, 503)
+    assert len(runs) == 1
+    assert connects == []
+
+
+def test_a_known_token_whose_row_is_gone_is_forgotten(issued):
+    token, secret = issued
+    client = SCIMClient(secret)
+    assert client.get("/Users").status_code == 200
+    Token.objects.filter(pk=token.pk).delete()
+
+    assert_unauthorized(client.get("/Users"))
+    assert tokens.digest(secret) not in tokens._known
