@@ -309,6 +309,9 @@ class _Runner:
         self.errors += 1
 
 
+_MEMBERS = groups.MEMBERS.name.lower()
+
+
 def _adds_members_only(data) -> bool:
     """Return whether a PatchOp body looks like one that only adds group members. Only a
     hint: `groups.add_members_each` applies the body and decides."""
@@ -326,6 +329,3 @@ def _adds_members_only(data) -> bool:
         if type(path) is not str or path.lower() != _MEMBERS:
             return False
     return True
-
-
-_MEMBERS = groups.MEMBERS.name.lower()

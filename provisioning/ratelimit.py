@@ -131,6 +131,7 @@ def leasing(source: str) -> str:
     row yet updates nothing: `check` then asks with its own statement, which makes it.
     """
     now, base, taken = _taking("p.clock", "p.step", "p.span", str(LEASE_SHARE), "p.want")
+    # `size` is the burst as `burst` reckons it: as configured, else a second's worth.
     return f"""
 UPDATE {RateLimitBucket._meta.db_table} AS b SET
     taken = {taken},
