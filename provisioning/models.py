@@ -362,7 +362,13 @@ class ChangeRecord(models.Model):
         MEMBER_ADD = "member_add"
         MEMBER_REMOVE = "member_remove"
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No foreign key in the database: a record is written in the statement of the write it
+    # records, for the tenant of the row written, and PostgreSQL's check of each record's
+    # tenant at COMMIT cost as much as writing the record (a Bulk of a thousand member adds
+    # is a thousand records). Deleting a tenant still deletes its records (Django cascades).
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     created = models.DateTimeField(default=timezone.now, editable=False)
     token_name = models.CharField(max_length=200, blank=True, help_text="The token's name.")
     token_prefix = models.CharField(max_length=16, blank=True, help_text="The token's prefix.")

@@ -9,8 +9,9 @@ from django.core.management import CommandError, call_command
 from standardwebhooks import Webhook
 
 from provisioning import webhooks
+from provisioning.events import event_types
 from provisioning.models import ChangeRecord, WebhookDelivery, WebhookEndpoint
-from tests.conftest import patch_body, user_body
+from tests.conftest import GROUP_SCHEMA, patch_body, user_body
 from tests.receiver import Receiver
 
 
@@ -251,3 +252,73 @@ def test_the_outbox_costs_one_statement_per_write(
     with django_assert_num_queries(4):
         scim.post("/Users", user_body("bjensen"))
     assert WebhookDelivery.objects.filter(data__userName="bjensen").count() == 2
+
+
+def test_each_event_body_is_its_change_records_new_values(scim, make_user, add_endpoint):
+    """Whatever wrote them (single requests, a Bulk's runs of creates and of member adds, a
+    delete), each change record is an event per type and endpoint, in the order of the
+    records, whose body carries the record's resource, version and each changed
+    attribute's new value (member changes as ids; none for a delete); every event id is
+    new."""
+    add_endpoint("https://example.com/one")
+    add_endpoint("https://example.com/two", "group.members_added,user.deleted")
+    alice = make_user("alice", password="t0p-Secret", displayName="Alice")
+    scim.put(f"/Users/{alice['id']}", user_body("alice", displayName="Al", password="other"))
+    group = scim.post("/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "Staff"}).json()
+    operations = [
+        {"method": "POST", "path": "/Users", "bulkId": f"u{i}", "data": user_body(f"u{i}")}
+        for i in range(3)
+    ] + [
+        {
+            "method": "PATCH",
+            "path": f"/Groups/{group['id']}",
+            "data": patch_body(
+                {"op": "add", "path": "members", "value": [{"value": f"bulkId:u{i}"}]}
+            ),
+        }
+        for i in range(3)
+    ]
+    response = scim.post(
+        "/Bulk",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+            "Operations": operations,
+        },
+    )
+    assert [r["status"] for r in response.json()["Operations"]] == ["201"] * 3 + ["204"] * 3
+    scim.delete(f"/Users/{alice['id']}")
+
+    wanted = {"one": {"user.*", "group.*"}, "two": {"group.members_added", "user.deleted"}}
+    expected = []
+    for record in ChangeRecord.objects.order_by("id"):
+        types = event_types(record.resource_type, record.operation, record.changes)
+        new_values = {
+            path: change if path == "members" else change["after"]
+            for path, change in record.changes.items()
+        }
+        data = {
+            "resourceType": record.resource_type,
+            "id": str(record.resource_id),
+            "externalId": record.external_id,
+            "userName" if record.resource_type == "User" else "displayName": record.name,
+            "version": record.version,
+            "changes": {} if record.operation == "delete" else new_values,
+        }
+        for event_type in types:
+            for endpoint in ("one", "two"):
+                if (
+                    event_type in wanted[endpoint]
+                    or f"{event_type.split('.')[0]}.*" in wanted[endpoint]
+                ):
+                    expected.append((endpoint, event_type, data))
+    deliveries = WebhookDelivery.objects.select_related("endpoint").order_by("id")
+    assert [
+        (d.endpoint.url.rsplit("/", 1)[1], d.event_type, d.data) for d in deliveries
+    ] == expected
+    # Alice's create and PUT, the group's create, the 3 creates: one endpoint; the 3 member
+    # adds and the delete: both.
+    assert len(expected) == 6 + 4 * 2
+    assert all("password" not in str(d.data) for d in deliveries)
+    event_ids = [d.event_id for d in deliveries]
+    assert len(set(event_ids)) == len(event_ids)
+    assert {event_id.version for event_id in event_ids} == {4}

@@ -57,13 +57,6 @@ def diff(
     return changes
 
 
-def new_values(changes: Mapping[str, Mapping]) -> dict[str, Any]:
-    """Return the new value of each changed attribute; member changes stay as ids."""
-    return {
-        path: change if path == MEMBERS else change["after"] for path, change in changes.items()
-    }
-
-
 def _value(document: Mapping | None, extension: str | None, name: str) -> Any:
     if document is None:
         return None

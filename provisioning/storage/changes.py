@@ -14,17 +14,16 @@ brought in step too (`provisioning.authsync`), in the same transaction.
 
 import functools
 import logging
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .. import authsync, context, signals
 from ..events import event_types
 from ..models import ChangeRecord, Group, User
-from ..scim.changes import MEMBERS, diff, new_values
+from ..scim.changes import MEMBERS, diff
 from ..scim.schema import GROUP_RESOURCE_TYPE, USER_RESOURCE_TYPE
 from .statements import Together, json_text, unsaved
 
@@ -50,37 +49,59 @@ SIGNALS = {
 logger = logging.getLogger(__name__)
 
 # The ORM has neither INSERT ... SELECT nor writable CTEs, and a write should pay one round
-# trip for all this. The record's columns come from the model; the outbox part fans the
-# change's events out to the tenant's endpoints that want them (`user.*` matches every user
-# event), in event order. Both are parts of one statement (`Together`), with the write itself
-# when the store sends that along: then `{source}` makes the record depend on it.
+# trip for all this. A change is three parts of one statement (`Together`), with the write
+# itself when the store sends that along:
+# - `record`: the records' values, each with its key from the table's sequence and the types
+#   of its events (`provisioning.events`). What all the records share is one parameter each;
+#   what differs comes as one JSON array of objects, one per record. With the write, `FROM
+#   resource` makes the record depend on the written row. It calls nextval(), so PostgreSQL
+#   runs it once and keeps its rows (a CTE with a volatile function is never folded into the
+#   parts that read it).
+# - `change`: the INSERT of the records.
+# - `outbox`: the events of each record, one row per event and endpoint of the tenant that
+#   wants it (`user.*` matches every user event), in record and event order, their bodies built
+#   from the records (built in Python, they were half the cost of a Bulk's records). An event's
+#   `changes` are the new value of each changed attribute, member changes as the ids added and
+#   removed; a deleted resource's event has none.
 RECORD_FIELDS = [f for f in ChangeRecord._meta.concrete_fields if not f.primary_key]
-# Those that may be equal in several records of `record_many` (`changes` never is).
-RECORD_NAMES = [f.attname for f in RECORD_FIELDS if f.attname != "changes"]
-# The values go as they are, the JSON as text (`_columns`): a column whose type the INSERT's
-# SELECT cannot give its value by assignment is cast.
-CASTS = {models.JSONField: "::jsonb", models.GenericIPAddressField: "::inet"}
+# The fields of a record that are not its own: those of the object and the document it was made
+# from, and who made it (`_Records`).
+SHARED_NAMES = [f.attname for f in RECORD_FIELDS if f.attname not in ("version", "changes")]
+# A column of `record` that is not the table's: the types of the record's events.
+TYPES = "types"
 CHANGE = f"""
-    INSERT INTO provisioning_changerecord ({", ".join(f.column for f in RECORD_FIELDS)})
-    SELECT {", ".join("%s" + CASTS.get(type(f), "") for f in RECORD_FIELDS)} {{source}}
-    RETURNING id
+    INSERT INTO {ChangeRecord._meta.db_table}
+        ({ChangeRecord._meta.pk.column}, {", ".join(f.column for f in RECORD_FIELDS)})
+    SELECT id, {", ".join(f.attname for f in RECORD_FIELDS)} FROM record ORDER BY n
 """
-OUTBOX = """
+OUTBOX = f"""
     INSERT INTO provisioning_webhookdelivery
         (tenant_id, endpoint_id, event_id, event_type, resource_id, data, created, status,
          attempts, next_attempt_at, last_error)
-    SELECT endpoint.tenant_id, endpoint.id, (event.value->>'id')::uuid,
-           event.value->>'type', (event.value->>'resource')::uuid, event.value->'data', %s,
-           'pending', 0, %s, ''
-    FROM provisioning_webhookendpoint AS endpoint,
-         jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS event(value, n)
-    WHERE endpoint.tenant_id = %s
-      AND EXISTS (SELECT FROM change)
+    SELECT endpoint.tenant_id, endpoint.id, gen_random_uuid(), event.type, record.resource_id,
+           jsonb_build_object(
+               'resourceType', record.resource_type, 'id', record.resource_id,
+               'externalId', record.external_id, %s::text, record.name,
+               'version', record.version,
+               'changes', CASE WHEN record.operation = '{Operation.DELETE.value}' THEN '{{}}'
+                   ELSE (
+                       SELECT coalesce(jsonb_object_agg(
+                           change.key,
+                           CASE change.key WHEN '{MEMBERS}' THEN change.value
+                           ELSE change.value->'after' END
+                       ), '{{}}')
+                       FROM jsonb_each(record.changes) AS change
+                   ) END
+           ),
+           %s, 'pending', 0, %s, ''
+    FROM record, unnest(record.{TYPES}) WITH ORDINALITY AS event(type, k),
+         provisioning_webhookendpoint AS endpoint
+    WHERE endpoint.tenant_id = record.tenant_id
       AND EXISTS (
           SELECT 1 FROM unnest(endpoint.events) AS wanted
-          WHERE event.value->>'type' LIKE replace(wanted, '*', '%%')
+          WHERE event.type LIKE replace(wanted, '*', '%%')
       )
-    ORDER BY event.n, endpoint.id
+    ORDER BY record.n, event.k, endpoint.id
 """
 
 
@@ -104,19 +125,14 @@ def record(
     the record joins it in one statement, and exists only if that row was written. None is
     returned when it was not (a guarded UPDATE that found another write had come first).
     """
-    records = _Records(context.current(), timezone.now(), 1)
-    values, events = records.add(Entry(obj, operation, before, added, removed))
-    change = unsaved(ChangeRecord, id=None, **values)
-    statement = write or Together()
-    source = "FROM resource" if write else ""
-    statement.add("change", CHANGE.format(source=source), _columns(change))
-    outbox = [change.created, change.created, json_text(events), obj.tenant_id]
-    statement.add("outbox", OUTBOX, outbox)
-    rows = statement.rows("SELECT id FROM change")
-    if not rows:
+    records = _Records(context.current(), timezone.now())
+    records.add(Entry(obj, operation, before, added, removed))
+    saved = records.send(write or Together(), after_write=write is not None)
+    if not saved.ids:
         return None
-    (change.pk,) = rows[0]
-    _recorded(obj, change, added, removed)
+    (change,) = saved.changes()
+    authsync.sync(obj, change, added, removed)
+    transaction.on_commit(functools.partial(send_signals, type(obj), change))
     return change
 
 
@@ -133,42 +149,21 @@ class Entry(NamedTuple):
 
 
 def record_many(entries: Sequence[Entry]) -> None:
-    """Record several changes with one statement (a Bulk request's writes made together):
-    each is recorded, queued and signalled exactly as `record` does it.
+    """Record several changes of objects of one model with one statement (a Bulk request's
+    writes made together): each is recorded, queued and signalled exactly as `record` does
+    it.
 
-    The records go to the statement as the values of their columns, and become model
-    instances only for what receives them (the linked Django logins, signal receivers): a
-    Bulk of a thousand member adds is a thousand records, and an instance each cost about a
-    tenth of such a Bulk's CPU.
+    The records become model instances only for what receives them (the linked Django
+    logins, signal receivers): a Bulk of a thousand member adds is a thousand records, and an
+    instance each cost about a tenth of such a Bulk's CPU.
     """
     if not entries:
         return
-    now = timezone.now()
-    made = _Records(context.current(), now, len(entries))
-    records, events = [], []
+    records = _Records(context.current(), timezone.now())
     for entry in entries:
-        values, its_events = made.add(entry)
-        records.append(values)
-        events += its_events
-    # What all the records share goes once, as a parameter, rather than once per record: the
-    # records of a run of member adds differ in `version` and `changes` only, and PostgreSQL
-    # read the rest a thousand times over in about half the statement's time.
-    first, varying = records[0], {"changes"}
-    for name in RECORD_NAMES:
-        column = [r[name] for r in records]
-        if column.count(column[0]) != len(column):
-            varying.add(name)
-    shared = [_column(f, first[f.attname]) for f in RECORD_FIELDS if f.attname not in varying]
-    rows = [{name: r[name] for name in varying} for r in records]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _records_and_outbox_sql(frozenset(varying)),
-            [*shared, json_text(rows), now, now, json_text(events), entries[0].obj.tenant_id],
-        )
-        # RETURNING gives the rows in the order of the array they were inserted from.
-        ids = [pk for (pk,) in cursor.fetchall()]
+        records.add(entry)
+    saved = records.send(Together(), after_write=False)
     sender = type(entries[0].obj)
-    saved = _Saved(records, ids, connection.alias)
     if authsync.syncs(sender):
         for entry, change in zip(entries, saved.changes(), strict=True):
             authsync.sync(entry.obj, change, entry.added, entry.removed)
@@ -176,33 +171,47 @@ def record_many(entries: Sequence[Entry]) -> None:
     transaction.on_commit(functools.partial(_send_all_signals, sender, saved))
 
 
-class _Saved:
-    """The records `record_many` wrote, made into saved instances once, when first asked."""
+class _Record(NamedTuple):
+    """A change record to write: the values of its fields but version and changes, which it
+    shares with the other records of its object and document (a run of member adds), the
+    types of its events, which it shares with them too, its version and its changes."""
 
-    def __init__(self, records: list[dict], ids: list[int], alias: str) -> None:
-        self.records, self.ids, self.alias = records, ids, alias
+    shared: dict
+    types: list[str]
+    version: int
+    changes: dict
+
+
+class _Saved:
+    """Written change records: their keys, and the records made into saved instances once,
+    when first asked."""
+
+    def __init__(self, records: list[_Record], ids: list[int]) -> None:
+        self.records, self.ids = records, ids
+        self.alias = connection.alias
         self.made: list[ChangeRecord] | None = None
 
     def changes(self) -> list[ChangeRecord]:
         if self.made is None:
             self.made = []
-            for values, pk in zip(self.records, self.ids, strict=True):
-                change = unsaved(ChangeRecord, id=pk, **values)
-                _written(change, self.alias)
+            for (shared, _, version, changes), pk in zip(self.records, self.ids, strict=True):
+                if MEMBERS in changes:
+                    members = {key: [str(i) for i in ids] for key, ids in changes[MEMBERS].items()}
+                    changes = {**changes, MEMBERS: members}
+                change = unsaved(ChangeRecord, id=pk, version=version, changes=changes, **shared)
+                change._state.adding = False
+                change._state.db = self.alias
                 self.made.append(change)
         return self.made
 
 
 class _Records:
-    """Builds the values of change records (by field, the key aside) and their events, made
-    by `actor` at `created`, as OUTBOX reads the events: each with a new id, its type, the
-    resource it is about and its `data`. `expected` is how many records are to come.
+    """The change records of one statement, made by `actor` at `created`.
 
-    What the records of one object from one document share (a run of member adds: all but
-    their version and members) is worked out once: per record, it was most of the cost of
-    the records of a Bulk of member adds."""
+    What the records of one object from one document share is worked out once: per record,
+    it was most of the cost of the records of a Bulk of member adds."""
 
-    def __init__(self, actor: context.Actor, created, expected: int) -> None:
+    def __init__(self, actor: context.Actor, created) -> None:
         self.made_by = {
             "created": created,
             "token_name": actor.token_name,
@@ -212,41 +221,28 @@ class _Records:
             "client_ip": actor.client_ip,
             "user_agent": actor.user_agent,
         }
-        self.ids = _random_ids(expected)
-        self.shared: dict[tuple, tuple[dict, dict, dict, list[str], str]] = {}
+        self.shared: dict[tuple, tuple[dict, dict, list[str]]] = {}
+        self.records: list[_Record] = []
+        self.name_attribute = ""
 
-    def add(self, entry: Entry) -> tuple[dict, list[dict]]:
-        """Return the values of `entry`'s record, and its events."""
+    def add(self, entry: Entry) -> None:
         obj, operation, before, added, removed, version = entry
         key = (id(obj), id(before), operation, bool(added), bool(removed))
         shared = self.shared.get(key)
         if shared is None:
             shared = self.shared[key] = self._shared(entry)
-        values, changes, data, types, resource = shared
+        values, changes, types = shared
         if added or removed:
-            members = {"added": [str(i) for i in added], "removed": [str(i) for i in removed]}
-            changes = {**changes, MEMBERS: members}
-        values = {
-            **values,
-            "version": obj.version if version is None else version,
-            "changes": changes,
-        }
-        data = {
-            **data,
-            "version": values["version"],
-            "changes": {} if operation == Operation.DELETE else new_values(changes),
-        }
-        ids = self.ids
-        events = [
-            {"id": next(ids), "type": event_type, "resource": resource, "data": data}
-            for event_type in types
-        ]
-        return values, events
+            # The ids as they are (UUIDs or text): written as text, and made text for the
+            # records made instances (`_Saved`): `str` of a thousand UUIDs was half the cost
+            # of the records of a Bulk's member adds.
+            changes = {**changes, MEMBERS: {"added": added, "removed": removed}}
+        version = obj.version if version is None else version
+        self.records.append(_Record(values, types, version, changes))
 
-    def _shared(self, entry: Entry) -> tuple[dict, dict, dict, list[str], str]:
+    def _shared(self, entry: Entry) -> tuple[dict, dict, list[str]]:
         """Return what the records of `entry`'s object from its document share: their
-        fields but version and changes, the attribute changes, their events' data but
-        version and changes, the types of their events, and the resource's id as text."""
+        fields but version and changes, the attribute changes, the types of their events."""
         obj, operation, before, added, removed, _ = entry
         resource_type = RESOURCE_TYPES[type(obj)]
         after = None if operation == Operation.DELETE else obj.data
@@ -258,7 +254,7 @@ class _Records:
             elif not added:
                 operation = Operation.MEMBER_REMOVE
         document = before if after is None else after
-        name_attribute = NAME_ATTRIBUTES[type(obj)]
+        self.name_attribute = NAME_ATTRIBUTES[type(obj)]
         values = {
             **self.made_by,
             "tenant_id": obj.tenant_id,
@@ -266,30 +262,58 @@ class _Records:
             "resource_type": resource_type.id,
             "resource_id": obj.pk,
             "external_id": document.get("externalId"),
-            "name": document.get(name_attribute) or "",
-        }
-        data = {
-            "resourceType": resource_type.id,
-            "id": str(obj.pk),
-            "externalId": values["external_id"],
-            name_attribute: values["name"],
+            "name": document.get(self.name_attribute) or "",
         }
         members = {MEMBERS: {"added": added, "removed": removed}} if added or removed else {}
-        types = event_types(resource_type.id, operation, {**changes, **members})
-        return values, changes, data, types, data["id"]
+        return values, changes, event_types(resource_type.id, operation, {**changes, **members})
 
+    def send(self, statement: Together, *, after_write: bool) -> _Saved:
+        """Add the records and their events to `statement`, which holds the write (its part
+        `resource`) when `after_write`, and run it."""
+        varying = self._varying()
+        first = self.records[0]
+        whole = {**first.shared, "version": first.version, "changes": first.changes}
+        whole[TYPES] = first.types
+        params = [
+            json_text(whole[name]) if name == "changes" else whole[name]
+            for name in _RECORD_COLUMNS
+            if name not in varying
+        ]
+        if varying:
+            params.append(json_text(self._rows(varying)))
+        statement.add("record", _record_sql(varying, after_write), params)
+        statement.add("change", CHANGE)
+        created = self.made_by["created"]
+        statement.add("outbox", OUTBOX, [self.name_attribute, created, created])
+        ids = [pk for (pk,) in statement.rows("SELECT id FROM record ORDER BY n")]
+        return _Saved(self.records, ids)
 
-def _recorded(obj: User | Group, change: ChangeRecord, added, removed) -> None:
-    """Finish a written change: the linked Django login, and the signals once committed."""
-    _written(change, connection.alias)
-    authsync.sync(obj, change, added, removed)
-    transaction.on_commit(functools.partial(send_signals, type(obj), change))
+    def _rows(self, varying: frozenset[str]) -> list[dict]:
+        """Return the values of each record in the columns `varying`, by name."""
+        shared = [name for name in SHARED_NAMES if name in varying]
+        if not shared and TYPES not in varying:  # a run of member adds
+            return [{"version": r.version, "changes": r.changes} for r in self.records]
+        rows = []
+        for record in self.records:
+            row = {name: record.shared[name] for name in shared}
+            row["version"], row["changes"] = record.version, record.changes
+            if TYPES in varying:
+                row[TYPES] = record.types
+            rows.append(row)
+        return rows
 
-
-def _written(change: ChangeRecord, alias: str) -> None:
-    """Mark the record as a saved row of the database `alias`."""
-    change._state.adding = False
-    change._state.db = alias
+    def _varying(self) -> frozenset[str]:
+        """Return the columns of `record` whose values differ between the records: none for
+        one record; else their versions and changes, and what differs between objects."""
+        if len(self.records) == 1:
+            return frozenset()
+        varying = {"version", "changes"}
+        (first, _, first_types), *others = self.shared.values()
+        for values, _, types in others:
+            varying.update(name for name in SHARED_NAMES if values[name] != first[name])
+            if types != first_types:
+                varying.add(TYPES)
+        return frozenset(varying)
 
 
 def _send_all_signals(sender: type[User | Group], saved: _Saved) -> None:
@@ -300,55 +324,32 @@ def _send_all_signals(sender: type[User | Group], saved: _Saved) -> None:
         send_signals(sender, change)
 
 
-def _columns(change: ChangeRecord) -> list:
-    """Return the record's column values, in the order of RECORD_FIELDS: its attributes, the
-    JSON as text (Django's JSON preparation cost a tenth of a PATCH's CPU)."""
-    return [_column(field, getattr(change, field.attname)) for field in RECORD_FIELDS]
-
-
-def _column(field: models.Field, value):
-    """Return the value of a record's field as a parameter of CHANGE: JSON as text."""
-    return json_text(value) if isinstance(field, models.JSONField) else value
-
-
-# The bits of a random UUID that say it is one (RFC 9562 §5.4): version 4, variant 10.
-_UUID_KEPT = ~(0xF000 << 64) & ~(0xC000 << 48)
-_UUID_SET = (0x4000 << 64) | (0x8000 << 48)
-
-
-def _random_ids(batch: int) -> Iterator[str]:
-    """Yield new random UUIDs (version 4, what `uuid.uuid4` makes) as text, reading the
-    system's randomness once per `batch` of them: `str(uuid.uuid4())` per event was a third
-    of the cost of building the events of a Bulk's member adds."""
-    while True:
-        random = os.urandom(16 * batch)
-        for start in range(0, len(random), 16):
-            digits = "%032x" % (int.from_bytes(random[start : start + 16]) & _UUID_KEPT | _UUID_SET)
-            yield f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+# The columns of `record`, in order: the table's and the types of the events.
+_RECORD_COLUMNS = [f.attname for f in RECORD_FIELDS] + [TYPES]
 
 
 @functools.cache
-def _records_and_outbox_sql(varying: frozenset[str]) -> str:
-    """Return CHANGE for many records, with OUTBOX for the events of them all. The fields in
-    `varying` (attribute names) come from one JSON array of objects, one per record; each
-    other field has one value for all the records, a parameter of its own, in the order of
-    RECORD_FIELDS, before the array."""
-    columns = ", ".join(f.column for f in RECORD_FIELDS)
-    values = ", ".join(
-        f"record.{f.attname}" if f.attname in varying else "%s" + CASTS.get(type(f), "")
-        for f in RECORD_FIELDS
+def _record_sql(varying: frozenset[str], after_write: bool) -> str:
+    """Return the part `record` of a change's statement. The columns in `varying` come from
+    one JSON array of objects, one per record, the last parameter; each other column has one
+    value for all the records, a parameter of its own, in the order of `_RECORD_COLUMNS`."""
+    types = {f.attname: f.db_type(connection) for f in RECORD_FIELDS} | {TYPES: "text[]"}
+    columns = ", ".join(
+        f"given.{name}" if name in varying else f"%s::{types[name]} AS {name}"
+        for name in _RECORD_COLUMNS
     )
-    types = ", ".join(
-        f"{f.attname} {f.db_type(connection)}" for f in RECORD_FIELDS if f.attname in varying
-    )
-    return f"""
-    WITH change AS (
-        INSERT INTO provisioning_changerecord ({columns})
-        SELECT {values} FROM jsonb_to_recordset(%s::jsonb) AS record({types})
-        RETURNING id
-    ), outbox AS ({OUTBOX}    )
-    SELECT id FROM change
-    """
+    sequence = f"{ChangeRecord._meta.db_table}_{ChangeRecord._meta.pk.column}_seq"
+    if varying:
+        names = [name for name in _RECORD_COLUMNS if name in varying]
+        definitions = ", ".join(f"{name} {types[name]}" for name in names)
+        source = (
+            f"FROM ROWS FROM (jsonb_to_recordset(%s::jsonb) AS ({definitions}))"
+            f" WITH ORDINALITY AS given({', '.join(names)}, n)"
+        )
+        order = "given.n"
+    else:
+        source, order = "FROM resource" if after_write else "", "1"
+    return f"SELECT nextval('{sequence}') AS id, {order} AS n, {columns} {source}"
 
 
 def send_signals(sender: type[User | Group], change: ChangeRecord) -> None:

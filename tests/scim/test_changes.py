@@ -2,7 +2,7 @@
 
 import pytest
 
-from provisioning.scim.changes import diff, new_values
+from provisioning.scim.changes import diff
 from provisioning.scim.schema import (
     ENTERPRISE_USER_SCHEMA_URN,
     GROUP_RESOURCE_TYPE,
@@ -79,12 +79,3 @@ def test_group_members_are_not_diffed_as_a_document():
     assert diff(GROUP_RESOURCE_TYPE, {"displayName": "A"}, {"displayName": "B", "members": []}) == {
         "displayName": {"before": "A", "after": "B"}
     }
-
-
-def test_new_values():
-    """An event carries each changed attribute's new value, and member changes as ids."""
-    changes = {
-        "active": {"before": True, "after": False},
-        "members": {"added": ["1"], "removed": []},
-    }
-    assert new_values(changes) == {"active": False, "members": {"added": ["1"], "removed": []}}

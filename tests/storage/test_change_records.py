@@ -310,3 +310,16 @@ def test_a_member_add_costs_the_same_whatever_the_group_size(
     assert ChangeRecord.objects.latest("id").changes == {
         "members": {"added": [users[61]["id"]], "removed": []}
     }
+
+
+def test_deleting_a_tenant_deletes_its_records_only(
+    scim, tenant, make_user, make_tenant, make_client
+):
+    """Records have no foreign key to their tenant in the database (a check per record cost
+    as much as writing it): deleting a tenant deletes its records through Django's cascade,
+    and no other tenant's."""
+    make_user("alice")
+    other = make_tenant("other")
+    make_user("bob", client=make_client(other))
+    tenant.delete()
+    assert list(ChangeRecord.objects.values_list("tenant_id", "name")) == [(other.pk, "bob")]
