@@ -5,6 +5,8 @@ import logging
 import uuid
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from provisioning import signals
 from provisioning.models import ChangeRecord, Group, User
@@ -165,3 +167,37 @@ def test_a_failing_receiver_is_logged_and_others_still_receive(
     (failure,) = [r for r in caplog.records if r.name == "provisioning.storage.changes"]
     assert failure.getMessage().endswith("of user.created failed")
     assert failure.exc_info[1].args == ("receiver bug",)
+
+
+def test_signals_of_a_bulk_send_each_record_with_its_tenant_at_no_query_each(
+    scim, tenant, make_user, make_group, received, django_capture_on_commit_callbacks
+):
+    """Each PATCH of a Bulk's run of member adds is its own `group_members_changed`, with
+    its record, the member id as text and the tenant, which the records are given rather
+    than reading it one query each."""
+    users = [make_user(f"u{i}") for i in range(4)]
+    group = make_group("Staff")
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            {
+                "method": "PATCH",
+                "path": f"/Groups/{group['id']}",
+                "data": patch_body({"op": "add", "path": "members", "value": [{"value": u["id"]}]}),
+            }
+            for u in users
+        ],
+    }
+    del received[:]
+    committed = django_capture_on_commit_callbacks(execute=True)
+    with CaptureQueriesContext(connection) as queries, committed:
+        assert scim.post("/Bulk", body).status_code == 200
+    records = list(ChangeRecord.objects.filter(operation="member_add").order_by("id"))
+    assert [
+        (name, kwargs["tenant"], kwargs["record"], kwargs["added"]) for name, _, kwargs in received
+    ] == [
+        ("group_members_changed", tenant, record, [user["id"]])
+        for record, user in zip(records, users, strict=True)
+    ]
+    tenant_reads = [q for q in queries if 'FROM "provisioning_tenant" WHERE' in q["sql"]]
+    assert tenant_reads == []

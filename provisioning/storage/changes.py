@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from .. import authsync, context, signals
 from ..events import event_types
-from ..models import ChangeRecord, Group, User
+from ..models import ChangeRecord, Group, Tenant, User
 from ..scim.changes import MEMBERS, diff
 from ..scim.schema import GROUP_RESOURCE_TYPE, USER_RESOURCE_TYPE
 from .statements import Together, json_text, unsaved
@@ -186,8 +186,8 @@ class _Saved:
     """Written change records: their keys, and the records made into saved instances once,
     when first asked."""
 
-    def __init__(self, records: list[_Record], ids: list[int]) -> None:
-        self.records, self.ids = records, ids
+    def __init__(self, records: list[_Record], ids: list[int], tenants: dict[int, Tenant]) -> None:
+        self.records, self.ids, self.tenants = records, ids, tenants
         self.alias = connection.alias
         self.made: list[ChangeRecord] | None = None
 
@@ -201,6 +201,8 @@ class _Saved:
                 change = unsaved(ChangeRecord, id=pk, version=version, changes=changes, **shared)
                 change._state.adding = False
                 change._state.db = self.alias
+                if (tenant := self.tenants.get(change.tenant_id)) is not None:
+                    ChangeRecord.tenant.field.set_cached_value(change, tenant)
                 self.made.append(change)
         return self.made
 
@@ -223,6 +225,9 @@ class _Records:
         }
         self.shared: dict[tuple, tuple[dict, dict, list[str]]] = {}
         self.records: list[_Record] = []
+        # The tenants of the objects, by id, where the object holds it: the records' signals
+        # send it, and asked of a record alone it is a query each.
+        self.tenants: dict[int, Tenant] = {}
         self.name_attribute = ""
 
     def add(self, entry: Entry) -> None:
@@ -254,6 +259,9 @@ class _Records:
             elif not added:
                 operation = Operation.MEMBER_REMOVE
         document = before if after is None else after
+        tenant = type(obj).tenant.field.get_cached_value(obj, None)
+        if tenant is not None:
+            self.tenants[obj.tenant_id] = tenant
         self.name_attribute = NAME_ATTRIBUTES[type(obj)]
         values = {
             **self.made_by,
@@ -286,7 +294,7 @@ class _Records:
         created = self.made_by["created"]
         statement.add("outbox", OUTBOX, [self.name_attribute, created, created])
         ids = [pk for (pk,) in statement.rows("SELECT id FROM record ORDER BY n")]
-        return _Saved(self.records, ids)
+        return _Saved(self.records, ids, self.tenants)
 
     def _rows(self, varying: frozenset[str]) -> list[dict]:
         """Return the values of each record in the columns `varying`, by name."""

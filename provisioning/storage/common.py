@@ -58,7 +58,9 @@ def get_one(model: type[Model], tenant, resource_id: str, *, for_update: bool = 
     rows = _by_id(model, for_update).rows([tenant.pk, pk])
     if not rows:
         raise not_found(model.__name__, resource_id)
-    return instance(model, rows[0])
+    obj = instance(model, rows[0])
+    model.tenant.field.set_cached_value(obj, tenant)  # its change record's signals send it
+    return obj
 
 
 def not_found(type_name: str, resource_id: str) -> NotFound:
