@@ -689,9 +689,11 @@ def add_members_each(
     applied = [
         wanted for index, wanted in batches if index < len(outcomes) and outcomes[index] is None
     ]
-    ids = {member_id for wanted in applied for member_id in wanted}
+    if len(applied) < len(batches):  # only the members of those applied
+        ids = {member_id for wanted in applied for member_id in wanted}
+        users, groups = users & ids, groups & ids
     try:
-        added_each = _add_each(group, applied, (users & ids, groups & ids))
+        added_each = _add_each(group, applied, (users, groups))
     except InvalidValue:  # the nesting
         return None
     entries = [
