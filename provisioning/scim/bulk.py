@@ -204,8 +204,9 @@ def _may_refer(value: Any) -> bool:
 
     Most operations refer to nothing: orjson writes a string that starts with the prefix as
     `"bulkId:` (it escapes only quotes, backslashes and control characters), so a document
-    without that text holds no reference, and is not walked. A request's operations are
-    looked at so all at once; each operation's `data` again only when they may refer."""
+    without that text holds no reference, and is not walked. `parse_bulk_request` asks it
+    once of all the operations of a request, and of each one's `data` only when that finds
+    the text."""
     try:
         return b'"' + _PREFIX in orjson.dumps(value)
     except TypeError:  # an integer past 64 bits: walked
