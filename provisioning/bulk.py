@@ -99,22 +99,29 @@ class _Runner:
         if kind is None:
             return [first]
         run = [first]
-        for step in steps[start + 1 :]:
-            if bulk.is_circle(step, self.request) or self.kind(step[0]) != kind:
+        request = self.request
+        for position in range(start + 1, len(steps)):
+            step = steps[position]
+            operation = step[0]
+            # A step of one operation that refers to nothing is no circle (`is_circle`).
+            if len(step) > 1 or (operation.references and bulk.is_circle(step, request)):
                 break
-            run.append(step[0])
+            if self.kind(operation) != kind:
+                break
+            run.append(operation)
         return run
 
     def kind(self, operation: Operation):
         """Return what an operation shares with the others of its run, or None when it
         runs alone."""
-        if bulk.unresolved(operation, self.ids, self.request) is not None:
+        if operation.references and bulk.unresolved(operation, self.ids, self.request) is not None:
             return None
-        if operation.method == "POST" and operation.endpoint == USERS.type.endpoint:
+        method, endpoint = operation.method, operation.endpoint
+        if method == "POST" and endpoint == _USERS:
             return "POST"
         if (
-            operation.method == "PATCH"
-            and operation.endpoint == GROUPS.type.endpoint
+            method == "PATCH"
+            and endpoint == _GROUPS
             and operation.version is None
             and _adds_members_only(operation.data)
         ):
@@ -309,7 +316,11 @@ class _Runner:
         self.errors += 1
 
 
+_USERS = USERS.type.endpoint
+_GROUPS = GROUPS.type.endpoint
 _MEMBERS = groups.MEMBERS.name.lower()
+# A PatchOp body's names as RFC 7644 §3.5.2 spells them.
+_BODY_NAMES = frozenset({"schemas", "Operations"})
 
 
 def _adds_members_only(data) -> bool:
@@ -317,15 +328,19 @@ def _adds_members_only(data) -> bool:
     hint: `groups.add_members_each` applies the body and decides."""
     if type(data) is not dict:
         return False
-    operations = next((v for k, v in data.items() if k.lower() == "operations"), None)
+    if data.keys() <= _BODY_NAMES:  # no name to lower: none differs from another in case only
+        operations = data.get("Operations")
+    else:
+        operations = next((v for k, v in data.items() if k.lower() == "operations"), None)
     if not isinstance(operations, list) or not operations:
         return False
     for item in operations:
         if type(item) is not dict:
             return False
+        # Spelt as the RFC spells them (lower case), each is one comparison.
         op, path = item.get("op"), item.get("path")
-        if type(op) is not str or op.lower() != "add":
+        if op != "add" and (type(op) is not str or op.lower() != "add"):
             return False
-        if type(path) is not str or path.lower() != _MEMBERS:
+        if path != _MEMBERS and (type(path) is not str or path.lower() != _MEMBERS):
             return False
     return True

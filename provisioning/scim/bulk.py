@@ -53,7 +53,7 @@ REFERENCE_PREFIX = "bulkId:"
 _PREFIX = REFERENCE_PREFIX.encode()
 
 
-@dataclass
+@dataclass(slots=True)
 class Operation:
     """One operation of a BulkRequest, checked for structure.
 
@@ -107,7 +107,9 @@ def parse_bulk_request(
         or fail_on_errors < 1
     ):
         raise InvalidValue("'failOnErrors' must be an integer of 1 or more.")
-    operations = [_read_operation(item, i, endpoints) for i, item in enumerate(items)]
+    walk = _may_refer(items)
+    paths: dict[tuple[str, bool], tuple[str, str | None]] = {}
+    operations = [_read_operation(item, i, endpoints, walk, paths) for i, item in enumerate(items)]
     definers: dict[str, Operation] = {}
     seen: set[str] = set()
     for operation in operations:
@@ -121,43 +123,60 @@ def parse_bulk_request(
     return BulkRequest(operations, fail_on_errors, definers)
 
 
-_STRING_MEMBERS = tuple((name, name.lower()) for name in ("bulkId", "version", "path"))
+_NO_REFERENCES: frozenset[str] = frozenset()
 
 
-def _read_operation(item: Any, index: int, endpoints: tuple[str, ...]) -> Operation:
+def _read_operation(
+    item: Any,
+    index: int,
+    endpoints: tuple[str, ...],
+    walk: bool,
+    paths: dict[tuple[str, bool], tuple[str, str | None]],
+) -> Operation:
+    """Return the operation `item`, checked. It is read once per operation of a request of up
+    to `maxOperations`, so it does no work twice: `walk` is False when no operation's `data`
+    can hold a reference (`_may_refer`), and `paths` keeps each path already read."""
     where = f"Operations[{index}]"
     if type(item) is not dict:
         raise InvalidSyntax(f"'{where}' must be a JSON object.")
     members = object_members(item, where)
     method = members.get("method")
-    if not isinstance(method, str) or method.upper() not in METHODS:
+    method = method.upper() if isinstance(method, str) else None
+    if method not in METHODS:
         raise InvalidSyntax(f"'{where}.method' must be one of {', '.join(METHODS)}.")
-    method = method.upper()
-    for name, key in _STRING_MEMBERS:
-        value = members.get(key)
+    bulk_id, version, path = members.get("bulkid"), members.get("version"), members.get("path")
+    for name, value in (("bulkId", bulk_id), ("version", version), ("path", path)):
         if value is not None and not isinstance(value, str):
             raise InvalidSyntax(f"'{where}.{name}' must be a string.")
-    bulk_id = members.get("bulkid")
     if bulk_id is not None and not bulk_id:
         raise InvalidValue(f"'{where}.bulkId' must not be empty.")
     if method == "POST" and bulk_id is None:
         raise InvalidSyntax(f"'{where}.bulkId' is required with POST (RFC 7644 §3.7).")
-    endpoint, resource_id = _read_path(members.get("path"), method, endpoints, where)
+    # What a path names depends on it and on whether the method is POST only.
+    key = (path, method == "POST")
+    read = paths.get(key)
+    if read is None:
+        read = paths[key] = _read_path(path, method, endpoints, where)
+    endpoint, resource_id = read
     data = members.get("data")
     if method != "DELETE" and type(data) is not dict:
         raise InvalidSyntax(f"'{where}.data' must be a JSON object with {method}.")
-    references = set(_references(data))
-    if resource_id is not None and resource_id.startswith(REFERENCE_PREFIX):
-        references.add(resource_id.removeprefix(REFERENCE_PREFIX))
+    references = _NO_REFERENCES
+    names_reference = resource_id is not None and resource_id.startswith(REFERENCE_PREFIX)
+    if walk or names_reference:
+        found = set(_references(data)) if walk else set()
+        if names_reference:
+            found.add(resource_id.removeprefix(REFERENCE_PREFIX))
+        references = frozenset(found)
     return Operation(
-        index=index,
-        method=method,
-        endpoint=endpoint,
-        resource_id=resource_id,
-        bulk_id=bulk_id,
-        version=members.get("version"),
-        data=data if method != "DELETE" else None,
-        references=frozenset(references),
+        index,
+        method,
+        endpoint,
+        resource_id,
+        bulk_id,
+        version,
+        data if method != "DELETE" else None,
+        references,
     )
 
 
@@ -180,16 +199,24 @@ def _read_path(path: Any, method: str, endpoints: tuple[str, ...], where: str):
     return endpoint, parts[1]
 
 
+def _may_refer(value: Any) -> bool:
+    """Return whether `value`, a JSON value, may hold a `bulkId:` reference string.
+
+    Most operations refer to nothing: orjson writes a string that starts with the prefix as
+    `"bulkId:` (it escapes only quotes, backslashes and control characters), so a document
+    without that text holds no reference, and is not walked. `parse_bulk_request` asks it
+    once of all the operations of a request, and of each one's `data` only when that finds
+    the text."""
+    try:
+        return b'"' + _PREFIX in orjson.dumps(value)
+    except TypeError:  # an integer past 64 bits: walked
+        return True
+
+
 def _references(value: Any) -> Iterator[str]:
     """Yield the bulkIds referenced anywhere in `value`, a JSON value (dicts and lists)."""
-    try:
-        # Most operations refer to nothing: orjson writes a string that starts with the
-        # prefix as `"bulkId:` (it escapes only quotes, backslashes and control characters),
-        # so a document without that text holds no reference, and is not walked.
-        if b'"' + _PREFIX not in orjson.dumps(value):
-            return
-    except TypeError:  # an integer past 64 bits: walked
-        pass
+    if not _may_refer(value):
+        return
     stack = [value]
     while stack:
         value = stack.pop()

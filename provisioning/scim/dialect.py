@@ -116,6 +116,10 @@ _AUTO = {
     Dialect.ENTRA: _AUTO_ALWAYS | ALLOWED[Dialect.ENTRA],
 }
 
+# The names of a PatchOp body and of its operations as RFC 7644 §3.5.2 spells them.
+_BODY_NAMES = frozenset({"schemas", "Operations"})
+_OPERATION_NAMES = frozenset({"op", "path", "value"})
+
 _AUTO_NAME = Dialect.AUTO.value
 _OKTA_AGENT = "okta scim client"
 _ENTRA_AGENT = "microsoft azure ad scim provisioning"
@@ -168,14 +172,24 @@ def recognise(user_agent: str, query: Iterable[str] = (), patch_body: Any = None
 
 def _entra_patch(body: Any) -> bool:
     """Return whether a PATCH body has a sign of Entra's dialects: a capitalised op, a
-    boolean as a string, a remove carrying values, or a dotted or filtered path as a key."""
-    operations = _members(body).get("operations")
+    boolean as a string, a remove carrying values, or a dotted or filtered path as a key.
+
+    Asked of each PATCH of a Bulk request, it reads an object whose names are all spelt as
+    the RFC spells them (no two differ only in case) as it is, rather than by `_members`."""
+    if type(body) is dict and body.keys() <= _BODY_NAMES:
+        operations = body.get("Operations")
+    else:
+        operations = _members(body).get("operations")
     if not isinstance(operations, list):
         return False
     for operation in operations:
-        members = _members(operation)
+        if type(operation) is dict and operation.keys() <= _OPERATION_NAMES:
+            members = operation
+        else:
+            members = _members(operation)
         op = members.get("op")
-        if isinstance(op, str) and op.lower() in _OPS and op != op.lower():
+        # An op spelt in lower case is no capitalised one: one comparison for most.
+        if op not in _OPS and isinstance(op, str) and op.lower() in _OPS:
             return True
         value, path = members.get("value"), members.get("path")
         if _string_boolean(value) and _names_boolean(path):

@@ -117,7 +117,6 @@ from .errors import (
     InvalidValue,
     Mutability,
     NoTarget,
-    SCIMError,
 )
 from .filter import (
     And,
@@ -141,6 +140,7 @@ from .resource import (
     parse_element,
     parse_resource,
     parse_value,
+    storable,
 )
 from .schema import COMMON_ATTRIBUTES, Attribute, ResourceType, Schema, Type
 from .schema import Mutability as Mut
@@ -286,6 +286,7 @@ def _member_adds(
     operations = body.get("Operations")
     if type(operations) is not list or not 0 < len(operations) <= MAX_OPERATIONS:
         return None
+    shapes = _member_shapes(resource_type, row_attributes)
     changes = []
     for operation in operations:
         if type(operation) is not dict or len(operation) != 3:
@@ -295,9 +296,7 @@ def _member_adds(
             Leniency.CAPITALISED_OPS in leniencies and type(op) is str and op.lower() == "add"
         ):
             return None
-        shape = (
-            _member_shapes(resource_type, row_attributes).get(path) if type(path) is str else None
-        )
+        shape = shapes.get(path) if type(path) is str else None
         if shape is None or type(values) is not list:
             return None
         members = _plain_members(shape, values)
@@ -311,12 +310,13 @@ def _member_adds(
 @dataclass(frozen=True)
 class _MemberShape:
     """What `_plain_members` accepts in the values of a row-stored attribute: sub-attributes
-    of type string, by name, the stored ones in the schema's order (`value` first)."""
+    of type string, by name, with their `max_length`; the stored ones in the schema's order
+    (`value` first); the required ones."""
 
     attr: Attribute
-    strings: dict[str, Attribute]
+    strings: dict[str, int | None]
     stored: tuple[str, ...]
-    required: tuple[str, ...]
+    required: frozenset[str]
 
 
 @functools.cache
@@ -328,9 +328,10 @@ def _member_shapes(
     shapes = {}
     for attr in resource_type.schema.attributes:
         if attr.name.lower() in rows and attr.is_complex and not attr.is_read_only:
-            strings = {sub.name: sub for sub in attr.sub_attributes if sub.type is Type.STRING}
-            stored = tuple(name for name, sub in strings.items() if is_stored(sub))
-            required = tuple(sub.name for sub in attr.sub_attributes if sub.required)
+            subs = [sub for sub in attr.sub_attributes if sub.type is Type.STRING]
+            strings = {sub.name: sub.max_length for sub in subs}
+            stored = tuple(sub.name for sub in subs if is_stored(sub))
+            required = frozenset(sub.name for sub in attr.sub_attributes if sub.required)
             shapes[attr.name] = _MemberShape(attr, strings, stored, required)
     return shapes
 
@@ -339,24 +340,24 @@ def _plain_members(shape: _MemberShape, values: list) -> tuple[dict, ...] | None
     """Return `values` as `_member_values` reads them, or None unless each is an object of
     non-empty strings that `coerce_scalar` takes, named exactly as string sub-attributes, with
     each required one."""
-    attr = shape.attr
-    if attr.max_values is not None and len(values) > attr.max_values:
+    limit = shape.attr.max_values
+    if limit is not None and len(values) > limit:
         return None
+    strings, stored, required = shape.strings, shape.stored, shape.required
     members: dict[str, dict] = {}
     for item in values:
         if type(item) is not dict:
             return None
         for name, text in item.items():
-            sub = shape.strings.get(name)
-            if sub is None or type(text) is not str or not text:
+            if name not in strings or type(text) is not str or not text:
                 return None
-            try:
-                coerce_scalar(sub, text)
-            except SCIMError:
+            # What `coerce_scalar` checks of a string, without its call for each.
+            length = strings[name]
+            if (length is not None and len(text) > length) or not storable(text):
                 return None
-        if any(name not in item for name in shape.required):
+        if not required <= item.keys():
             return None
-        member = {name: item[name] for name in shape.stored if name in item}
+        member = {name: item[name] for name in stored if name in item}
         members.setdefault(member["value"], member)
     return tuple(members.values())
 

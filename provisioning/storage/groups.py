@@ -571,19 +571,26 @@ def _touch_joined(users: set[uuid.UUID], groups: set[uuid.UUID]) -> None:
 
 def _add(group: Group, values: list[dict]) -> list[uuid.UUID]:
     """Add members; those already there are left as they are. Return the ids of the new ones."""
-    return _add_each(group, [values])[0]
+    return _add_each(group, [_wanted(values)])[0]
 
 
 def _add_each(
-    group: Group, batches: list[list[dict]], resolved: tuple[set, set] | None = None
+    group: Group,
+    batches: list[dict[uuid.UUID, str | None]],
+    resolved: tuple[set, set] | None = None,
 ) -> list[list[uuid.UUID]]:
     """Add several lists of members one after the other, with one statement per step for them
     all; return, for each list, the ids of the members it added (those not there before it).
-    `resolved` is what `_resolve` returned for them, when the caller has it already."""
-    values = [value for batch in batches for value in batch]
-    if not values:
+    Each list is given as `_wanted` reads it (its ids, each parsed once, in the order sent);
+    `resolved` is what `_found` returned for them, when the caller has it already."""
+    if not any(batches):
         return [[] for _ in batches]
-    users, groups = resolved or _resolve(group, values)
+    if resolved is None:
+        wanted: dict[uuid.UUID, str | None] = {}
+        for batch in batches:
+            wanted.update(batch)
+        resolved = _found(group, wanted)
+    users, groups = resolved
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT coalesce(user_id, member_group_id) FROM {Membership._meta.db_table}"
@@ -598,7 +605,7 @@ def _add_each(
     user_ids, group_ids, added_each, seen = [], [], [], set(existing)
     for batch in batches:
         added = []
-        for member_id in map(_member_id, batch):  # in the order sent, which is the listed order
+        for member_id in batch:  # in the order sent, which is the listed order
             if member_id in seen:
                 continue
             seen.add(member_id)
@@ -654,22 +661,23 @@ def add_members_each(
     """
     group = get(tenant, group_id, for_update=True)
     outcomes: list[SCIMError | None] = []
-    batches: list[tuple[int, list[dict], dict]] = []  # (index, values, ids wanted)
+    batches: list[tuple[int, dict]] = []  # (index, ids wanted)
     for index, operations_of_one in enumerate(operations):
         try:
             result = operations_of_one(group.data)
-            if result.document != group.data or any(
-                change.op != "add" or change.value_filter is not None
-                for change in result.member_changes
-            ):
+            if result.document is not group.data and result.document != group.data:
                 return None
-            values = [value for change in result.member_changes for value in change.values]
-            batches.append((index, values, _wanted(values)))
+            values: list[dict] = []
+            for change in result.member_changes:
+                if change.op != "add" or change.value_filter is not None:
+                    return None
+                values += change.values
+            batches.append((index, _wanted(values)))
             outcomes.append(None)
         except SCIMError as error:
             outcomes.append(error)
-    users, groups = _lookup(group, {i for _, _, wanted in batches for i in wanted})
-    for index, _, wanted in batches:
+    users, groups = _lookup(group, {i for _, wanted in batches for i in wanted})
+    for index, wanted in batches:
         try:
             _check_found(group, wanted, users, groups)
         except SCIMError as error:
@@ -679,15 +687,13 @@ def add_members_each(
         if len(failed) >= errors_allowed:
             del outcomes[failed[errors_allowed - 1] + 1 :]
     applied = [
-        (values, wanted)
-        for index, values, wanted in batches
-        if index < len(outcomes) and outcomes[index] is None
+        wanted for index, wanted in batches if index < len(outcomes) and outcomes[index] is None
     ]
-    ids = {member_id for _, wanted in applied for member_id in wanted}
+    if len(applied) < len(batches):  # only the members of those applied
+        ids = {member_id for wanted in applied for member_id in wanted}
+        users, groups = users & ids, groups & ids
     try:
-        added_each = _add_each(
-            group, [values for values, _ in applied], (users & ids, groups & ids)
-        )
+        added_each = _add_each(group, applied, (users, groups))
     except InvalidValue:  # the nesting
         return None
     entries = [
@@ -724,17 +730,24 @@ def _resolve(
     The statement that locks the users also takes the tenant's nesting lock when the group is
     nested (`_NESTING_LOCK`): exclusively when `exclusive` or when a group is named, shared
     else."""
-    wanted = _wanted(values)
+    return _found(group, _wanted(values), exclusive=exclusive)
+
+
+def _found(
+    group: Group, wanted: dict[uuid.UUID, str | None], *, exclusive: bool = False
+) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """`_resolve` of members as `_wanted` reads them."""
     users, groups = _lookup(group, wanted, exclusive=exclusive)
     _check_found(group, wanted, users, groups)
     return users, groups
 
 
 def _wanted(values: list[dict]) -> dict[uuid.UUID, str | None]:
-    """Return the ids `values` name, each with the type it is given (lowercase), if any."""
+    """Return the ids `values` name, each with the type it is given (lowercase), if any, in
+    the order sent; each id is parsed here only."""
     wanted: dict[uuid.UUID, str | None] = {}
     for value in values:
-        member_id = _member_id(value)
+        member_id = parse_id(value.get("value"))
         if member_id is None:
             raise InvalidValue(f"Member '{value.get('value')}' does not exist in this tenant.")
         wanted[member_id] = (value.get("type") or "").lower() or None
