@@ -2,19 +2,19 @@
 
 import functools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, OperationalError
+from django.db import IntegrityError, OperationalError, connection
 from django.db.models import F, Model, Q, UUIDField
 from django.utils import timezone
 from psycopg.errors import DeadlockDetected
 
 from ..scim.errors import NotFound, PreconditionFailed, Uniqueness
 from ..scim.resource import parse_id
-from .statements import Compiled, Slot, instance
+from .statements import Compiled, Slot, instance, uuid_array
 
 # Turns a resource's current document into a `provisioning.scim.patch.PatchResult`.
 Patcher = Callable[[dict], Any]
@@ -104,6 +104,18 @@ def touch(model: type[Model], condition: Q) -> None:
     for a group, every user below it through nesting too (`groups.users_below`).
     """
     model.objects.filter(condition).update(version=F("version") + 1, last_modified=timezone.now())
+
+
+def touch_ids(model: type[Model], tenant_id: int, ids: Iterable[uuid.UUID]) -> None:
+    """`touch` the tenant's resources of `model` with these ids: one parameter for them all
+    (Django's `pk__in` makes one per id, and compiling a thousand of them cost more than the
+    statement)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {model._meta.db_table} SET version = version + 1, last_modified = %s"
+            " WHERE tenant_id = %s AND id = ANY(%s::uuid[])",
+            [timezone.now(), tenant_id, uuid_array(ids)],
+        )
 
 
 def check_version(obj: Model, expected: frozenset[int] | None) -> None:

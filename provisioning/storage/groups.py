@@ -44,12 +44,13 @@ from .common import (
     parse_pk,
     retry_on_deadlock,
     touch,
+    touch_ids,
     unique,
     written,
 )
 from .listing import TENANT, Page, list_page
 from .query import EVERYTHING, NOTHING, Source, element_q
-from .statements import Slot, insert, instance, settle_pending, update
+from .statements import Slot, insert, instance, settle_pending, update, uuid_array
 
 DISPLAY_NAME_CONSTRAINT = "provisioning_group_displayname_ci_unique"
 # A group's members, kept as `Membership` rows (RFC 7643 §4.2), and the sub-attributes those
@@ -554,19 +555,20 @@ def _delete_members(group: Group, rows) -> list[uuid.UUID]:
     groups = {group_id for _, group_id in found if group_id}
     if groups:
         _lock_nesting(group.tenant_id)  # an un-nesting: see `_NESTING_LOCK`
-    _touch_joined({user_id for user_id, _ in found if user_id}, groups)
+    _touch_joined(group, {user_id for user_id, _ in found if user_id}, groups)
     return [user_id or group_id for user_id, group_id in found]
 
 
-def _touch_joined(users: set[uuid.UUID], groups: set[uuid.UUID]) -> None:
-    """Move the versions of the users whose `groups` a change of membership changed: the
+def _touch_joined(group: Group, users: set[uuid.UUID], groups: set[uuid.UUID]) -> None:
+    """Move the versions of the users whose `groups` a change of membership of `group`
+    changed: the
     users that joined or left, and every user below a group that joined or left, whose
     indirect groups changed (RFC 7643 §4.1.2, RFC 7644 §3.14). One statement; a change of
     user members only never walks the nesting, so its cost does not grow with the group."""
     if groups:
         touch(User, Q(pk__in=users) | users_below(groups))
     elif users:
-        touch(User, Q(pk__in=users))
+        touch_ids(User, group.tenant_id, users)
 
 
 def _add(group: Group, values: list[dict]) -> list[uuid.UUID]:
@@ -596,7 +598,7 @@ def _add_each(
             f"SELECT coalesce(user_id, member_group_id) FROM {Membership._meta.db_table}"
             " WHERE tenant_id = %s AND group_id = %s"
             " AND (user_id = ANY(%s::uuid[]) OR member_group_id = ANY(%s::uuid[]))",
-            [group.tenant_id, group.pk, list(users), list(groups)],
+            [group.tenant_id, group.pk, uuid_array(users), uuid_array(groups)],
         )
         existing = {row[0] for row in cursor.fetchall()}
     new_groups = groups - existing
@@ -617,9 +619,16 @@ def _add_each(
     if user_ids:
         with connection.cursor() as cursor:
             cursor.execute(
-                _ADD_MEMBERS, [timezone.now(), group.pk, group.tenant_id, user_ids, group_ids]
+                _ADD_MEMBERS,
+                [
+                    timezone.now(),
+                    group.pk,
+                    group.tenant_id,
+                    uuid_array(user_ids),
+                    uuid_array(group_ids),
+                ],
             )
-    _touch_joined(users - existing, new_groups)
+    _touch_joined(group, users - existing, new_groups)
     return added_each
 
 
@@ -758,9 +767,9 @@ def _lookup(
     group: Group, ids: Iterable[uuid.UUID], *, exclusive: bool = False
 ) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
     """Return which of `ids` are the tenant's users and which its groups, locked."""
-    ids = list(ids)
-    users = _locked_ids(User, group.tenant_id, ids, nested=(group.pk, exclusive))
-    return users, _locked_ids(Group, group.tenant_id, ids)
+    array = uuid_array(ids)
+    users = _locked_ids(User, group.tenant_id, array, nested=(group.pk, exclusive))
+    return users, _locked_ids(Group, group.tenant_id, array)
 
 
 def _check_found(group: Group, wanted: dict, users: set, groups: set) -> None:
@@ -779,13 +788,13 @@ def _check_found(group: Group, wanted: dict, users: set, groups: set) -> None:
 def _locked_ids(
     model: type[User | Group],
     tenant_id: int,
-    ids: list[uuid.UUID],
+    ids: str,
     nested: tuple[uuid.UUID, bool] | None = None,
 ) -> set[uuid.UUID]:
-    """Return those of `ids` that are the tenant's rows of `model`, locked until the write
-    commits, so that a member deleted meanwhile either waits for it or is seen as gone here
-    (else the membership's key to it fails). The ids go as one array: a thousand members are
-    one parameter, not a thousand.
+    """Return those of `ids` (an array's text, `uuid_array`) that are the tenant's rows of
+    `model`, locked until the write commits, so that a member deleted meanwhile either waits
+    for it or is seen as gone here (else the membership's key to it fails). The ids go as one
+    array: a thousand members are one parameter, not a thousand.
 
     `nested` is (the group the members join, whether the nesting lock is wanted exclusive):
     the statement then takes that lock (`_NESTING_LOCK`) before it locks the first row."""

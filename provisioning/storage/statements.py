@@ -18,7 +18,8 @@ from __future__ import annotations
 import functools
 import json
 import operator
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -241,6 +242,13 @@ def json_text(value) -> str:
         return orjson.dumps(value).decode()
     except TypeError:
         return json.dumps(value, cls=DjangoJSONEncoder)
+
+
+def uuid_array(ids: Iterable[uuid.UUID | None]) -> str:
+    """Return `ids` as the text of a PostgreSQL array, the value of a `%s::uuid[]` parameter
+    (None is NULL): psycopg's list dumper runs Python code per element, about 2.5 µs a UUID,
+    the array's text a tenth of it. A UUID's 32 hex digits are what `uuid` reads."""
+    return "{" + ",".join(["NULL" if i is None else i.hex for i in ids]) + "}"
 
 
 # Fields whose attribute value is the column's value as it is, unprepared (when they do not
