@@ -561,10 +561,10 @@ def _delete_members(group: Group, rows) -> list[uuid.UUID]:
 
 def _touch_joined(group: Group, users: set[uuid.UUID], groups: set[uuid.UUID]) -> None:
     """Move the versions of the users whose `groups` a change of membership of `group`
-    changed: the
-    users that joined or left, and every user below a group that joined or left, whose
-    indirect groups changed (RFC 7643 §4.1.2, RFC 7644 §3.14). One statement; a change of
-    user members only never walks the nesting, so its cost does not grow with the group."""
+    changed: the users that joined or left, and every user below a group that joined or
+    left, whose indirect groups changed (RFC 7643 §4.1.2, RFC 7644 §3.14). One statement; a
+    change of user members only never walks the nesting, so its cost does not grow with the
+    group."""
     if groups:
         touch(User, Q(pk__in=users) | users_below(groups))
     elif users:

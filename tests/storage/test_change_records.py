@@ -3,12 +3,15 @@ changed, who changed it and through which request, in the write's own transactio
 
 import datetime as dt
 import re
+import threading
+import time
 
 import pytest
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, connections, transaction
 
-from provisioning.models import ChangeRecord, Token
-from tests.conftest import assert_scim_error, group_body, patch_body, user_body
+from provisioning.models import ChangeRecord, Tenant, Token
+from provisioning.storage import users
+from tests.conftest import USER_SCHEMA, assert_scim_error, group_body, patch_body, user_body
 
 CHANGE_FIELDS = (
     "token_name",
@@ -323,3 +326,40 @@ def test_deleting_a_tenant_deletes_its_records_only(
     make_user("bob", client=make_client(other))
     tenant.delete()
     assert list(ChangeRecord.objects.values_list("tenant_id", "name")) == [(other.pk, "bob")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_racing_its_tenants_deletion_leaves_no_record_behind():
+    """A write of a user that commits while its tenant's deletion waits for the user's row
+    (the deletion's cascade has deleted the tenant's records by then) leaves no record of
+    the deleted tenant."""
+    tenant = Tenant.objects.create(slug="doomed", name="Doomed")
+    user_id = str(users.create(tenant, {"schemas": [USER_SCHEMA], "userName": "a"}).obj.pk)
+    outcome = {}
+
+    def delete_tenant():
+        try:
+            Tenant.objects.get(pk=tenant.pk).delete()
+            outcome["deleted"] = True
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        users.replace(tenant, user_id, {"schemas": [USER_SCHEMA], "userName": "b"})
+        deleter = threading.Thread(target=delete_tenant)
+        deleter.start()
+        for _ in range(200):  # until the deletion waits for this write's row lock
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_stat_clear_snapshot()")
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database() AND query ILIKE 'DELETE%%'"
+                )
+                if cursor.fetchone()[0]:
+                    break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the deletion never waited for the write")
+    deleter.join(30)
+    assert outcome == {"deleted": True}
+    assert not ChangeRecord.objects.filter(tenant_id=tenant.pk).exists()
