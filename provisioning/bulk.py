@@ -20,11 +20,11 @@ a run of creates fails (a userName taken), it is rolled back and its operations 
 one, so each gets its own answer; in a run of member adds, a PATCH that fails (a member that
 does not exist) fails alone and the others are still written together.
 
-Versions of a run of member adds. Each PATCH of the run is recorded with the version it led
-to, as if applied alone, but the run writes the group once, at its last version, with the
-members of all of them: every PATCH of the run answers that version. It vouches for the body
-the run wrote, and a later If-Match on the group accepts it (unless a later operation or
-request changed the group since); a version between would name a body never written.
+Versions of a run of member adds. The run writes the group once, with the members of all
+its PATCHes: its version moves once, and every PATCH of the run answers that version. It
+vouches for the body the run wrote, and a later If-Match on the group accepts it (unless a
+later operation or request changed the group since). The run is recorded as that one write
+(`groups.add_members_each`).
 """
 
 from __future__ import annotations

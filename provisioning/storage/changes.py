@@ -64,9 +64,9 @@ logger = logging.getLogger(__name__)
 #   `changes` are the new value of each changed attribute, member changes as the ids added and
 #   removed; a deleted resource's event has none.
 RECORD_FIELDS = [f for f in ChangeRecord._meta.concrete_fields if not f.primary_key]
-# The fields of a record that are not its own: those of the object and the document it was made
-# from, and who made it (`_Records`).
-SHARED_NAMES = [f.attname for f in RECORD_FIELDS if f.attname not in ("version", "changes")]
+# The fields of a record but its version and changes, which differ between records anyway:
+# who made it and what it is about, often the same for all the records of a statement.
+OTHER_NAMES = [f.attname for f in RECORD_FIELDS if f.attname not in ("version", "changes")]
 # A column of `record` that is not the table's: the types of the record's events.
 TYPES = "types"
 CHANGE = f"""
@@ -137,15 +137,13 @@ def record(
 
 
 class Entry(NamedTuple):
-    """One change for `record_many`: what `record` takes, and the version the change led to
-    when it is not the object's current one (several changes of one group written at once)."""
+    """One change for `record_many`: what `record` takes."""
 
     obj: User | Group
     operation: Operation
     before: dict | None
     added: Sequence = ()
     removed: Sequence = ()
-    version: int | None = None
 
 
 def record_many(entries: Sequence[Entry]) -> None:
@@ -172,11 +170,10 @@ def record_many(entries: Sequence[Entry]) -> None:
 
 
 class _Record(NamedTuple):
-    """A change record to write: the values of its fields but version and changes, which it
-    shares with the other records of its object and document (a run of member adds), the
-    types of its events, which it shares with them too, its version and its changes."""
+    """A change record to write: the values of its fields but version and changes, the
+    types of its events, its version and its changes."""
 
-    shared: dict
+    values: dict
     types: list[str]
     version: int
     changes: dict
@@ -194,11 +191,11 @@ class _Saved:
     def changes(self) -> list[ChangeRecord]:
         if self.made is None:
             self.made = []
-            for (shared, _, version, changes), pk in zip(self.records, self.ids, strict=True):
+            for (values, _, version, changes), pk in zip(self.records, self.ids, strict=True):
                 if MEMBERS in changes:
                     members = {key: [str(i) for i in ids] for key, ids in changes[MEMBERS].items()}
                     changes = {**changes, MEMBERS: members}
-                change = unsaved(ChangeRecord, id=pk, version=version, changes=changes, **shared)
+                change = unsaved(ChangeRecord, id=pk, version=version, changes=changes, **values)
                 change._state.adding = False
                 change._state.db = self.alias
                 if (tenant := self.tenants.get(change.tenant_id)) is not None:
@@ -208,10 +205,7 @@ class _Saved:
 
 
 class _Records:
-    """The change records of one statement, made by `actor` at `created`.
-
-    What the records of one object from one document share is worked out once: per record,
-    it was most of the cost of the records of a Bulk of member adds."""
+    """The change records of one statement, made by `actor` at `created`."""
 
     def __init__(self, actor: context.Actor, created) -> None:
         self.made_by = {
@@ -223,7 +217,6 @@ class _Records:
             "client_ip": actor.client_ip,
             "user_agent": actor.user_agent,
         }
-        self.shared: dict[tuple, tuple[dict, dict, list[str]]] = {}
         self.records: list[_Record] = []
         # The tenants of the objects, by id, where the object holds it: the records' signals
         # send it, and asked of a record alone it is a query each.
@@ -231,24 +224,7 @@ class _Records:
         self.name_attribute = ""
 
     def add(self, entry: Entry) -> None:
-        obj, operation, before, added, removed, version = entry
-        key = (id(obj), id(before), operation, bool(added), bool(removed))
-        shared = self.shared.get(key)
-        if shared is None:
-            shared = self.shared[key] = self._shared(entry)
-        values, changes, types = shared
-        if added or removed:
-            # The ids as they are (UUIDs or text): written as text, and made text for the
-            # records made instances (`_Saved`): `str` of a thousand UUIDs was half the cost
-            # of the records of a Bulk's member adds.
-            changes = {**changes, MEMBERS: {"added": added, "removed": removed}}
-        version = obj.version if version is None else version
-        self.records.append(_Record(values, types, version, changes))
-
-    def _shared(self, entry: Entry) -> tuple[dict, dict, list[str]]:
-        """Return what the records of `entry`'s object from its document share: their
-        fields but version and changes, the attribute changes, the types of their events."""
-        obj, operation, before, added, removed, _ = entry
+        obj, operation, before, added, removed = entry
         resource_type = RESOURCE_TYPES[type(obj)]
         after = None if operation == Operation.DELETE else obj.data
         changes = diff(resource_type, before, after)
@@ -258,6 +234,11 @@ class _Records:
                 operation = Operation.MEMBER_ADD
             elif not added:
                 operation = Operation.MEMBER_REMOVE
+        if added or removed:
+            # The ids as they are (UUIDs or text): written as text by orjson, and made text
+            # for the records made instances (`_Saved`): `str` of a thousand UUIDs cost more
+            # than the rest of a record of a thousand members added.
+            changes[MEMBERS] = {"added": added, "removed": removed}
         document = before if after is None else after
         tenant = type(obj).tenant.field.get_cached_value(obj, None)
         if tenant is not None:
@@ -272,15 +253,15 @@ class _Records:
             "external_id": document.get("externalId"),
             "name": document.get(self.name_attribute) or "",
         }
-        members = {MEMBERS: {"added": added, "removed": removed}} if added or removed else {}
-        return values, changes, event_types(resource_type.id, operation, {**changes, **members})
+        types = event_types(resource_type.id, operation, changes)
+        self.records.append(_Record(values, types, obj.version, changes))
 
     def send(self, statement: Together, *, after_write: bool) -> _Saved:
         """Add the records and their events to `statement`, which holds the write (its part
         `resource`) when `after_write`, and run it."""
         varying = self._varying()
         first = self.records[0]
-        whole = {**first.shared, "version": first.version, "changes": first.changes}
+        whole = {**first.values, "version": first.version, "changes": first.changes}
         whole[TYPES] = first.types
         params = [
             json_text(whole[name]) if name == "changes" else whole[name]
@@ -298,12 +279,10 @@ class _Records:
 
     def _rows(self, varying: frozenset[str]) -> list[dict]:
         """Return the values of each record in the columns `varying`, by name."""
-        shared = [name for name in SHARED_NAMES if name in varying]
-        if not shared and TYPES not in varying:  # a run of member adds
-            return [{"version": r.version, "changes": r.changes} for r in self.records]
+        names = [name for name in OTHER_NAMES if name in varying]
         rows = []
         for record in self.records:
-            row = {name: record.shared[name] for name in shared}
+            row = {name: record.values[name] for name in names}
             row["version"], row["changes"] = record.version, record.changes
             if TYPES in varying:
                 row[TYPES] = record.types
@@ -312,14 +291,16 @@ class _Records:
 
     def _varying(self) -> frozenset[str]:
         """Return the columns of `record` whose values differ between the records: none for
-        one record; else their versions and changes, and what differs between objects."""
+        one record; else their versions and changes, and the others that differ."""
         if len(self.records) == 1:
             return frozenset()
         varying = {"version", "changes"}
-        (first, _, first_types), *others = self.shared.values()
-        for values, _, types in others:
-            varying.update(name for name in SHARED_NAMES if values[name] != first[name])
-            if types != first_types:
+        first, *others = self.records
+        for record in others:
+            varying.update(
+                name for name in OTHER_NAMES if record.values[name] != first.values[name]
+            )
+            if record.types != first.types:
                 varying.add(TYPES)
         return frozenset(varying)
 

@@ -33,7 +33,7 @@ from ..scim.schema import (
     shown_column,
 )
 from . import mirrors
-from .changes import Entry, Operation, record, record_many
+from .changes import Operation, record
 from .common import (
     Needs,
     Patcher,
@@ -658,11 +658,13 @@ def add_members_each(
     applied. After `errors_allowed` errors (a Bulk's failOnErrors) the rest are neither
     applied nor given an outcome: the list is shorter.
 
-    The group's version moves once per PATCH that added someone, and each such PATCH is
-    recorded on its own with the version it led to, so the outcome is that of the PATCHes one
-    after the other (RFC 7644 §3.7: an optimised sequence "MUST ensure that ... the same
-    stateful result is achieved"). The group is written once, at the last of those versions,
-    which the Bulk answers for every PATCH of the run (`provisioning.bulk`).
+    The members are those the PATCHes one after the other would leave (RFC 7644 §3.7: an
+    optimised sequence "MUST ensure that ... the same stateful result is achieved"), written
+    as one write of the group: its version moves once, the version every PATCH of the run
+    answers (`provisioning.bulk`), and the write is recorded once, as the one PATCH adding
+    all their members would be (`member_add`, the ids in the order they were added). A
+    record per PATCH named a version between, never written nor answered, and cost the Bulk
+    of 1,000 member adds a fifth more than that one PATCH.
 
     Return None, having written nothing, when one of them does more than add members, or
     nests a group where it may not go (whether it may can depend on the others): the caller
@@ -705,15 +707,11 @@ def add_members_each(
         added_each = _add_each(group, applied, (users, groups))
     except InvalidValue:  # the nesting
         return None
-    entries = [
-        Entry(group, Operation.PATCH, group.data, added=added, version=group.version + n)
-        for n, added in enumerate(filter(None, added_each), start=1)
-    ]
-    if entries:
-        group.version += len(entries) - 1
+    added = [member_id for ids in added_each for member_id in ids]
+    if added:
         mark_changed(group)
         update(group)
-        record_many(entries)
+        record(group, Operation.PATCH, group.data, added=added)
     return outcomes, group.version
 
 
