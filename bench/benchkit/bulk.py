@@ -69,6 +69,12 @@ def bulk_compare(
             for i in range(operations)
         ]
         bulk_create, created = _one_bulk(server, f"create {operations} by one Bulk", creates, 201)
+        if len(ids) != operations or len(created) != operations:
+            # The two member adds compare only with as many members each.
+            raise SystemExit(
+                f"scimbench: {len(ids)} users created by POST and {len(created)} by Bulk, not"
+                f" {operations} each: see the failures above (or a --duration too short)."
+            )
         with server.client() as client:
             groups = []
             for name in ("patch", "bulk"):

@@ -341,13 +341,13 @@ def _record_sql(varying: frozenset[str], after_write: bool) -> str:
     return f"SELECT nextval('{sequence}') AS id, {order} AS n, {columns} {source}"
 
 
-def delete_left_behind(sender, instance: Tenant, **kwargs) -> None:
+def delete_left_behind(sender, instance: Tenant, using: str, **kwargs) -> None:
     """Delete, once a tenant's row is deleted, the records of it that its cascade did not:
     those of a write that was waiting for a row the cascade deleted, and committed its record
     after the cascade deleted the tenant's records. The records have no foreign key to be
     refused by (`ChangeRecord.tenant`); this statement runs after every row of the tenant is
     gone, so no later write can record a change of it. Connected in `ProvisioningConfig`."""
-    ChangeRecord.objects.filter(tenant_id=instance.pk).delete()
+    ChangeRecord.objects.using(using).filter(tenant_id=instance.pk).delete()
 
 
 def send_signals(sender: type[User | Group], change: ChangeRecord) -> None:
