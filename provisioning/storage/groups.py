@@ -718,10 +718,12 @@ def add_members_each(
 def _set_members(group: Group, values: list[dict]) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
     """Make the group's members exactly `values` (PUT, or Okta's "Push Now" replace); return
     the ids of the members added and removed."""
-    users, groups = _resolve(group, values, exclusive=True) if values else (set(), set())
+    wanted = _wanted(values)
+    # Found and locked once, for the deletion and the adds both.
+    users, groups = _found(group, wanted, exclusive=True) if wanted else (set(), set())
     stale = _rows(group).exclude(user_id__in=users).exclude(member_group_id__in=groups)
     removed = _delete_members(group, stale)
-    return _add(group, values), removed
+    return _add_each(group, [wanted], (users, groups))[0], removed
 
 
 def _member_id(value: dict) -> uuid.UUID | None:
@@ -729,21 +731,15 @@ def _member_id(value: dict) -> uuid.UUID | None:
     return parse_id(value.get("value"))
 
 
-def _resolve(
-    group: Group, values: list[dict], *, exclusive: bool = False
+def _found(
+    group: Group, wanted: dict[uuid.UUID, str | None], *, exclusive: bool = False
 ) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
-    """Split members into user ids and group ids; every one must exist in the group's tenant.
+    """Split members, as `_wanted` reads them, into user ids and group ids, locked; every one
+    must exist in the group's tenant.
 
     The statement that locks the users also takes the tenant's nesting lock when the group is
     nested (`_NESTING_LOCK`): exclusively when `exclusive` or when a group is named, shared
     else."""
-    return _found(group, _wanted(values), exclusive=exclusive)
-
-
-def _found(
-    group: Group, wanted: dict[uuid.UUID, str | None], *, exclusive: bool = False
-) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
-    """`_resolve` of members as `_wanted` reads them."""
     users, groups = _lookup(group, wanted, exclusive=exclusive)
     _check_found(group, wanted, users, groups)
     return users, groups

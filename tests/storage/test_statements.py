@@ -232,7 +232,7 @@ def test_bulk_of_member_adds_does_not_grow_with_its_operations(
     the same statements whatever their number, and whether some of them fail: the token, the
     Bulk's transaction and the run's (two savepoints and their releases), then 8: the group,
     the users named (with the nesting lock), the groups named, the members already there,
-    the new rows, the users' versions, the group's version, the change records with their
+    the new rows, the users' versions, the group's version, the run's change record with its
     events."""
     group = make_group("big")
     members = [make_user(f"m{i}")["id"] for i in range(operations - failing)]
@@ -270,3 +270,29 @@ def test_sorted_cursor_pages_cost_what_default_cursor_pages_cost(warm, make_user
             warm.get("/Users", {"cursor": body["nextCursor"], "count": 2, **sort})
         counts[bool(sort)] = (len(first), len(second))
     assert counts[True] == counts[False] == (3, 2)
+
+
+@pytest.mark.parametrize("size", [3, 30])
+def test_group_put_of_its_members_does_not_grow_with_them(
+    warm, make_user, make_group, django_assert_num_queries, size
+):
+    """A PUT of a group naming its members (Okta's "Push Now") finds and locks the members it
+    names once, for the members it removes and those it adds: the same statements whatever
+    their number."""
+    users = [make_user(f"m{i}")["id"] for i in range(2 * size)]
+    group = make_group("big", members=[{"value": u} for u in users[:size]])
+    body = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "big",
+        "members": [{"value": u} for u in users[size // 2 : size + size // 2]],
+    }
+    # token, savepoint; the group; the members named, locked (users with the nesting lock,
+    # groups); the rows they leave and their deletion, the leavers' versions; the rows there
+    # already, the new rows, the joiners' versions; the group, its change record; its members
+    # for the answer; release
+    with django_assert_num_queries(15):
+        response = warm.put(f"/Groups/{group['id']}", body)
+    assert response.status_code == 200, response.content
+    assert sorted(m["value"] for m in response.json()["members"]) == sorted(
+        users[size // 2 : size + size // 2]
+    )
