@@ -461,7 +461,7 @@ def groups_of_users(tenant: Tenant, user_ids: Iterable[uuid.UUID]) -> dict[uuid.
         return result
     sql = f"WITH RECURSIVE {user_groups('%s::uuid[]')} SELECT user_id, groups FROM user_groups"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [user_ids, tenant.pk, tenant.pk])
+        cursor.execute(sql, [uuid_array(user_ids), tenant.pk, tenant.pk])
         for user_id, found in cursor.fetchall():
             result[user_id] = read_user_groups(found)
     return result
