@@ -37,6 +37,7 @@ from django.db import IntegrityError, transaction
 from .resources import GROUPS, RESOURCES, USERS, Resource
 from .scim import bulk, errors
 from .scim.bulk import BulkRequest, Operation
+from .scim.dialect import patch_operations
 from .scim.resource import expected_versions, format_version, parse_resource
 from .storage import groups, users
 
@@ -319,8 +320,6 @@ class _Runner:
 _USERS = USERS.type.endpoint
 _GROUPS = GROUPS.type.endpoint
 _MEMBERS = groups.MEMBERS.name.lower()
-# A PatchOp body's names as RFC 7644 §3.5.2 spells them.
-_BODY_NAMES = frozenset({"schemas", "Operations"})
 
 
 def _adds_members_only(data) -> bool:
@@ -328,10 +327,7 @@ def _adds_members_only(data) -> bool:
     hint: `groups.add_members_each` applies the body and decides."""
     if type(data) is not dict:
         return False
-    if data.keys() <= _BODY_NAMES:  # no name to lower: none differs from another in case only
-        operations = data.get("Operations")
-    else:
-        operations = next((v for k, v in data.items() if k.lower() == "operations"), None)
+    operations = patch_operations(data)
     if not isinstance(operations, list) or not operations:
         return False
     for item in operations:

@@ -120,6 +120,16 @@ _AUTO = {
 _BODY_NAMES = frozenset({"schemas", "Operations"})
 _OPERATION_NAMES = frozenset({"op", "path", "value"})
 
+
+def patch_operations(body: Any) -> Any:
+    """Return the `Operations` of a PatchOp body, named in any case (the first of names that
+    differ only in case), or None. Asked of each PATCH of a Bulk request, it reads a body
+    whose names are all spelt as the RFC spells them as it is, rather than by `_members`."""
+    if type(body) is dict and body.keys() <= _BODY_NAMES:
+        return body.get("Operations")
+    return _members(body).get("operations")
+
+
 _AUTO_NAME = Dialect.AUTO.value
 _OKTA_AGENT = "okta scim client"
 _ENTRA_AGENT = "microsoft azure ad scim provisioning"
@@ -173,13 +183,8 @@ def recognise(user_agent: str, query: Iterable[str] = (), patch_body: Any = None
 def _entra_patch(body: Any) -> bool:
     """Return whether a PATCH body has a sign of Entra's dialects: a capitalised op, a
     boolean as a string, a remove carrying values, or a dotted or filtered path as a key.
-
-    Asked of each PATCH of a Bulk request, it reads an object whose names are all spelt as
-    the RFC spells them (no two differ only in case) as it is, rather than by `_members`."""
-    if type(body) is dict and body.keys() <= _BODY_NAMES:
-        operations = body.get("Operations")
-    else:
-        operations = _members(body).get("operations")
+    Operations whose names are all spelt as the RFC spells them are read as they are."""
+    operations = patch_operations(body)
     if not isinstance(operations, list):
         return False
     for operation in operations:
